@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 dedicated_hosts.failover contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one base every module of the collection stands on.
+
+A module declares its own options and a ``run(module)`` function that calls the engine; this base adds
+amazon.aws's connection options, check mode, the shared record options, retrying clients for EC2,
+DynamoDB and SNS, and turns engine errors into ``fail_json`` with their details.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing library
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.transformation import camel_dict_to_snake_dict
+
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retry_decorator
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import FailoverError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_table_name
+
+DEFAULT_TABLE = "HostMigrationQueue"
+
+# Options of every module that reads or writes the migration table (documented in the
+# dedicated_hosts.failover.record doc fragment).
+RECORD_OPTIONS = dict(
+    table=dict(type="str", default=DEFAULT_TABLE),
+    table_region=dict(type="str"),
+    table_profile=dict(type="str"),
+)
+
+
+class FailoverModule(AnsibleAWSModule):
+    """AnsibleAWSModule with the collection's clients and error handling."""
+
+    def __init__(self, argument_spec, record_options=False, **kwargs):
+        spec = dict(argument_spec)
+        if record_options:
+            spec.update(RECORD_OPTIONS)
+        kwargs.setdefault("supports_check_mode", True)
+        super(FailoverModule, self).__init__(argument_spec=spec, **kwargs)
+        if record_options:
+            self._validate(validate_table_name, self.params["table"], "table")
+
+    def _validate(self, validator, value, option):
+        try:
+            validator(value, what="option %s" % option)
+        except FailoverError as error:
+            self.fail_json(msg=error.message, **error.details)
+
+    def aws_client(self, service):
+        return self.client(service, retry_decorator=retry_decorator())
+
+    def record_client(self, service="dynamodb"):
+        """A client for the table's (or the topic's) region and profile, which may differ from the hosts'."""
+        extra = {}
+        if self.params.get("table_region"):
+            extra["region"] = self.params["table_region"]
+        if self.params.get("table_profile"):
+            extra["profile_name"] = self.params["table_profile"]
+        return self.client(service, retry_decorator=retry_decorator(), **extra)
+
+    def run(self, action):
+        """Call ``action(self)`` and exit with its result dict; engine and AWS errors fail the task."""
+        try:
+            result = action(self)
+        except FailoverError as error:
+            self.fail_json(msg=error.message, **camel_dict_to_snake_dict(_plain(error.details)))
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            self.fail_json_aws(error, msg="AWS call failed")
+        self.exit_json(**result)
+
+
+def _plain(details):
+    """Error details with keys as strings, so camel_dict_to_snake_dict accepts them."""
+    return dict((str(key), value) for key, value in details.items())

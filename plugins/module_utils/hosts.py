@@ -1,0 +1,584 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 dedicated_hosts.failover contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Replacement capacity for a failed Dedicated Host: the placement plan, pool-host claims and allocation.
+
+``plan_replacement`` reads the failed host and its instances, finds the pool hosts (available, same AZ,
+carrying the reserved tags), packs the movable instances with the capacity model (pool hosts first),
+claims the pool hosts it uses (conditional writes in the migration table), allocates what the pool lacks
+with an idempotent AllocateHosts and stores the plan in the record. A rerun for the same failed host
+returns the stored plan while it is still valid. If not every movable instance has a place, it raises
+CapacityError before anything is claimed, allocated or stopped. In check mode it makes no
+state-changing call and reports what it would allocate.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+try:
+    import botocore
+except ImportError:
+    pass  # the modules report the missing library through AnsibleAWSModule
+
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils import capacity
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import CapacityError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import describe_host_instances
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import describe_hosts
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import get_record
+
+DEFAULT_RESERVED_TAGS = {"Role": "Reserved"}
+FAILOVER_TAG = "FailoverFor"
+CLIENT_TOKEN_MAX = 64
+RELEASED_STATES = ("released", "released-permanent-failure")
+# EC2 answers these when it cannot give hosts now; retried a few times, then reported with the quota to raise.
+ALLOCATION_CAPACITY_CODES = ("InsufficientHostCapacity", "HostLimitExceeded")
+MAX_VERSION_BUMPS = 3
+DEFAULTS = dict(
+    reserved_tags=DEFAULT_RESERVED_TAGS,
+    allocate_hosts=True,
+    max_new_hosts=2,
+    allocation_attempts=3,
+    allocation_retry_delay=5.0,
+)
+
+
+def client_token(failed_host_id, version, group=0):
+    """The AllocateHosts ClientToken of a plan version (``failover-<host>-v<n>``, ``-<k>`` for a further group)."""
+    token = "failover-%s-v%d" % (failed_host_id, version)
+    if group:
+        token += "-%d" % (group + 1)
+    return token[:CLIENT_TOKEN_MAX]
+
+
+def tag_dict(resource):
+    return dict((tag["Key"], tag["Value"]) for tag in resource.get("Tags") or [])
+
+
+def matches_tags(host, reserved_tags):
+    """Whether a host carries every reserved tag with its value (compared here: EC2 filters keys only)."""
+    tags = tag_dict(host)
+    return all(key in tags and tags[key] == str(value) for key, value in reserved_tags.items())
+
+
+def cost_allocation_tags(host, reserved_tags):
+    """The failed host's user tags a replacement keeps: all but the pool tags, ``aws:`` ones and FailoverFor."""
+    return [
+        {"Key": key, "Value": value}
+        for key, value in sorted(tag_dict(host).items())
+        if key not in reserved_tags and not key.lower().startswith("aws:") and key != FAILOVER_TAG
+    ]
+
+
+def describe_failed_host(ec2, host_id):
+    """The failed host's DescribeHosts entry; NotFoundError when EC2 does not know it, InvalidInputError when released."""
+    host = describe_hosts(ec2, host_ids=[host_id])[0]
+    if host.get("State") in RELEASED_STATES:
+        raise InvalidInputError(
+            "Dedicated Host %s is %s: it has no instances left to fail over" % (host_id, host["State"]),
+            host_id=host_id, state=host["State"],
+        )
+    return host
+
+
+def classify_instance(instance):
+    """None for a movable instance, else why it is skipped."""
+    if instance.get("RootDeviceType") == "instance-store":
+        return "instance-store root device: the instance cannot be stopped, so it cannot move to another host"
+    return None
+
+
+def original_state(instance):
+    """``running`` or ``stopped``: the state the instance must be in again on its new host."""
+    state = (instance.get("State") or {}).get("Name")
+    return "running" if state in ("pending", "running") else "stopped"
+
+
+def find_pool_hosts(ec2, availability_zone, reserved_tags, exclude=()):
+    """Available hosts in the AZ carrying every reserved tag, by host id."""
+    filters = {"availability-zone": [availability_zone], "state": ["available"]}
+    if reserved_tags:
+        filters["tag-key"] = sorted(reserved_tags)
+    hosts = describe_hosts(ec2, filters=filters)
+    return sorted(
+        (host for host in hosts if host["HostId"] not in exclude and matches_tags(host, reserved_tags)),
+        key=lambda host: host["HostId"],
+    )
+
+
+def hosts_for_tokens(ec2, tokens):
+    """Hosts AllocateHosts already gave for any of these ClientTokens (released ones left out)."""
+    if not tokens:
+        return []
+    hosts = describe_hosts(ec2, filters={"client-token": sorted(set(tokens))})
+    return [host for host in hosts if host.get("State") not in RELEASED_STATES]
+
+
+def _usable(host, availability_zone, allocated=False):
+    """A host that can take instances: available, in the zone (a host allocated for the failover may still be pending)."""
+    states = ("available", "pending") if allocated else ("available",)
+    return host.get("State") in states and host.get("AvailabilityZone") == availability_zone
+
+
+def _now_iso():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class ReplacementPlanner(object):
+    """One planning run for one failed host; ``run()`` returns ``{"changed", "plan", ...}``."""
+
+    def __init__(self, ec2, dynamodb, table, failed_host_id, record=None, run_id=None, instance_ids=None,
+                 check_mode=False, sleep=time.sleep, **options):
+        self.ec2 = retrying(ec2)
+        self.dynamodb = retrying(dynamodb) if dynamodb is not None else None
+        self.table = table
+        self.failed_host_id = validate_host_id(failed_host_id, what="failed_host_id")
+        self.instance_ids = None
+        if instance_ids is not None:
+            self.instance_ids = [validate_instance_id(value, what="instances item") for value in instance_ids]
+        self.record = record
+        self.run_id = run_id
+        self.check_mode = check_mode
+        self.sleep = sleep
+        self.options = dict(DEFAULTS)
+        self.options.update((key, value) for key, value in options.items() if value is not None)
+        if int(self.options["max_new_hosts"]) < 0:
+            raise InvalidInputError("max_new_hosts must be 0 or more, got %r" % self.options["max_new_hosts"])
+        self.reserved_tags = dict((str(key), str(value)) for key, value in (self.options["reserved_tags"] or {}).items())
+        if not check_mode and (record is None or not run_id):
+            raise InvalidInputError("a run id and the migration record are required outside check mode")
+        self.changed = False
+        self.notes = []
+        self._item = None
+        if record is None and self.dynamodb is not None:
+            # Check mode without a run: read the record, if any, for a stored plan.
+            self._item = get_record(self.dynamodb, table, self.failed_host_id)
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def item(self):
+        if self.record is not None:
+            return self.record.item or {}
+        return self._item or {}
+
+    def _read_source(self):
+        self.host = describe_failed_host(self.ec2, self.failed_host_id)
+        self.availability_zone = self.host.get("AvailabilityZone")
+        instances = sorted(describe_host_instances(self.ec2, [self.failed_host_id]), key=lambda entry: entry["InstanceId"])
+        # The host-id filter also matches stopped instances that target the host; keep exactly those on it.
+        self.on_host = dict(
+            (entry["InstanceId"], entry) for entry in instances
+            if (entry.get("Placement") or {}).get("HostId") in (None, self.failed_host_id)
+        )
+        recorded = self.item.get("InstanceMigrations") or {}
+        stored_plan = self.item.get("Plan") or {}
+        if self.instance_ids is not None:
+            unknown = [value for value in self.instance_ids if value not in self.on_host and value not in stored_plan]
+            if unknown:
+                raise InvalidInputError(
+                    "instances not on Dedicated Host %s: %s" % (self.failed_host_id, ", ".join(unknown)),
+                    instance_ids=unknown,
+                )
+            wanted = set(self.instance_ids)
+        else:
+            wanted = set(self.on_host) | set(stored_plan)
+        self.movable = {}
+        self.skipped = []
+        for instance_id in sorted(wanted):
+            instance = self.on_host.get(instance_id)
+            if instance is None:
+                continue  # moved by an earlier run of this plan
+            reason = classify_instance(instance)
+            if reason:
+                self.skipped.append({"instance_id": instance_id, "instance_type": instance.get("InstanceType"), "reason": reason})
+                continue
+            state = recorded.get(instance_id, {}).get("originalState") or original_state(instance)
+            self.movable[instance_id] = {
+                "instance_id": instance_id,
+                "instance_type": instance.get("InstanceType"),
+                "original_state": state,
+            }
+        # Instances of the stored plan no longer on the failed host were moved already; they keep their target.
+        self.moved = {}
+        for instance_id, target in stored_plan.items():
+            if instance_id in wanted and instance_id not in self.on_host and instance_id in recorded:
+                entry = recorded[instance_id]
+                self.moved[instance_id] = {
+                    "instance_id": instance_id,
+                    "instance_type": entry.get("instanceType"),
+                    "original_state": entry.get("originalState"),
+                    "target_host_id": target,
+                }
+
+    def _allocated_ids(self):
+        return [entry.get("hostId") for entry in self.item.get("AllocatedHosts") or [] if entry.get("hostId")]
+
+    # ------------------------------------------------------------------ stored plan
+
+    def _stored_plan(self):
+        """The stored plan as placements when it still places every movable instance, else None."""
+        stored = self.item.get("Plan") or {}
+        if not stored or any(instance_id not in stored for instance_id in self.movable):
+            return None
+        pending = dict((instance_id, stored[instance_id]) for instance_id in self.movable)
+        targets = sorted(set(pending.values()))
+        hosts = self._describe(targets)
+        allocated = set(self._allocated_ids())
+        for target in targets:
+            host = hosts.get(target)
+            if host is None or not _usable(host, self.availability_zone, allocated=target in allocated):
+                self.notes.append("stored plan dropped: host %s is no longer available in %s" % (target, self.availability_zone))
+                return None
+            room = capacity.host_capacity(host)
+            for instance_id in sorted(pending):
+                if pending[instance_id] != target:
+                    continue
+                reason = room.why_not(self.movable[instance_id]["instance_type"])
+                if reason:
+                    self.notes.append("stored plan dropped: %s no longer fits: %s" % (instance_id, reason))
+                    return None
+                room.place(self.movable[instance_id]["instance_type"])
+        placements = []
+        for instance_id, entry in self.movable.items():
+            target = pending[instance_id]
+            placements.append(dict(entry, target_host_id=target, target_source="allocated" if target in allocated else "pool"))
+        return placements
+
+    # ------------------------------------------------------------------ packing
+
+    def _describe(self, host_ids):
+        """DescribeHosts entries by id (one call), remembered for tagging."""
+        if not host_ids:
+            return {}
+        hosts = dict((host["HostId"], host) for host in describe_hosts(self.ec2, host_ids=sorted(host_ids)))
+        self.described.update(hosts)
+        return hosts
+
+    def _candidates(self, pool, held, found):
+        """``{host id: (DescribeHosts entry, source)}`` of every host this failover may use.
+
+        Pool hosts, hosts it already claimed (even if their pool tags changed since) and hosts already
+        allocated for it (recorded, or found by the ClientToken after a crash).
+        """
+        allocated_ids = set(self._allocated_ids()) | set(host["HostId"] for host in found)
+        by_id = {}
+        for host in pool:
+            self.described[host["HostId"]] = host
+            by_id[host["HostId"]] = (host, "pool")
+        extra = (set(held) | allocated_ids) - set(by_id) - {self.failed_host_id}
+        for host_id, host in self._describe(extra).items():
+            if _usable(host, self.availability_zone, allocated=host_id in allocated_ids):
+                by_id[host_id] = (host, "allocated" if host_id in allocated_ids else "pool")
+        return by_id
+
+    def _pack(self, candidates, excluded):
+        allocate = bool(self.options["allocate_hosts"])
+        max_new = int(self.options["max_new_hosts"]) if allocate else 0
+        reason = None
+        if not allocate:
+            reason = "allocate_hosts is false"
+        elif max_new == 0:
+            reason = "max_new_hosts is 0"
+        hosts = [capacity.host_capacity(host, source=source)
+                 for host_id, (host, source) in sorted(candidates.items()) if host_id not in excluded]
+        return capacity.pack(list(self.movable.values()), hosts, max_new_hosts=max_new, no_new_hosts_reason=reason,
+                             template=self.host)
+
+    def _claim(self, result, held, excluded):
+        """Claim the pool hosts the packing used; False when one is taken by another failover (it is excluded)."""
+        used = sorted(set(item["target_host_id"] for item in result["placements"] if item["target_source"] == "pool"))
+        for host_id in used:
+            if host_id in held:
+                continue
+            if self.check_mode:
+                ok = claims.claimed_by(self.dynamodb, self.table, host_id) in (None, self.failed_host_id)
+            else:
+                ok = claims.claim_pool_host(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id)
+            if not ok:
+                self.notes.append("pool host %s is claimed by another failover; not used" % host_id)
+                excluded.add(host_id)
+                return False
+            if not self.check_mode:
+                held.add(host_id)
+                self.new_claims.append(host_id)
+                self.changed = True
+        return True
+
+    def _release_new_claims(self):
+        for host_id in self.new_claims:
+            claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id)
+        self.new_claims = []
+
+    # ------------------------------------------------------------------ allocation
+
+    def _allocate(self, groups, version, tags):
+        """AllocateHosts for each group ``(config, quantity)``; returns (host id lists per group, version)."""
+        bumps = 0
+        while True:
+            base = client_token(self.failed_host_id, version)
+            self.record.set_fields(AllocationClientToken=base, PlanVersion=version)
+            try:
+                ids = [self._allocate_group(config, quantity, client_token(self.failed_host_id, version, index), tags)
+                       for index, (config, quantity) in enumerate(groups)]
+                return ids, version
+            except _ParameterMismatch:
+                bumps += 1
+                if bumps > MAX_VERSION_BUMPS:
+                    raise CapacityError(
+                        "AllocateHosts kept answering IdempotentParameterMismatch for plan versions up to %d" % version,
+                        failed_host_id=self.failed_host_id,
+                    )
+                version += 1
+
+    def _allocate_group(self, config, quantity, token, tags):
+        params = dict(config)
+        params.update(
+            AvailabilityZone=self.availability_zone,
+            Quantity=quantity,
+            AutoPlacement="off",
+            ClientToken=token,
+            TagSpecifications=[{"ResourceType": "dedicated-host", "Tags": tags}],
+        )
+        for field in ("HostRecovery", "HostMaintenance"):
+            if self.host.get(field) in ("on", "off"):
+                params[field] = self.host[field]
+        attempts = max(int(self.options["allocation_attempts"]), 1)
+        delay = float(self.options["allocation_retry_delay"])
+        for attempt in range(attempts):
+            self.record.fence()
+            try:
+                response = self.ec2.allocate_hosts(aws_retry=True, **params)
+            except botocore.exceptions.ClientError as error:
+                code = error_code(error)
+                if code == "IdempotentParameterMismatch":
+                    raise _ParameterMismatch()
+                if code in ALLOCATION_CAPACITY_CODES and attempt + 1 < attempts:
+                    self.sleep(delay * (2 ** attempt))
+                    continue
+                if code in ALLOCATION_CAPACITY_CODES:
+                    raise self._capacity_error(code, config, quantity, attempts)
+                raise api_error(error, "AllocateHosts", "allocating %d Dedicated Host(s) failed" % quantity)
+            self.changed = True
+            return list(response.get("HostIds") or [])
+        raise AssertionError("unreachable")
+
+    def _capacity_error(self, code, config, quantity, attempts):
+        what = config.get("InstanceFamily") or config.get("InstanceType")
+        family = capacity.split_type(what)[0]
+        quota = "Running Dedicated %s Hosts" % family
+        if code == "HostLimitExceeded":
+            message = (
+                "AllocateHosts refused %d %s host(s) in %s after %d attempt(s): HostLimitExceeded. Raise the Service Quotas "
+                "quota '%s' (Amazon EC2) in this region, or add %s hosts to the pool (tags %s); nothing has been stopped"
+                % (quantity, what, self.availability_zone, attempts, quota, family, self.reserved_tags)
+            )
+        else:
+            message = (
+                "AllocateHosts found no capacity for %d %s host(s) in %s after %d attempt(s): InsufficientHostCapacity. "
+                "EC2 has no %s hosts free in that zone now: retry later or add hosts to the pool (tags %s); if the "
+                "account is at its limit, raise the Service Quotas quota '%s'; nothing has been stopped"
+                % (quantity, what, self.availability_zone, attempts, family, self.reserved_tags, quota)
+            )
+        return CapacityError(message, code=code, quota=quota, availability_zone=self.availability_zone,
+                             instance_family=family, quantity=quantity)
+
+    # ------------------------------------------------------------------ run
+
+    def run(self):
+        self.new_claims = []
+        self.described = {}
+        self._found = []
+        self._read_source()
+        version = int(self.item.get("PlanVersion") or 0) or 1
+        held = set(claims.claims_for(self.dynamodb, self.table, self.failed_host_id))
+        if self.item.get("Plan") or (self.item and not self.movable):
+            placements = self._stored_plan() if self.movable else []
+            if placements is not None and self._claim({"placements": placements}, held, set()):
+                return self._result(self._finish(placements, version, new_groups=[], held=held))
+            self._release_new_claims()
+        return self._result(self._replan(version, held))
+
+    def _replan(self, version, held):
+        stored_token = self.item.get("AllocationClientToken")
+        tokens = []
+        if stored_token:
+            tokens = [client_token(self.failed_host_id, version, index)
+                      for index in range(max(int(self.options["max_new_hosts"]), 1))]
+        found = hosts_for_tokens(self.ec2, tokens)
+        pool = find_pool_hosts(self.ec2, self.availability_zone, self.reserved_tags, exclude={self.failed_host_id})
+        candidates = self._candidates(pool, held, found)
+        excluded = set()
+        for _attempt in range(len(candidates) + 1):
+            result = self._pack(candidates, excluded)
+            if result["unplaced"]:
+                self._release_new_claims()
+                raise self._unplaced_error(result)
+            if self._claim(result, held, excluded):
+                break
+        groups = []
+        for host in result["new_hosts"]:
+            key = capacity.config_key(host.config)
+            for group in groups:
+                if capacity.config_key(group[0]) == key:
+                    group[1].append(host.host_id)
+                    break
+            else:
+                groups.append((host.config, [host.host_id]))
+        if groups and found:
+            version += 1  # this token already gave hosts: a different quantity needs a new one
+        self._found = found
+        return self._finish(result["placements"], version, new_groups=groups, held=held)
+
+    def _unplaced_error(self, result):
+        lines = ["%s (%s): %s" % (entry["instance_id"], entry["instance_type"], entry["reason"]) for entry in result["unplaced"]]
+        return CapacityError(
+            "%d of %d movable instance(s) of %s have no place; nothing has been claimed, allocated or stopped: %s"
+            % (len(lines), len(self.movable), self.failed_host_id, " | ".join(lines)),
+            failed_host_id=self.failed_host_id,
+            unplaced=result["unplaced"],
+        )
+
+    def _finish(self, placements, version, new_groups, held):
+        placements = [dict(entry, original_state=self.movable[entry["instance_id"]]["original_state"]) for entry in placements]
+        would_allocate = []
+        new_ids = []
+        if new_groups:
+            tags = cost_allocation_tags(self.host, self.reserved_tags) + [{"Key": FAILOVER_TAG, "Value": self.failed_host_id}]
+            if self.check_mode:
+                for index, (config, placeholders) in enumerate(new_groups):
+                    would_allocate.append(dict(config, quantity=len(placeholders), availability_zone=self.availability_zone,
+                                               client_token=client_token(self.failed_host_id, version, index),
+                                               placeholder_host_ids=placeholders))
+            else:
+                try:
+                    id_lists, version = self._allocate([(config, len(placeholders)) for config, placeholders in new_groups], version, tags)
+                except CapacityError:
+                    self._release_new_claims()  # the failover cannot go on: the pool hosts go back
+                    raise
+                mapping = {}
+                for (config, placeholders), host_ids in zip(new_groups, id_lists):
+                    if len(host_ids) != len(placeholders):
+                        raise CapacityError("AllocateHosts returned %d host(s) for %d requested" % (len(host_ids), len(placeholders)),
+                                            host_ids=host_ids)
+                    mapping.update(zip(placeholders, host_ids))
+                    new_ids.extend(host_ids)
+                for entry in placements:
+                    entry["target_host_id"] = mapping.get(entry["target_host_id"], entry["target_host_id"])
+        for entry in self.moved.values():
+            placements.append(dict(entry, target_source="allocated" if entry["target_host_id"] in self._allocated_ids() else "pool"))
+        placements.sort(key=lambda entry: entry["instance_id"])
+        pool_ids = sorted(set(entry["target_host_id"] for entry in placements if entry["target_source"] == "pool"))
+        allocated_ids = sorted(set(entry["target_host_id"] for entry in placements if entry["target_source"] == "allocated"))
+        plan = {
+            "placements": placements,
+            "pool_host_ids": pool_ids,
+            "allocated_host_ids": allocated_ids,
+            "client_token": client_token(self.failed_host_id, version) if (new_groups or self.item.get("AllocationClientToken")
+                                                                           or allocated_ids) else None,
+            "plan_version": version,
+            "unplaced": [],
+            "skipped": self.skipped,
+        }
+        if self.check_mode:
+            plan["would_allocate"] = would_allocate
+            return plan
+        self._tag_pool_hosts(pool_ids)
+        self._store(plan, new_ids, held)
+        return plan
+
+    def _tag_pool_hosts(self, pool_ids):
+        if not pool_ids:
+            return
+        missing = [host_id for host_id in pool_ids if host_id not in self.described]
+        self._describe(missing)
+        untagged = [host_id for host_id in pool_ids if tag_dict(self.described[host_id]).get(FAILOVER_TAG) != self.failed_host_id]
+        if untagged:
+            self.record.fence()
+            try:
+                self.ec2.create_tags(aws_retry=True, Resources=untagged, Tags=[{"Key": FAILOVER_TAG, "Value": self.failed_host_id}])
+            except botocore.exceptions.ClientError as error:
+                raise api_error(error, "CreateTags", "tagging pool hosts %s failed" % ", ".join(untagged))
+            self.changed = True
+
+    def _store(self, plan, new_ids, held):
+        """Write the plan to the record (nothing when it is already there) and return unused claims."""
+        allocated = list(self.item.get("AllocatedHosts") or [])
+        known = set(self._allocated_ids())
+        for host_id, allocation_time in [(host["HostId"], _iso(host.get("AllocationTime"))) for host in self._found] + [
+                (host_id, _now_iso()) for host_id in new_ids]:
+            if host_id not in known:
+                allocated.append({"hostId": host_id, "allocationTime": allocation_time})
+                known.add(host_id)
+        fields = {
+            "Plan": dict((entry["instance_id"], entry["target_host_id"]) for entry in plan["placements"]),
+            "ReplacementHostIds": plan["pool_host_ids"] + plan["allocated_host_ids"],
+            "PlanVersion": plan["plan_version"],
+            "AllocatedHosts": allocated,
+        }
+        if plan["client_token"]:
+            fields["AllocationClientToken"] = plan["client_token"]
+        self.record.set_fields(**fields)
+        self.changed = self.changed or self.record.changed
+        # Every instance gets its target (pending) or its reason (skipped); entries that progressed are kept.
+        instances = {}
+        for entry in plan["placements"]:
+            if entry["instance_id"] in self.movable:
+                instances[entry["instance_id"]] = {"targetHostId": entry["target_host_id"], "originalState": entry["original_state"],
+                                                   "instanceType": entry["instance_type"], "status": "pending"}
+        for entry in self.skipped:
+            instances[entry["instance_id"]] = {"instanceType": entry["instance_type"], "status": "skipped", "errorMessage": entry["reason"]}
+        if instances:
+            self.record.initialise_instances(instances)
+            self.changed = self.changed or self.record.changed
+        # Claims this failover holds on pool hosts the plan no longer uses go back to the pool.
+        for host_id in sorted(set(held) - set(plan["pool_host_ids"])):
+            claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id)
+            self.changed = True
+
+    def _result(self, plan):
+        return {
+            "changed": self.changed,
+            "plan": plan,
+            "failed_host": {
+                "host_id": self.failed_host_id,
+                "state": self.host.get("State"),
+                "availability_zone": self.availability_zone,
+                "instance_family": (self.host.get("HostProperties") or {}).get("InstanceFamily"),
+            },
+            "notes": self.notes,
+        }
+
+
+class _ParameterMismatch(Exception):
+    """AllocateHosts refused a reused ClientToken with other parameters."""
+
+
+def _iso(value):
+    if value is None:
+        return _now_iso()
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
+def plan_replacement(ec2, dynamodb, table, failed_host_id, record=None, run_id=None, instance_ids=None, check_mode=False,
+                     sleep=time.sleep, **options):
+    """Plan (and, outside check mode, claim and allocate) replacement capacity for ``failed_host_id``.
+
+    ``options``: reserved_tags (dict), allocate_hosts (bool), max_new_hosts (int >= 0), allocation_attempts,
+    allocation_retry_delay (seconds, doubled after each attempt). ``record`` is the host's MigrationRecord with
+    the lease held by ``run_id`` (optional in check mode). Returns ``{"changed", "plan", "failed_host", "notes"}``.
+    """
+    planner = ReplacementPlanner(ec2, dynamodb, table, failed_host_id, record=record, run_id=run_id,
+                                 instance_ids=instance_ids, check_mode=check_mode, sleep=sleep, **options)
+    return planner.run()

@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 dedicated_hosts.failover contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Validation of the identifiers the collection accepts, done before any AWS call."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+
+# EC2 ids carry 8 (older resources) or 17 lowercase hex digits after the prefix.
+HOST_ID_PATTERN = re.compile(r"^h-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+INSTANCE_ID_PATTERN = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+ARN_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
+_ARN_PATTERN = re.compile(
+    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):"
+    r"(?P<account>\d{12}|):(?P<resource>.+)$"
+)
+_TOPIC_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}(?:\.fifo)?$")
+_TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+REGION_PATTERN = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+$")
+
+
+def _require_string(value, what):
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError("%s must be a non-empty string, got %r" % (what, value), value=value)
+
+
+def validate_host_id(value, what="host id"):
+    """Return ``value`` if it is a Dedicated Host id (``h-`` and 8 or 17 hex digits)."""
+    _require_string(value, what)
+    if not HOST_ID_PATTERN.match(value):
+        raise InvalidInputError(
+            "%s %r is malformed: expected 'h-' followed by 8 or 17 lowercase hex digits" % (what, value),
+            value=value,
+        )
+    return value
+
+
+def validate_instance_id(value, what="instance id"):
+    """Return ``value`` if it is an instance id (``i-`` and 8 or 17 hex digits)."""
+    _require_string(value, what)
+    if not INSTANCE_ID_PATTERN.match(value):
+        raise InvalidInputError(
+            "%s %r is malformed: expected 'i-' followed by 8 or 17 lowercase hex digits" % (what, value),
+            value=value,
+        )
+    return value
+
+
+def parse_arn(value, service=None, what="ARN"):
+    """Split an ARN of the aws, aws-cn or aws-us-gov partition; optionally require its service."""
+    _require_string(value, what)
+    match = _ARN_PATTERN.match(value)
+    if not match:
+        raise InvalidInputError(
+            "%s %r is malformed: expected arn:<aws|aws-cn|aws-us-gov>:<service>:<region>:<account>:<resource>"
+            % (what, value),
+            value=value,
+        )
+    parts = match.groupdict()
+    if service is not None and parts["service"] != service:
+        raise InvalidInputError(
+            "%s %r is not an %s ARN (its service is %r)" % (what, value, service, parts["service"]), value=value
+        )
+    return parts
+
+
+def validate_topic_arn(value, what="notification topic ARN"):
+    """Return ``value`` if it is an SNS topic ARN with a region, an account and a valid topic name."""
+    parts = parse_arn(value, service="sns", what=what)
+    if not parts["region"] or not parts["account"] or not _TOPIC_NAME_PATTERN.match(parts["resource"]):
+        raise InvalidInputError(
+            "%s %r is malformed: expected arn:<partition>:sns:<region>:<12-digit account>:<topic name>"
+            % (what, value),
+            value=value,
+        )
+    return value
+
+
+def validate_table_name(value, what="migration table name"):
+    """Return ``value`` if it is a valid DynamoDB table name."""
+    _require_string(value, what)
+    if not _TABLE_NAME_PATTERN.match(value):
+        raise InvalidInputError(
+            "%s %r is malformed: DynamoDB table names are 3 to 255 characters of A-Z a-z 0-9 _ - ." % (what, value),
+            value=value,
+        )
+    return value

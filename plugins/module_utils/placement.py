@@ -1,0 +1,726 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 dedicated_hosts.failover contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Move a set of instances to their planned Dedicated Hosts in one call.
+
+Each instance goes through stop (graceful, forced after a bound, or forced at once), ModifyInstancePlacement
+(HostId = target, Tenancy host, its own affinity kept) and, when it was running before, start and
+verification. One poller serves every instance in flight: each poll tick makes one DescribeInstances for
+all of them, computes every state transition, acts with batched calls and writes every change of the tick
+to the migration record with one UpdateItem.
+
+Every decision is taken from EC2's current state, so a run that stopped half-way (a crash, a lost lease)
+is resumed by calling ``migrate`` again: an instance already on its target host in its original state is
+a success that changed nothing, one already stopped goes on to the placement, one already placed is
+started.
+
+Phases written to the record, in order: pending, stopping, force-stopping, stopped, placed, starting,
+running, verified (an instance that was stopped before the failover goes pending -> stopped/placed ->
+verified).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import is_client_error
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import FailoverError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
+
+PHASES = ("pending", "stopping", "force-stopping", "stopped", "placed", "starting", "running", "verified")
+
+# Defaults of the options (the module documents the reasoning; see docs too).
+DEFAULTS = dict(
+    concurrency=0,  # 0 or None: every instance at once
+    force_stop_after=120.0,  # graceful stop gets two minutes, then StopInstances Force=true
+    stop_timeout=600.0,  # ten minutes, the ceiling of botocore's InstanceStopped waiter and AWS's "post a request for help"
+    start_timeout=600.0,  # ten minutes, the ceiling of botocore's InstanceRunning waiter
+    poll_interval=5.0,
+    start_attempts=3,
+    start_backoff=None,  # seconds before the second start attempt (doubles each time); default 2 x poll_interval
+    force_stop_immediately=False,
+    rollback=True,
+    check_mode=False,
+)
+
+# Ids per StopInstances / StartInstances request: few requests (StartInstances' bucket holds 5) while a
+# request stays small. The resource buckets (1000 instances, refilling 20/s for stops, 2/s for starts)
+# are far from reached by one host.
+STOP_BATCH = 50
+START_BATCH = 50
+# Values per DescribeInstances filter.
+DESCRIBE_CHUNK = 200
+
+# Client-side token buckets per action (maximum, refill per second), from EC2's published request limits.
+RATE_LIMITS = {
+    "DescribeInstances": (100, 20.0),
+    "DescribeInstanceStatus": (100, 20.0),
+    "StopInstances": (50, 5.0),
+    "ModifyInstancePlacement": (50, 5.0),
+    "StartInstances": (5, 2.0),
+}
+
+CAPACITY_CODES = ("InsufficientInstanceCapacity", "InsufficientCapacityOnHost", "InsufficientHostCapacity")
+THROTTLING_CODES = (
+    "RequestLimitExceeded",
+    "Throttling",
+    "ThrottlingException",
+    "EC2ThrottledException",
+    "TooManyRequestsException",
+    "Unavailable",
+    "ServiceUnavailable",
+    "InternalError",
+    "InternalFailure",
+)
+# Errors worth a bounded retry pass by the caller: capacity, throttling, and states that settle.
+RETRYABLE_CODES = CAPACITY_CODES + THROTTLING_CODES + ("IncorrectInstanceState", "InvalidInstanceState", "InvalidHostState")
+# Errors that concern the whole request, not one of its instances: a failed batch is not split for them.
+REQUEST_WIDE_CODES = THROTTLING_CODES + ("UnauthorizedOperation", "AuthFailure", "Blocked", "OptInRequired", "DryRunOperation")
+
+GONE_STATES = ("terminated", "shutting-down")
+
+
+class TokenBucket(object):
+    """A client-side token bucket, so that the calls of one migration stay within EC2's request limits."""
+
+    def __init__(self, capacity, rate, monotonic=time.monotonic, sleep=time.sleep):
+        self.capacity = float(capacity)
+        self.rate = float(rate)
+        self.tokens = float(capacity)
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._stamp = monotonic()
+
+    def _refill(self):
+        now = self._monotonic()
+        self.tokens = min(self.capacity, self.tokens + max(0.0, now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def take(self):
+        """Take one token, waiting for it when the bucket is empty; returns the seconds waited."""
+        self._refill()
+        waited = 0.0
+        if self.tokens < 1.0:
+            waited = (1.0 - self.tokens) / self.rate
+            self._sleep(waited)
+            self._refill()
+            self.tokens = max(self.tokens, 1.0)
+        self.tokens -= 1.0
+        return waited
+
+
+def _chunks(items, size):
+    return [items[index:index + size] for index in range(0, len(items), size)]
+
+
+def _state_of(description):
+    return ((description or {}).get("State") or {}).get("Name")
+
+
+def _host_of(description):
+    return ((description or {}).get("Placement") or {}).get("HostId")
+
+
+def _error_text(error):
+    response = getattr(error, "response", None) or {}
+    return response.get("Error", {}).get("Message") or str(error)
+
+
+class InstanceMove(object):
+    """What the migration knows and has done for one instance."""
+
+    def __init__(self, instance_id, target_host_id, original_state=None, instance_type=None, earlier_retries=0):
+        self.instance_id = instance_id
+        self.instance_type = instance_type
+        # retryCount in the record counts every retry of the instance: earlier runs' and this one's.
+        self.earlier_retries = earlier_retries
+        self.target_host_id = target_host_id
+        self.original_state = original_state
+        self.status = "pending"
+        self.phase = "pending"
+        self.step = None  # what happens next: stop, wait-stop, settle, place, start, backoff, wait-start, verify
+        self.done = False
+        self.changed = False
+        self.attempts = 0
+        self.force_stop_used = False
+        self.want_force = False
+        self.force_sent = False
+        self.stopped_seen = 0
+        self.not_before = 0.0
+        self.rollback = False
+        self.error = None
+        self.error_code = None
+        self.retryable = False
+        self.source_host_id = None
+        self.current_host_id = None
+        self.affinity = None
+        self.public_ip_before = None
+        self.public_ip_after = None
+        self.final_state = None
+        self.planned_actions = []
+        self.marks = {}
+
+    @property
+    def wants_running(self):
+        return self.original_state == "running"
+
+    def since(self, mark, now):
+        start = self.marks.get(mark)
+        return None if start is None else now - start
+
+    def span(self, first, last):
+        if first not in self.marks or last not in self.marks:
+            return None
+        return round(self.marks[last] - self.marks[first], 3)
+
+    def result(self):
+        return dict(
+            instance_id=self.instance_id,
+            instance_type=self.instance_type,
+            status=self.status,
+            changed=self.changed,
+            phase=self.phase,
+            attempts=self.attempts,
+            force_stop_used=self.force_stop_used,
+            timings=dict(
+                stop_seconds=self.span("stop_requested", "stopped"),
+                placement_seconds=self.span("place_requested", "placed"),
+                start_seconds=self.span("start_requested", "running"),
+                total_seconds=self.span("admitted", "finished"),
+            ),
+            source_host_id=self.source_host_id,
+            target_host_id=self.target_host_id,
+            original_state=self.original_state,
+            final_state=self.final_state,
+            public_ip_before=self.public_ip_before,
+            public_ip_after=self.public_ip_after,
+            error=self.error,
+            error_code=self.error_code,
+            retryable=self.retryable,
+            rolled_back=self.rollback and self.final_state == "running",
+            planned_actions=list(self.planned_actions),
+        )
+
+
+class Migration(object):
+    """One migration of a set of instances; ``run()`` returns the per-instance results."""
+
+    def __init__(self, ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic):
+        self.ec2 = retrying(ec2_client)
+        self.record = record
+        self.options = dict(DEFAULTS)
+        self.options.update(dict((key, value) for key, value in (options or {}).items() if value is not None))
+        self.check_mode = bool(self.options["check_mode"])
+        self.poll_interval = float(self.options["poll_interval"])
+        backoff = self.options["start_backoff"]
+        self.start_backoff = float(backoff) if backoff is not None else 2.0 * self.poll_interval
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self.buckets = dict(
+            (action, TokenBucket(capacity, rate, monotonic=monotonic, sleep=sleep)) for action, (capacity, rate) in RATE_LIMITS.items()
+        )
+        self.moves = self._build_moves(placements)
+        self.queue = list(self.moves)
+        self.in_flight = []
+        self.observed = {}
+        self.changes = {}
+        self.ticks = 0
+        self.writes = 0
+        self.now = monotonic()
+
+    # ------------------------------------------------------------------ setup
+
+    def _build_moves(self, placements):
+        moves, seen = [], set()
+        known = self._recorded_instances()
+        for placement in placements or []:
+            instance_id = validate_instance_id(placement.get("instance_id"), what="placements instance_id")
+            target = validate_host_id(placement.get("target_host_id"), what="target_host_id of %s" % instance_id)
+            if instance_id in seen:
+                raise InvalidInputError("instance %s appears twice in placements" % instance_id, instance_id=instance_id)
+            seen.add(instance_id)
+            original = placement.get("original_state") or known.get(instance_id, {}).get("originalState")
+            if original not in (None, "running", "stopped"):
+                raise InvalidInputError(
+                    "original_state of %s must be running or stopped, got %r" % (instance_id, original), instance_id=instance_id
+                )
+            instance_type = placement.get("instance_type") or known.get(instance_id, {}).get("instanceType")
+            earlier_retries = int(known.get(instance_id, {}).get("retryCount") or 0)
+            moves.append(InstanceMove(instance_id, target, original, instance_type, earlier_retries))
+        return moves
+
+    def _recorded_instances(self):
+        item = getattr(self.record, "item", None) or {}
+        return item.get("InstanceMigrations") or {}
+
+    @property
+    def limit(self):
+        concurrency = int(self.options["concurrency"] or 0)
+        return concurrency if concurrency > 0 else max(1, len(self.moves))
+
+    # ------------------------------------------------------------------ main loop
+
+    def run(self):
+        try:
+            if self.check_mode:
+                return self._plan_only()
+            while True:
+                self._tick()
+                if all(move.done for move in self.moves):
+                    break
+                self._sleep(self.poll_interval)
+        except LeaseLostError as error:
+            details = dict(error.details)
+            details["instances"] = self.results()
+            raise LeaseLostError(
+                "%s; the migration stopped acting at once: every instance is left where it is, and a run that takes "
+                "the lease again resumes from there" % error.message,
+                **details
+            )
+        except FailoverError as error:
+            error.details["instances"] = self.results()
+            raise
+        except Exception as error:  # botocore errors after their retries
+            if not is_client_error(error):
+                raise
+            failure = api_error(error, getattr(error, "operation_name", "EC2 call"))
+            failure.details["instances"] = self.results()
+            raise failure
+        return self.results()
+
+    def _tick(self):
+        self.ticks += 1
+        self.now = self._monotonic()
+        self.record.heartbeat()
+        self._observe()
+        self._admit()
+        self._act()
+        self._flush()
+
+    def results(self):
+        return [move.result() for move in self.moves]
+
+    # ------------------------------------------------------------------ observation
+
+    def _describe(self, instance_ids):
+        found = {}
+        for chunk in _chunks(list(instance_ids), DESCRIBE_CHUNK):
+            self.buckets["DescribeInstances"].take()
+            result = paginate(self.ec2, "describe_instances", Filters=[{"Name": "instance-id", "Values": chunk}])
+            for reservation in result.get("Reservations", []):
+                for instance in reservation.get("Instances", []):
+                    found[instance["InstanceId"]] = instance
+        return found
+
+    def _observe(self):
+        upcoming = self.queue[:self.limit]
+        ids = [move.instance_id for move in self.in_flight + upcoming]
+        if not ids:
+            return
+        self.observed = self._describe(ids)
+        self.now = self._monotonic()
+        for move in list(self.in_flight):
+            self._advance(move, self.observed.get(move.instance_id))
+
+    def _advance(self, move, description):
+        state = _state_of(description)
+        if description is None or state in GONE_STATES:
+            self._finish(move, "failed", error="instance %s disappeared during the migration (state %s)" % (move.instance_id, state or "not found"))
+            return
+        move.current_host_id = _host_of(description)
+        move.final_state = state
+        handler = getattr(self, "_on_" + move.step.replace("-", "_"), None)
+        if handler is not None:
+            handler(move, description, state)
+
+    def _on_settle(self, move, description, state):
+        if state == "running":
+            move.step = "stop"
+            move.want_force = bool(self.options["force_stop_immediately"])
+        elif state == "stopped":
+            self._after_stopped(move, description)
+        elif move.since("admitted", self.now) >= self.options["start_timeout"]:
+            self._finish(move, "failed", error="instance stayed %s for %ss; it was not stopped" % (state, self.options["start_timeout"]))
+
+    def _on_wait_stop(self, move, description, state):
+        if state == "stopped":
+            move.marks["stopped"] = self.now
+            self._set_phase(move, "stopped")
+            self._after_stopped(move, description)
+            return
+        waited = move.since("stop_requested", self.now)
+        if waited >= self.options["stop_timeout"]:
+            how = "a forced stop was also requested" if move.force_sent else "no forced stop was requested"
+            self._finish(
+                move,
+                "failed",
+                error="instance did not stop within %ss (state %s; %s); it is left on host %s"
+                % (self.options["stop_timeout"], state, how, move.current_host_id),
+                code="StopTimeout",
+            )
+        elif not move.force_sent and waited >= self.options["force_stop_after"]:
+            move.want_force = True
+
+    def _on_wait_start(self, move, description, state):
+        if state == "running":
+            move.marks["running"] = self.now
+            move.public_ip_after = description.get("PublicIpAddress")
+            if move.rollback:
+                self._finish(move, "failed", error=move.error, code=move.error_code, retryable=move.retryable)
+                return
+            self._set_phase(move, "running")
+            move.step = "verify"
+            return
+        if state == "stopped":
+            move.stopped_seen += 1
+            if move.stopped_seen >= 2:
+                reason = description.get("StateReason") or {}
+                code = reason.get("Code") or "StartFailed"
+                capacity = "insufficient" in (reason.get("Message") or code).lower() and "capacity" in (reason.get("Message") or code).lower()
+                self._start_failed(move, "InsufficientInstanceCapacity" if capacity else code, reason.get("Message") or "instance went back to stopped")
+            return
+        move.stopped_seen = 0
+        if move.since("start_sent", self.now) >= self.options["start_timeout"]:
+            if move.rollback:
+                self._start_failed(move, "StartTimeout", "it did not reach running within %ss" % self.options["start_timeout"])
+                return
+            self._finish(
+                move, "failed", code="StartTimeout", retryable=True,
+                error="instance did not reach running within %ss after StartInstances (state %s)" % (self.options["start_timeout"], state),
+            )
+
+    def _on_verify(self, move, description, state):
+        expected = move.original_state
+        if state == expected and move.current_host_id == move.target_host_id:
+            move.public_ip_after = description.get("PublicIpAddress")
+            self._finish(move, "success", phase="verified")
+        elif state == "stopped" and expected == "running":
+            self._start_failed(move, "StartFailed", "instance went back to stopped after running")
+        elif move.current_host_id != move.target_host_id:
+            self._finish(move, "failed", error="instance is on host %s, not on its target host" % move.current_host_id, code="WrongHost")
+        elif move.since("admitted", self.now) >= self.options["start_timeout"] + self.options["stop_timeout"]:
+            self._finish(move, "failed", error="instance is %s, expected %s" % (state, expected), code="UnexpectedState")
+
+    # ------------------------------------------------------------------ admission and first decision
+
+    def _admit(self):
+        admitted = []
+        while self.queue and len(self.in_flight) < self.limit:
+            move = self.queue.pop(0)
+            self.in_flight.append(move)
+            move.marks["admitted"] = self.now
+            admitted.append(move)
+            self._decide(move, self.observed.get(move.instance_id))
+        self._check_impaired([move for move in admitted if move.step == "stop" and not move.want_force])
+
+    def _decide(self, move, description):
+        state = _state_of(description)
+        if description is None or state in GONE_STATES:
+            reason = "does not exist" if description is None else "is %s" % state
+            self._finish(move, "skipped", error="instance %s %s; nothing to move" % (move.instance_id, reason), changed=False)
+            return
+        move.source_host_id = move.current_host_id = _host_of(description)
+        move.instance_type = move.instance_type or description.get("InstanceType")
+        move.affinity = (description.get("Placement") or {}).get("Affinity")
+        move.public_ip_before = description.get("PublicIpAddress")
+        move.final_state = state
+        if move.original_state is None:
+            move.original_state = "stopped" if state == "stopped" else "running"
+        on_target = move.current_host_id == move.target_host_id
+        if on_target and (state == move.original_state or (state == "running" and move.original_state == "stopped")):
+            move.public_ip_after = move.public_ip_before
+            self._finish(move, "success", phase="verified", changed=False)
+            return
+        self._set(move, status="in-progress", targetHostId=move.target_host_id, originalState=move.original_state)
+        if state == "running":
+            move.step = "stop"
+            move.want_force = bool(self.options["force_stop_immediately"])
+        elif state == "stopping":
+            self._set_phase(move, "stopping")
+            move.marks["stop_requested"] = self.now
+            move.step = "wait-stop"
+            move.want_force = bool(self.options["force_stop_immediately"])
+        elif state == "stopped":
+            self._after_stopped(move, description)
+        elif state == "pending" and on_target:
+            self._set_phase(move, "starting")
+            move.marks["start_sent"] = move.marks["start_requested"] = self.now
+            move.step = "wait-start"
+        else:
+            move.step = "settle"
+
+    def _check_impaired(self, moves):
+        """Instances whose system status is impaired are force-stopped at once (hardware trouble)."""
+        if not moves:
+            return
+        for chunk in _chunks([move.instance_id for move in moves], 100):
+            self.buckets["DescribeInstanceStatus"].take()
+            try:
+                result = paginate(self.ec2, "describe_instance_status", InstanceIds=chunk, IncludeAllInstances=True)
+            except Exception as error:  # advisory only: a failed status read means a graceful stop first
+                if not is_client_error(error):
+                    raise
+                continue
+            impaired = set(
+                status["InstanceId"] for status in result.get("InstanceStatuses", [])
+                if (status.get("SystemStatus") or {}).get("Status") == "impaired"
+            )
+            for move in moves:
+                if move.instance_id in impaired:
+                    move.want_force = True
+
+    def _after_stopped(self, move, description):
+        placement = (description or {}).get("Placement") or {}
+        if placement.get("HostId") == move.target_host_id and placement.get("Tenancy", "host") == "host":
+            move.marks.setdefault("placed", self.now)
+            self._set_phase(move, "placed")
+            move.step = "start" if move.wants_running else "verify"
+        else:
+            self._set_phase(move, "stopped")
+            move.step = "place"
+
+    # ------------------------------------------------------------------ actions
+
+    def _act(self):
+        self._force_stops()
+        self._graceful_stops()
+        self._placements()
+        self._starts()
+
+    def _ready(self, step):
+        return [move for move in self.in_flight if not move.done and move.step == step]
+
+    def _force_stops(self):
+        moves = [move for move in self.in_flight if not move.done and move.want_force and not move.force_sent
+                 and move.step in ("stop", "wait-stop")]
+        for batch in _chunks(moves, STOP_BATCH):
+            for move, error in self._batched("StopInstances", "stop_instances", batch, Force=True):
+                if error is not None:
+                    self._call_failed(move, "StopInstances (forced)", error)
+                    continue
+                move.force_sent = move.force_stop_used = move.changed = True
+                move.marks.setdefault("stop_requested", self.now)
+                move.step = "wait-stop"
+                self._set_phase(move, "force-stopping")
+                self._set(move, forceStopUsed=True)
+
+    def _graceful_stops(self):
+        for batch in _chunks(self._ready("stop"), STOP_BATCH):
+            for move, error in self._batched("StopInstances", "stop_instances", batch):
+                if error is not None:
+                    self._call_failed(move, "StopInstances", error)
+                    continue
+                move.marks["stop_requested"] = self.now
+                move.step = "wait-stop"
+                move.changed = True
+                self._set_phase(move, "stopping")
+
+    def _placements(self):
+        for move in self._ready("place"):
+            params = dict(InstanceId=move.instance_id, HostId=move.target_host_id, Tenancy="host")
+            if move.affinity in ("default", "host"):
+                params["Affinity"] = move.affinity
+            self.record.fence()
+            self.buckets["ModifyInstancePlacement"].take()
+            move.marks["place_requested"] = self._monotonic()
+            try:
+                self.ec2.modify_instance_placement(aws_retry=True, **params)
+            except Exception as error:
+                if not is_client_error(error):
+                    raise
+                self._placement_failed(move, error)
+                continue
+            move.marks["placed"] = self._monotonic()
+            move.current_host_id = move.target_host_id
+            move.changed = True
+            self._set_phase(move, "placed")
+            move.step = "start" if move.wants_running else "verify"
+
+    def _placement_failed(self, move, error):
+        code = error_code(error)
+        message = "ModifyInstancePlacement to host %s failed: %s (%s)" % (move.target_host_id, _error_text(error), code)
+        move.error, move.error_code, move.retryable = message, code, code in RETRYABLE_CODES
+        if move.wants_running and self.options["rollback"] and not self.options["force_stop_immediately"]:
+            move.rollback = True
+            move.error = "%s; restarted on its source host %s" % (message, move.current_host_id)
+            move.step = "start"
+            return
+        self._finish(move, "failed", error="%s; instance left stopped on host %s" % (message, move.current_host_id),
+                     code=code, retryable=move.retryable)
+
+    def _starts(self):
+        now = self._monotonic()
+        moves = [move for move in self._ready("start") if move.not_before <= now]
+        for batch in _chunks(moves, START_BATCH):
+            for move, error in self._batched("StartInstances", "start_instances", batch):
+                if not move.rollback:
+                    move.attempts += 1
+                if error is not None:
+                    self._start_failed(move, error_code(error), _error_text(error))
+                    continue
+                move.marks.setdefault("start_requested", self.now)
+                move.marks["start_sent"] = self._monotonic()
+                move.stopped_seen = 0
+                move.step = "wait-start"
+                move.changed = True
+                if not move.rollback:
+                    self._set_phase(move, "starting")
+                    if move.attempts > 1:
+                        self._set(move, retryCount=move.earlier_retries + move.attempts - 1)
+
+    def _start_failed(self, move, code, message):
+        if move.rollback:
+            self._finish(move, "failed", error="%s; restarting it there failed too: %s (%s)" % (move.error, message, code),
+                         code=move.error_code, retryable=move.retryable)
+            return
+        if code in CAPACITY_CODES and move.attempts < int(self.options["start_attempts"]):
+            move.step = "start"
+            move.not_before = self._monotonic() + self.start_backoff * (2 ** (move.attempts - 1))
+            self._set(move, retryCount=move.earlier_retries + move.attempts, errorMessage="start attempt %d: %s (%s)" % (move.attempts, message, code))
+            return
+        self._finish(
+            move,
+            "failed",
+            error="StartInstances failed after %d attempt(s): %s (%s); instance left stopped on host %s"
+            % (move.attempts, message, code, move.current_host_id),
+            code=code,
+            retryable=code in RETRYABLE_CODES,
+        )
+
+    def _call_failed(self, move, operation, error):
+        code = error_code(error)
+        self._finish(move, "failed", error="%s failed: %s (%s); instance left %s on host %s"
+                     % (operation, _error_text(error), code, move.final_state, move.current_host_id),
+                     code=code, retryable=code in RETRYABLE_CODES)
+
+    def _batched(self, action, method, moves, **params):
+        """Call ``method`` for the moves' instances in one request; yields (move, error or None).
+
+        EC2 fails the whole request for one bad instance; on such an error the instances are tried one by
+        one, so a single bad instance does not fail the others.
+        """
+        self.record.fence()
+        self.buckets[action].take()
+        ids = [move.instance_id for move in moves]
+        try:
+            getattr(self.ec2, method)(InstanceIds=ids, aws_retry=True, **params)
+        except Exception as error:
+            if not is_client_error(error):
+                raise
+            if len(moves) == 1 or error_code(error) in REQUEST_WIDE_CODES:
+                return [(move, error) for move in moves]
+            return [self._single(action, method, move, **params) for move in moves]
+        return [(move, None) for move in moves]
+
+    def _single(self, action, method, move, **params):
+        self.record.fence()
+        self.buckets[action].take()
+        try:
+            getattr(self.ec2, method)(InstanceIds=[move.instance_id], aws_retry=True, **params)
+        except Exception as error:
+            if not is_client_error(error):
+                raise
+            return move, error
+        return move, None
+
+    # ------------------------------------------------------------------ record
+
+    def _set(self, move, **fields):
+        self.changes.setdefault(move.instance_id, {}).update(fields)
+
+    def _set_phase(self, move, phase):
+        if move.phase != phase:
+            pending = self.changes.setdefault(move.instance_id, {})
+            if "phase" in pending:
+                pending.setdefault("phasesPassed", []).append(pending["phase"])
+            move.phase = phase
+            pending["phase"] = phase
+
+    def _finish(self, move, status, phase=None, error=None, code=None, retryable=False, changed=None):
+        move.done = True
+        move.status = status
+        move.marks["finished"] = self._monotonic()
+        if changed is not None:
+            move.changed = changed
+        if phase:
+            self._set_phase(move, phase)
+        move.error, move.error_code, move.retryable = error, code if error else None, bool(retryable) if error else False
+        fields = dict(status=status, errorMessage=error)
+        if move.force_stop_used:
+            fields["forceStopUsed"] = True
+        self._set(move, **fields)
+        if move in self.in_flight:
+            self.in_flight.remove(move)
+        if move in self.queue:
+            self.queue.remove(move)
+
+    def _flush(self):
+        changes = self._unrecorded(self.changes)
+        self.changes = {}
+        if changes and not self.check_mode:
+            self.record.update_instances(changes)
+            self.writes += 1
+
+    def _unrecorded(self, changes):
+        """Drop the changes the record already holds (an already-finished instance rewrites nothing)."""
+        recorded = self._recorded_instances()
+        kept = {}
+        for instance_id, fields in changes.items():
+            current = recorded.get(instance_id) or {}
+            if any(current.get(key) != value for key, value in fields.items() if key != "phasesPassed"):
+                kept[instance_id] = fields
+        return kept
+
+    # ------------------------------------------------------------------ check mode
+
+    def _plan_only(self):
+        self.now = self._monotonic()
+        self.observed = self._describe([move.instance_id for move in self.moves])
+        for move in list(self.moves):
+            self.queue.remove(move)
+            move.marks["admitted"] = self.now
+            self._decide(move, self.observed.get(move.instance_id))
+            if move.done:
+                continue
+            move.planned_actions = self._planned(move)
+            self._finish(move, "success", changed=True)
+        self.changes = {}
+        return self.results()
+
+    def _planned(self, move):
+        actions = []
+        if move.step in ("stop", "wait-stop", "settle"):
+            actions.append("force-stop" if move.want_force else "stop")
+        if move.step in ("stop", "wait-stop", "settle", "place"):
+            actions.append("modify-placement")
+        if move.wants_running and move.step != "wait-start":
+            actions.append("start")
+        return actions
+
+
+def migrate(ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic):
+    """Move ``placements`` (dicts with instance_id, target_host_id, original_state) and return per-instance results.
+
+    ``record`` is a MigrationRecord whose lease the caller holds; ``options`` keys are those of DEFAULTS.
+    Raises LeaseLostError (with the results so far under ``instances``) as soon as the lease is lost.
+    """
+    return Migration(ec2_client, record, placements, options, sleep=sleep, monotonic=monotonic).run()
+
+
+def summarize(results):
+    """Counts of the per-instance results by status, plus changed and force-stopped counts."""
+    summary = dict(total=len(results), success=0, failed=0, skipped=0, changed=0, force_stopped=0)
+    for result in results:
+        summary[result["status"]] = summary.get(result["status"], 0) + 1
+        summary["changed"] += 1 if result["changed"] else 0
+        summary["force_stopped"] += 1 if result["force_stop_used"] else 0
+    return summary

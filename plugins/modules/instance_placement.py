@@ -1,0 +1,366 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 dedicated_hosts.failover contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: instance_placement
+short_description: Move the instances of a failed Dedicated Host to their planned hosts
+version_added: 0.1.0
+author:
+  - Dedicated Hosts Failover maintainers (@dedicated-hosts)
+description:
+  - Moves a set of instances to their target Dedicated Hosts in one call; stop, ModifyInstancePlacement
+    (C(HostId) the target, C(Tenancy=host), the instance's own affinity kept) and, for an instance that was
+    running, start and verification. An instance that was stopped stays stopped; it succeeds once placed.
+  - Stops are batched (one StopInstances request for many instances) and graceful; an instance still
+    C(stopping) after O(force_stop_after) seconds is force-stopped. Instances are force-stopped at once when
+    the failed host is C(under-assessment) (see O(force_stop_immediately)) or when their system status is
+    C(impaired).
+  - One poller serves every instance in flight (one DescribeInstances per poll tick), and starts are batched
+    and paced to stay inside EC2's StartInstances request limit (a bucket of 5 requests refilling 2 per second).
+    When a batched request fails because of one instance, the others are retried one by one.
+  - Capacity errors on start (C(InsufficientInstanceCapacity), C(InsufficientCapacityOnHost)) get
+    O(start_attempts) attempts with a growing pause between them.
+  - When ModifyInstancePlacement fails for an instance that was running, the instance is started again where
+    it is (its source host) unless O(force_stop_immediately) is in effect, and the result says so.
+  - Each instance's phase (C(pending), C(stopping), C(force-stopping), C(stopped), C(placed), C(starting),
+    C(running), C(verified)) is written to the host's migration record as it goes, with one write per poll
+    tick for every instance that changed.
+  - The caller (the C(host_failover) role) holds the host's lease under O(run_id). The module renews it at
+    once and on every tick, and checks before each EC2 change that the lease has comfortably not expired;
+    if the lease is lost, it stops acting at once and fails, leaving every instance where it is. Calling the
+    module again (after taking the lease again) resumes from EC2's current state; an instance already on its
+    target host in its original state is reported as a success that changed nothing.
+  - A failed instance does not fail the task; see RV(instances) and RV(summary). The task fails on bad input,
+    a lost lease, or an AWS error that concerns the whole migration.
+  - In check mode nothing is changed and nothing is written; RV(instances[].planned_actions) says what would be done.
+options:
+  failed_host_id:
+    description:
+      - The failed (source) host; the migration record is keyed by it. C(h-) followed by 8 or 17 hex digits.
+    type: str
+    required: true
+  run_id:
+    description:
+      - The run id under which the lease of the migration record is held.
+    type: str
+    required: true
+  placements:
+    description:
+      - The instances to move and their target hosts (the plan of M(dedicated_hosts.failover.replacement_host)).
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      instance_id:
+        description: The instance, C(i-) followed by 8 or 17 hex digits.
+        type: str
+        required: true
+      target_host_id:
+        description: The host to move it to.
+        type: str
+        required: true
+      original_state:
+        description:
+          - The instance's state before the failover. A V(running) instance is started on its target host;
+            a V(stopped) one stays stopped.
+          - Defaults to the state recorded in the migration record, else to the instance's current state
+            (V(stopped) if stopped, V(running) otherwise).
+        type: str
+        choices: [running, stopped]
+      instance_type:
+        description: Accepted so that the plan's placements can be passed as they are; not used.
+        type: str
+      target_source:
+        description: Accepted so that the plan's placements can be passed as they are; not used.
+        type: str
+  concurrency:
+    description:
+      - At most this many instances are in flight (between stop and verified) at once; when one finishes the
+        next one enters. V(0) moves every instance at once.
+    type: int
+    default: 0
+  force_stop_after:
+    description:
+      - Seconds an instance may stay C(stopping) after a graceful stop before it is force-stopped.
+      - AWS performs a hard shutdown itself when the OS does not shut down "within a few minutes", and reports
+        of graceful stops longer than 120 seconds exist; two minutes bounds the outage of a hung guest
+        while leaving a healthy OS the time to shut down cleanly.
+    type: float
+    default: 120
+  stop_timeout:
+    description:
+      - Seconds after the first stop request after which an instance that has still not stopped fails.
+      - Ten minutes is the ceiling of botocore's C(InstanceStopped) waiter (15 s x 40) and the point after
+        which AWS asks users to request help for an instance stuck in C(stopping).
+    type: float
+    default: 600
+  start_timeout:
+    description:
+      - Seconds one start attempt may take to reach C(running) on the target host.
+      - Measured starts take 5 to 30 seconds; ten minutes is the ceiling of botocore's C(InstanceRunning) waiter.
+    type: float
+    default: 600
+  poll_interval:
+    description:
+      - Seconds between poll ticks (one DescribeInstances for every instance in flight, one record write).
+    type: float
+    default: 5
+  start_attempts:
+    description:
+      - StartInstances attempts per instance when a start fails for capacity reasons
+        (C(InsufficientInstanceCapacity), C(InsufficientCapacityOnHost)).
+      - The pause before attempt n+1 is 2 x O(poll_interval) x 2^(n-1) seconds.
+    type: int
+    default: 3
+  lease_seconds:
+    description:
+      - Length of the lease on the migration record, renewed while the module runs.
+    type: float
+    default: 120
+  force_stop_immediately:
+    description:
+      - Force-stop every instance at once instead of a graceful stop first.
+      - Defaults to V(true) when the failed host is C(under-assessment) (its instances are unreachable, a graceful
+        stop would only wait for O(force_stop_after)) and V(false) otherwise; the module reads the host for this.
+    type: bool
+  rollback:
+    description:
+      - When ModifyInstancePlacement fails for an instance that was running, start it again on the host it is
+        on. The instance is still reported as failed.
+    type: bool
+    default: true
+  retry:
+    description:
+      - This call is a retry pass for instances that failed; each one's C(retryCount) in the record goes up by one.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - dedicated_hosts.failover.record
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Move the instances of h-0123456789abcdef0 to their planned hosts
+  dedicated_hosts.failover.instance_placement:
+    failed_host_id: h-0123456789abcdef0
+    run_id: "{{ lease.run_id }}"
+    placements: "{{ plan.placements }}"
+    concurrency: 10
+  register: migration
+
+- name: Report each instance
+  ansible.builtin.debug:
+    msg: "{{ item.instance_id }}: {{ item.status }} ({{ item.phase }}) {{ item.error or '' }}"
+  loop: "{{ migration.instances }}"
+
+- name: Retry the instances that failed for a retryable reason, once
+  dedicated_hosts.failover.instance_placement:
+    failed_host_id: h-0123456789abcdef0
+    run_id: "{{ lease.run_id }}"
+    placements: >-
+      {{ plan.placements | selectattr('instance_id', 'in',
+         migration.instances | selectattr('status', 'equalto', 'failed') | selectattr('retryable')
+         | map(attribute='instance_id') | list) | list }}
+"""
+
+RETURN = r"""
+instances:
+  description: One result per instance of O(placements), in the same order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    instance_id:
+      description: The instance.
+      type: str
+    status:
+      description: V(success), V(failed) or V(skipped) (the instance no longer exists or is terminated).
+      type: str
+    changed:
+      description: Whether this run changed the instance (an instance already in place reports V(false)).
+      type: bool
+    phase:
+      description: The last phase reached.
+      type: str
+      sample: verified
+    attempts:
+      description: StartInstances attempts made for the instance.
+      type: int
+    force_stop_used:
+      description: Whether the instance was force-stopped.
+      type: bool
+    timings:
+      description: Seconds spent stopping, placing and starting, and in total (V(null) for a step not done).
+      type: dict
+      sample: {stop_seconds: 41.2, placement_seconds: 0.4, start_seconds: 17.9, total_seconds: 65.3}
+    source_host_id:
+      description: The host the instance was on when the module first saw it.
+      type: str
+    target_host_id:
+      description: Its target host.
+      type: str
+    original_state:
+      description: V(running) or V(stopped), the state the instance is restored to.
+      type: str
+    final_state:
+      description: The instance's state when last seen.
+      type: str
+    public_ip_before:
+      description: The public IPv4 address before the move (it changes across a stop and start unless it is an Elastic IP).
+      type: str
+    public_ip_after:
+      description: The public IPv4 address after the move.
+      type: str
+    error:
+      description: Why the instance failed or was skipped, and where it is left.
+      type: str
+    error_code:
+      description: AWS's error code, or V(StopTimeout), V(StartTimeout), V(WrongHost), V(UnexpectedState).
+      type: str
+    retryable:
+      description: Whether a later retry may succeed (capacity, throttling, transient states).
+      type: bool
+    rolled_back:
+      description: Whether the instance was started again on its source host after a placement failure.
+      type: bool
+    planned_actions:
+      description: In check mode, what would be done (V(stop), V(force-stop), V(modify-placement), V(start)).
+      type: list
+      elements: str
+summary:
+  description: Counts of the results.
+  returned: always
+  type: dict
+  sample: {total: 8, success: 7, failed: 1, skipped: 0, changed: 8, force_stopped: 1}
+force_stop_immediately:
+  description: Whether every instance was force-stopped at once (given, or derived from the failed host's state).
+  returned: always
+  type: bool
+"""
+
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import is_client_error
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import migrate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
+
+UNREACHABLE_HOST_STATES = ("under-assessment",)
+
+
+def validate(params):
+    validate_host_id(params["failed_host_id"], what="failed_host_id")
+    if not (params["run_id"] or "").strip():
+        raise InvalidInputError("run_id must be a non-empty string")
+    for index, placement in enumerate(params["placements"]):
+        validate_instance_id(placement["instance_id"], what="placements[%d].instance_id" % index)
+        validate_host_id(placement["target_host_id"], what="placements[%d].target_host_id" % index)
+    for option in ("force_stop_after", "stop_timeout", "start_timeout", "poll_interval", "lease_seconds"):
+        if params[option] <= 0:
+            raise InvalidInputError("%s must be greater than 0, got %s" % (option, params[option]))
+    if params["start_attempts"] < 1:
+        raise InvalidInputError("start_attempts must be at least 1, got %s" % params["start_attempts"])
+    if params["concurrency"] < 0:
+        raise InvalidInputError("concurrency must be 0 (all) or more, got %s" % params["concurrency"])
+
+
+def host_is_unreachable(ec2, host_id):
+    """Whether the failed host is under-assessment, so that its instances are force-stopped at once."""
+    try:
+        hosts = ec2.describe_hosts(HostIds=[host_id], aws_retry=True).get("Hosts", [])
+    except Exception as error:
+        if not is_client_error(error) or error_code(error) not in ("InvalidHostID.NotFound", "InvalidHostId.NotFound"):
+            raise
+        hosts = []
+    if not hosts:
+        raise NotFoundError(
+            "failed host %s was not found; set force_stop_immediately to move its instances anyway" % host_id, host_id=host_id
+        )
+    return hosts[0].get("State") in UNREACHABLE_HOST_STATES
+
+
+def count_retry(record, placements):
+    """A retry pass counts once more in each instance's retryCount."""
+    migrations = (record.item or {}).get("InstanceMigrations", {})
+    record.update_instances(
+        dict((placement["instance_id"], {"retryCount": int(migrations.get(placement["instance_id"], {}).get("retryCount") or 0) + 1})
+             for placement in placements)
+    )
+
+
+def run(module):
+    params = module.params
+    validate(params)
+    ec2 = module.aws_client("ec2")
+    force_now = params["force_stop_immediately"]
+    if force_now is None:
+        force_now = host_is_unreachable(ec2, params["failed_host_id"])
+    record = MigrationRecord(module.record_client("dynamodb"), params["table"], params["failed_host_id"], params["run_id"])
+    if module.check_mode:
+        record.load()
+    else:
+        # The role took the lease; this process renews it so that its own monotonic deadline starts now.
+        record.renew(lease_seconds=params["lease_seconds"])
+        if params["retry"]:
+            count_retry(record, params["placements"])
+    options = dict(
+        concurrency=params["concurrency"],
+        force_stop_after=params["force_stop_after"],
+        stop_timeout=params["stop_timeout"],
+        start_timeout=params["start_timeout"],
+        poll_interval=params["poll_interval"],
+        start_attempts=params["start_attempts"],
+        force_stop_immediately=force_now,
+        rollback=params["rollback"],
+        check_mode=module.check_mode,
+    )
+    results = migrate(ec2, record, params["placements"], options)
+    return dict(
+        changed=any(result["changed"] for result in results),
+        instances=results,
+        summary=summarize(results),
+        force_stop_immediately=force_now,
+    )
+
+
+def main():
+    placement_spec = dict(
+        instance_id=dict(type="str", required=True),
+        target_host_id=dict(type="str", required=True),
+        original_state=dict(type="str", choices=["running", "stopped"]),
+        instance_type=dict(type="str"),
+        target_source=dict(type="str"),
+    )
+    argument_spec = dict(
+        failed_host_id=dict(type="str", required=True),
+        run_id=dict(type="str", required=True),
+        placements=dict(type="list", elements="dict", required=True, options=placement_spec),
+        concurrency=dict(type="int", default=0),
+        force_stop_after=dict(type="float", default=120.0),
+        stop_timeout=dict(type="float", default=600.0),
+        start_timeout=dict(type="float", default=600.0),
+        poll_interval=dict(type="float", default=5.0),
+        start_attempts=dict(type="int", default=3),
+        lease_seconds=dict(type="float", default=120.0),
+        force_stop_immediately=dict(type="bool"),
+        rollback=dict(type="bool", default=True),
+        retry=dict(type="bool", default=False),
+    )
+    module = FailoverModule(argument_spec=argument_spec, record_options=True)
+    module.run(run)
+
+
+if __name__ == "__main__":
+    main()

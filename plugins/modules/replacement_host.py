@@ -1,0 +1,271 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 dedicated_hosts.failover contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: replacement_host
+short_description: Plan, claim and allocate replacement Dedicated Host capacity for a failed host
+version_added: 1.0.0
+description:
+  - Reads the failed Dedicated Host and its instances (one paginated C(DescribeInstances) filtered by C(host-id); terminated
+    and shutting-down instances are left out) and plans a target host for every movable instance.
+  - An instance whose root device is instance store cannot be stopped, so it cannot move; it is reported under
+    RV(plan.skipped) with the reason and recorded as skipped.
+  - Pool hosts are the C(available) hosts of the failed host's Availability Zone that carry every tag of O(reserved_tags)
+    (EC2 filters on tag keys only, so the values are compared by the module).
+  - Instances are packed by the host's real capacity rules, larger sizes first, pool hosts first (in host id order), then
+    new hosts. A host is a set of sockets and an instance must fit inside one socket unless it is bigger than a socket, in
+    which case it needs an empty host; T3 hosts are 192 slots. The module never puts more instances of a size on an existing
+    host than the C(AvailableCapacity) EC2 reports for that size. C(docs/capacity.md) describes the model and its sources.
+  - The pool hosts used are claimed in the migration table with conditional writes, so that no concurrent failover can
+    take them; a pool host already claimed for another failed host is skipped. Claimed pool hosts are tagged
+    C(FailoverFor=<failed host>).
+  - What the pool lacks is allocated with C(AllocateHosts) (O(allocate_hosts), at most O(max_new_hosts) hosts) in the same
+    zone, for the instance family when the family supports several sizes on one host and for the instance type otherwise,
+    with auto-placement off, host recovery and host maintenance as on the failed host, the failed host's tags (except the
+    pool tags and C(aws:) tags) and C(FailoverFor=<failed host>).
+  - Allocation is idempotent. Its C(ClientToken) (C(failover-<failed host>-v<plan version>)) is stored in the record before
+    C(AllocateHosts) is called, and a resumed run first looks for hosts already allocated with that token. EC2's
+    C(IdempotentParameterMismatch) starts a new plan version.
+  - C(InsufficientHostCapacity) and C(HostLimitExceeded) are retried O(allocation_attempts) times with a doubling delay,
+    then the task fails naming the Service Quotas quota to raise. Nothing has been stopped at that point.
+  - If not every movable instance has a place, the task fails naming each instance and why, before anything is claimed,
+    allocated or stopped.
+  - The plan is stored in the migration record (C(Plan), C(PlanVersion), C(AllocationClientToken), C(ReplacementHostIds),
+    C(AllocatedHosts)) and every instance gets its target there. A rerun for the same failed host returns the stored plan
+    while its target hosts are still available and still have room for the instances not moved yet.
+  - The caller (the C(host_failover) role) holds the host's lease under O(run_id); the module renews it and checks it
+    before each EC2 change.
+  - In check mode nothing is written, claimed, tagged or allocated; the plan names placeholder hosts (C(new-1), ...) and
+    RV(plan.would_allocate) lists the C(AllocateHosts) requests a real run would make.
+author:
+  - Dedicated Hosts Failover maintainers (@dedicated-hosts)
+options:
+  failed_host_id:
+    description:
+      - The failed (source) Dedicated Host, V(h-) followed by 8 or 17 hex digits.
+    type: str
+    required: true
+  run_id:
+    description:
+      - The run id that holds the lease on the host's migration record (from C(dedicated_hosts.failover.migration_record)).
+      - Required unless in check mode.
+    type: str
+  instances:
+    description:
+      - Only plan these instances of the failed host (instance ids).
+      - Default is every movable instance on the host.
+    type: list
+    elements: str
+  reserved_tags:
+    description:
+      - Tags that mark pool hosts; a pool host carries all of them with these values.
+    type: dict
+    default: {Role: Reserved}
+  allocate_hosts:
+    description:
+      - Allocate new hosts when the pool is short. With V(false), the task fails when the pool cannot take every instance.
+    type: bool
+    default: true
+  max_new_hosts:
+    description:
+      - The most hosts this failover may allocate (0 or more).
+    type: int
+    default: 2
+  allocation_attempts:
+    description:
+      - How many times C(AllocateHosts) is tried when EC2 answers C(InsufficientHostCapacity) or C(HostLimitExceeded).
+    type: int
+    default: 3
+  allocation_retry_delay:
+    description:
+      - Seconds before the second C(AllocateHosts) attempt; the delay doubles after each attempt.
+    type: float
+    default: 5.0
+extends_documentation_fragment:
+  - dedicated_hosts.failover.record
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Plan replacement capacity for a failed host (the lease is held under lease.run_id)
+  dedicated_hosts.failover.replacement_host:
+    failed_host_id: h-0123456789abcdef0
+    run_id: "{{ lease.run_id }}"
+  register: replacement
+
+- name: Move the instances as planned
+  dedicated_hosts.failover.instance_placement:
+    failed_host_id: h-0123456789abcdef0
+    run_id: "{{ lease.run_id }}"
+    placements: "{{ replacement.plan.placements }}"
+
+- name: Use only the reserved pool (Role=Spare, Team=Platform); never allocate
+  dedicated_hosts.failover.replacement_host:
+    failed_host_id: h-0123456789abcdef0
+    run_id: "{{ lease.run_id }}"
+    reserved_tags:
+      Role: Spare
+      Team: Platform
+    allocate_hosts: false
+
+- name: See where the instances would go and what would be allocated
+  dedicated_hosts.failover.replacement_host:
+    failed_host_id: h-0123456789abcdef0
+  check_mode: true
+  register: preview
+"""
+
+RETURN = r"""
+plan:
+  description: Where every movable instance goes.
+  returned: success
+  type: dict
+  contains:
+    placements:
+      description:
+        - One entry per instance, by instance id, with C(instance_id), C(instance_type), C(target_host_id),
+          C(target_source) (V(pool) or V(allocated)) and C(original_state) (V(running) or V(stopped), the state to restore).
+        - The list can be passed as is to C(dedicated_hosts.failover.instance_placement).
+      type: list
+      elements: dict
+      sample:
+        - {instance_id: i-0123456789abcdef0, instance_type: m5.xlarge, target_host_id: h-0fedcba9876543210,
+           target_source: pool, original_state: running}
+    pool_host_ids:
+      description: The pool hosts used (claimed for this failover and tagged C(FailoverFor)).
+      type: list
+      elements: str
+    allocated_host_ids:
+      description: The hosts allocated for this failover that the plan uses (placeholders C(new-N) in check mode).
+      type: list
+      elements: str
+    client_token:
+      description: The C(AllocateHosts) ClientToken of the plan version; null when nothing was ever allocated.
+      type: str
+      sample: failover-h-0123456789abcdef0-v1
+    plan_version:
+      description: The plan version (a new version is needed only when allocation parameters change).
+      type: int
+      sample: 1
+    unplaced:
+      description: Always empty on success (an instance without a place fails the task).
+      type: list
+      elements: dict
+    skipped:
+      description: Instances that cannot move, with C(instance_id), C(instance_type) and C(reason).
+      type: list
+      elements: dict
+    would_allocate:
+      description:
+        - In check mode, the C(AllocateHosts) requests a real run would make, each with C(instance_family) or
+          C(instance_type), C(quantity), C(availability_zone), C(client_token) and C(placeholder_host_ids).
+      returned: in check mode
+      type: list
+      elements: dict
+failed_host:
+  description: The failed host as read, with C(host_id), C(state), C(availability_zone) and C(instance_family).
+  returned: success
+  type: dict
+  sample: {host_id: h-0123456789abcdef0, state: permanent-failure, availability_zone: us-east-1a, instance_family: m5}
+notes:
+  description: Why a stored plan was replaced, or a pool host skipped.
+  returned: success
+  type: list
+  elements: str
+unplaced:
+  description: On failure for lack of capacity, each instance without a place with C(instance_id), C(instance_type) and C(reason).
+  returned: failure
+  type: list
+  elements: dict
+quota:
+  description: On an allocation failure, the Service Quotas quota to raise (for example C(Running Dedicated m5 Hosts)).
+  returned: failure
+  type: str
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.transformation import camel_dict_to_snake_dict
+
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import plan_replacement
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
+
+
+def validate(params, check_mode):
+    validate_host_id(params["failed_host_id"], what="option failed_host_id")
+    for value in params["instances"] or []:
+        validate_instance_id(value, what="option instances item")
+    if not check_mode and not (params["run_id"] or "").strip():
+        raise InvalidInputError("run_id is required (the run that holds the lease), except in check mode")
+    if params["max_new_hosts"] < 0:
+        raise InvalidInputError("max_new_hosts must be 0 or more, got %s" % params["max_new_hosts"])
+    if params["allocation_attempts"] < 1:
+        raise InvalidInputError("allocation_attempts must be at least 1, got %s" % params["allocation_attempts"])
+    if params["allocation_retry_delay"] < 0:
+        raise InvalidInputError("allocation_retry_delay must be 0 or more, got %s" % params["allocation_retry_delay"])
+
+
+def run(module):
+    params = module.params
+    validate(params, module.check_mode)
+    dynamodb = module.record_client("dynamodb")
+    record = None
+    if not module.check_mode:
+        record = MigrationRecord(dynamodb, params["table"], params["failed_host_id"], params["run_id"])
+        if record.load() is None:
+            raise NotFoundError(
+                "host %s has no migration record: take its lease first (dedicated_hosts.failover.migration_record)"
+                % params["failed_host_id"],
+                host_id=params["failed_host_id"],
+            )
+        # The role took the lease; this process renews it so that its own monotonic deadline starts now.
+        record.renew()
+    result = plan_replacement(
+        module.aws_client("ec2"),
+        dynamodb,
+        params["table"],
+        params["failed_host_id"],
+        record=record,
+        run_id=params["run_id"],
+        instance_ids=params["instances"],
+        check_mode=module.check_mode,
+        reserved_tags=params["reserved_tags"],
+        allocate_hosts=params["allocate_hosts"],
+        max_new_hosts=params["max_new_hosts"],
+        allocation_attempts=params["allocation_attempts"],
+        allocation_retry_delay=params["allocation_retry_delay"],
+    )
+    plan = result["plan"]
+    if "would_allocate" in plan:
+        plan["would_allocate"] = [camel_dict_to_snake_dict(entry) for entry in plan["would_allocate"]]
+    return dict(changed=result["changed"], plan=plan, failed_host=result["failed_host"], notes=result["notes"])
+
+
+def main():
+    argument_spec = dict(
+        failed_host_id=dict(type="str", required=True),
+        run_id=dict(type="str"),
+        instances=dict(type="list", elements="str"),
+        reserved_tags=dict(type="dict", default={"Role": "Reserved"}),
+        allocate_hosts=dict(type="bool", default=True),
+        max_new_hosts=dict(type="int", default=2),
+        allocation_attempts=dict(type="int", default=3),
+        allocation_retry_delay=dict(type="float", default=5.0),
+    )
+    module = FailoverModule(argument_spec=argument_spec, record_options=True)
+    module.run(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Set up everything the demo, the tests and the benchmarks need, in the checkout, idempotently:
+#   .venv/                          pinned Python packages (requirements-test.txt)
+#   .work/venv-core-2.17/           the oldest supported ansible-core for the compat suite
+#                                   (tests/integration/requirements-core-2.17.txt)
+#   .work/collections/              amazon.aws and community.aws, and this collection as a symlink
+#   ~/.ansible/test/cache/get_pip_* a stand-in so that ansible-test works without its download host
+# A second run checks stamps and returns in seconds.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+WORK="$ROOT/.work"
+COMPAT_VENV="$WORK/venv-core-2.17"
+COMPAT_REQUIREMENTS="$ROOT/tests/integration/requirements-core-2.17.txt"
+COLLECTIONS="$WORK/collections"
+PYTHON="${PYTHON:-python3}"
+# The community package that carries the pinned amazon.aws and community.aws (see requirements.yml).
+ANSIBLE_WHEEL_VERSION="14.5.0"
+AMAZON_AWS_VERSION="11.4.0"
+COMMUNITY_AWS_VERSION="11.2.0"
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+setup_venv() {
+    local want
+    want="$(stamp_of "$ROOT/requirements.txt" "$ROOT/requirements-test.txt")"
+    if [[ -x "$VENV/bin/python" && "$(cat "$VENV/.stamp" 2>/dev/null)" == "$want" ]]; then
+        return
+    fi
+    log "creating the virtualenv in .venv"
+    [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/requirements-test.txt"
+    echo "$want" > "$VENV/.stamp"
+}
+
+setup_compat_venv() {
+    local want
+    want="$(stamp_of "$ROOT/requirements.txt" "$COMPAT_REQUIREMENTS")"
+    if [[ -x "$COMPAT_VENV/bin/ansible-playbook" && "$(cat "$COMPAT_VENV/.stamp" 2>/dev/null)" == "$want" ]]; then
+        return
+    fi
+    log "creating the ansible-core 2.17 virtualenv in .work/venv-core-2.17"
+    [[ -x "$COMPAT_VENV/bin/python" ]] || "$PYTHON" -m venv "$COMPAT_VENV"
+    "$COMPAT_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$COMPAT_REQUIREMENTS"
+    echo "$want" > "$COMPAT_VENV/.stamp"
+}
+
+collections_present() {
+    local manifest
+    for manifest in "$COLLECTIONS/ansible_collections/amazon/aws/MANIFEST.json" \
+                    "$COLLECTIONS/ansible_collections/community/aws/MANIFEST.json"; do
+        [[ -f "$manifest" ]] || return 1
+    done
+    grep -q "\"version\": \"$AMAZON_AWS_VERSION\"" "$COLLECTIONS/ansible_collections/amazon/aws/MANIFEST.json" &&
+        grep -q "\"version\": \"$COMMUNITY_AWS_VERSION\"" "$COLLECTIONS/ansible_collections/community/aws/MANIFEST.json"
+}
+
+install_from_galaxy() {
+    timeout 60 "$VENV/bin/ansible-galaxy" collection install --timeout 15 -r "$ROOT/requirements.yml" \
+        -p "$COLLECTIONS" >/dev/null 2>&1
+}
+
+install_from_pypi_wheel() {
+    # Galaxy is unreachable here; the `ansible` package on PyPI carries both collections.
+    local download="$WORK/downloads"
+    mkdir -p "$download"
+    local wheel="$download/ansible-$ANSIBLE_WHEEL_VERSION-py3-none-any.whl"
+    if [[ ! -f "$wheel" ]]; then
+        "$VENV/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+            --python-version 3.12 "ansible==$ANSIBLE_WHEEL_VERSION" -d "$download"
+    fi
+    rm -rf "$COLLECTIONS/ansible_collections/amazon" "$COLLECTIONS/ansible_collections/community"
+    "$VENV/bin/python" - "$wheel" "$COLLECTIONS" <<'EOF'
+import sys
+import zipfile
+
+wheel, target = sys.argv[1], sys.argv[2]
+prefixes = ("ansible_collections/amazon/aws/", "ansible_collections/community/aws/")
+with zipfile.ZipFile(wheel) as archive:
+    archive.extractall(target, [name for name in archive.namelist() if name.startswith(prefixes)])
+EOF
+}
+
+setup_collections() {
+    mkdir -p "$COLLECTIONS/ansible_collections/dedicated_hosts"
+    ln -sfn "$ROOT" "$COLLECTIONS/ansible_collections/dedicated_hosts/failover"
+    collections_present && return
+    log "installing amazon.aws $AMAZON_AWS_VERSION and community.aws $COMMUNITY_AWS_VERSION"
+    if install_from_galaxy && collections_present; then
+        return
+    fi
+    log "Galaxy is not reachable: extracting them from the ansible $ANSIBLE_WHEEL_VERSION wheel on PyPI"
+    install_from_pypi_wheel
+    collections_present || { log "could not install amazon.aws and community.aws"; exit 1; }
+}
+
+setup_ansible_test_cache() {
+    # ansible-test downloads a pip bootstrap script before every sanity run; this stand-in
+    # installs pip from the local index instead. ensurepip blanks PIP_CONFIG_FILE, and the
+    # machine's pip only reaches the package index through its config, so the second pip
+    # call gets the original environment back.
+    local cache="$HOME/.ansible/test/cache"
+    mkdir -p "$cache"
+    local version
+    for version in 24_2 25_2 23_1; do
+        local target="$cache/get_pip_$version.py"
+        cat > "$target" <<'EOF'
+"""Offline stand-in for get-pip.py: ensurepip, then pip install from the configured index."""
+import os
+import subprocess
+import sys
+
+ORIGINAL_ENV = dict(os.environ)
+subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade"])
+# --no-setuptools and --no-wheel are get-pip's own options, not pip's.
+ARGS = [arg for arg in sys.argv[1:] if arg not in ("--no-setuptools", "--no-wheel")]
+if ARGS:
+    subprocess.check_call([sys.executable, "-m", "pip", "install"] + ARGS, env=ORIGINAL_ENV)
+EOF
+    done
+}
+
+main() {
+    mkdir -p "$WORK"
+    setup_venv
+    setup_compat_venv
+    setup_collections
+    setup_ansible_test_cache
+}
+
+main "$@"

@@ -1,0 +1,147 @@
+"""Run every test suite of the collection, print each suite's result and time, exit non-zero on any failure.
+
+Usage: run_tests.py [SUITE ...]   (default: all suites, in the order below)
+A pytest run that collects no test counts as a failure.
+
+compat   the integration tests marked ``compat``, with ansible-playbook from the oldest supported ansible-core
+         (.work/venv-core-2.17, made by scripts/bootstrap.sh); pytest itself runs in .venv
+molecule ``molecule test`` of the host_failover role's scenario (extensions/molecule/host_failover) against the
+         simulator
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+COLLECTIONS = os.path.join(ROOT, ".work", "collections")
+COLLECTION_DIR = os.path.join(COLLECTIONS, "ansible_collections", "dedicated_hosts", "failover")
+# ansible-test needs the collection physically below ansible_collections/ (it resolves symlinks), so
+# sanity runs on a mirror of the files git tracks or would track, beside links to the dependencies.
+SANITY_TREE = os.path.join(ROOT, ".work", "sanity", "ansible_collections")
+SANITY_DIR = os.path.join(SANITY_TREE, "dedicated_hosts", "failover")
+PYTHON = os.path.join(VENV_BIN, "python")
+COMPAT_ANSIBLE_BIN = os.path.join(ROOT, ".work", "venv-core-2.17", "bin")
+PYTEST_NO_TESTS = 5
+
+
+def _env(extra=None):
+    env = dict(os.environ)
+    env["PATH"] = VENV_BIN + os.pathsep + env.get("PATH", "")
+    env["ANSIBLE_COLLECTIONS_PATH"] = COLLECTIONS
+    env.setdefault("ANSIBLE_NOCOLOR", "1")
+    env.setdefault("ANSIBLE_DEPRECATION_WARNINGS", "0")
+    env.setdefault("ANSIBLE_HOME", os.path.join(ROOT, ".work", "ansible-home"))
+    # No real AWS account is ever reached: tests point at the simulator with dummy credentials.
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        env.pop(name, None)
+    env["AWS_ACCESS_KEY_ID"] = "testing"
+    env["AWS_SECRET_ACCESS_KEY"] = "testing"
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    env.update(extra or {})
+    return env
+
+
+def _mirror_for_sanity():
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT, check=True, capture_output=True
+    ).stdout.decode().split("\0")
+    if os.path.isdir(SANITY_DIR):
+        shutil.rmtree(SANITY_DIR)
+    for relative in filter(None, listed):
+        source = os.path.join(ROOT, relative)
+        if not os.path.isfile(source):
+            continue  # deleted in the work tree but still in the index
+        target = os.path.join(SANITY_DIR, relative)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(source, target)
+    # The mirror lies inside this checkout's ignored .work/; a repository of its own makes ansible-test
+    # list the mirror's files rather than the checkout's.
+    subprocess.run(["git", "init", "-q"], cwd=SANITY_DIR, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=SANITY_DIR, check=True)
+    for namespace in ("amazon", "community"):
+        link = os.path.join(SANITY_TREE, namespace)
+        if not os.path.islink(link):
+            os.symlink(os.path.join(COLLECTIONS, "ansible_collections", namespace), link)
+
+
+def _sanity():
+    _mirror_for_sanity()
+    return [os.path.join(VENV_BIN, "ansible-test"), "sanity", "--python", "3.11", "--color", "no"]
+
+
+def _pytest(*paths):
+    return [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"] + list(paths)
+
+
+def _compat():
+    if not os.access(os.path.join(COMPAT_ANSIBLE_BIN, "ansible-playbook"), os.X_OK):
+        raise SuiteError("%s/ansible-playbook is missing: run scripts/bootstrap.sh" % os.path.relpath(COMPAT_ANSIBLE_BIN, ROOT))
+    return _pytest("tests/integration", "-m", "compat")
+
+
+def _molecule():
+    # Run from the collection's root: molecule then reads its scenarios from extensions/molecule/.
+    return [os.path.join(VENV_BIN, "molecule"), "test", "-s", "host_failover"]
+
+
+class SuiteError(Exception):
+    """A suite that cannot start."""
+
+
+SUITES = [
+    ("unit", lambda: _pytest("tests/unit"), ROOT),
+    ("simulator", lambda: _pytest("tests/simulator"), ROOT),
+    ("integration", lambda: _pytest("tests/integration"), ROOT),
+    ("compat", _compat, ROOT),
+    ("molecule", _molecule, ROOT),
+    ("sanity", _sanity, SANITY_DIR),
+    ("lint", lambda: [os.path.join(VENV_BIN, "ansible-lint"), "--offline", "--profile", "production", "-q"], COLLECTION_DIR),
+]
+# Environment a suite needs on top of _env(): the compat suite's playbooks run on the oldest supported ansible-core
+# (tests/integration/conftest.py takes ansible-playbook from INTEGRATION_ANSIBLE_BIN).
+SUITE_ENV = {
+    "compat": {"INTEGRATION_ANSIBLE_BIN": COMPAT_ANSIBLE_BIN},
+    "molecule": {"NO_COLOR": "1"},
+}
+
+
+def run_suite(name, command, cwd):
+    print("=== %s: %s" % (name, " ".join(os.path.relpath(part, ROOT) if part.startswith(ROOT) else part for part in command)), flush=True)
+    started = time.monotonic()
+    returncode = subprocess.call(command, cwd=cwd, env=_env(SUITE_ENV.get(name)))
+    elapsed = time.monotonic() - started
+    if returncode == PYTEST_NO_TESTS and "pytest" in command:
+        print("=== %s: no tests ran, which counts as a failure" % name, flush=True)
+    return returncode, elapsed
+
+
+def main(argv):
+    wanted = argv[1:] or [name for name, _command, _cwd in SUITES]
+    unknown = set(wanted) - set(name for name, _command, _cwd in SUITES)
+    if unknown:
+        print("unknown suite(s): %s" % ", ".join(sorted(unknown)), file=sys.stderr)
+        return 2
+    results = []
+    for name, command, cwd in SUITES:
+        if name in wanted:
+            try:
+                returncode, elapsed = run_suite(name, command(), cwd)
+            except SuiteError as exc:
+                print("=== %s: %s" % (name, exc), flush=True)
+                returncode, elapsed = 1, 0.0
+            results.append((name, returncode, elapsed))
+    print("\n%-12s %-8s %8s" % ("suite", "result", "seconds"))
+    for name, returncode, elapsed in results:
+        print("%-12s %-8s %8.1f" % (name, "passed" if returncode == 0 else "FAILED", elapsed))
+    failed = [name for name, returncode, _elapsed in results if returncode != 0]
+    passed = len(results) - len(failed)
+    print("\nsuites: %d passed, %d failed" % (passed, len(failed)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,167 @@
+"""Integration tests: ansible-playbook runs the collection's playbooks against the simulator.
+
+Each test gets a clean in-process simulator (tests/simulator, the ``simulator`` fixture), loads a
+scenario, runs a playbook as a user would (only AWS_ENDPOINT_URL and dummy credentials differ), and
+asserts on what the simulator's world, the DynamoDB record and the report files say afterwards.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SIMULATOR_PATH = os.path.join(REPO_ROOT, "tests", "simulator")
+if SIMULATOR_PATH not in sys.path:
+    sys.path.insert(0, SIMULATOR_PATH)
+
+pytest_plugins = ["dhsim.pytest_plugin"]
+
+# The compatibility suite points this at another ansible-core's virtualenv (scripts/run_tests.py).
+ANSIBLE_BIN = os.environ.get("INTEGRATION_ANSIBLE_BIN") or os.path.dirname(sys.executable)
+ANSIBLE_PLAYBOOK = os.path.join(ANSIBLE_BIN, "ansible-playbook")
+COLLECTIONS_PATH = os.path.join(REPO_ROOT, ".work", "collections")
+TABLE = "HostMigrationQueue"
+# Fast settings for the simulator's time scale (latencies are a hundredth of AWS's).
+FAST = {
+    "poll_interval": "0.05",
+    "force_stop_after": "1",
+    "stop_timeout": "10",
+    "start_timeout": "10",
+    "failover_lease_seconds": "20",
+}
+
+
+class PlaybookRun:
+    """The outcome of one ansible-playbook run."""
+
+    def __init__(self, command, returncode, stdout, stderr, report_dir):
+        self.command = command
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.report_dir = report_dir
+
+    @property
+    def output(self):
+        return self.stdout + self.stderr
+
+    def report(self, host_id):
+        with open(os.path.join(self.report_dir, "failover-%s.json" % host_id), encoding="utf-8") as handle:
+            return json.load(handle)
+
+    def __repr__(self):
+        # pytest shortens long assertion messages: lead with the errors, then the end of the output.
+        errors = [line for line in self.output.splitlines() if line.startswith(("fatal:", "[ERROR]", "failed:")) or "msg:" in line]
+        return "PlaybookRun(rc=%s)\n%s\n--- tail ---\n%s\n%s" % (
+            self.returncode, "\n".join(errors[-12:]), self.stdout[-4000:], self.stderr[-2000:])
+
+
+def playbook_env(simulator, extra=None):
+    env = dict(os.environ)
+    env.update(simulator.env)
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH,
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_DEPRECATION_WARNINGS="0",
+        ANSIBLE_LOCALHOST_WARNING="0",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    env.pop("AWS_PROFILE", None)
+    env.update(extra or {})
+    return env
+
+
+def start_playbook(simulator, name, extra_vars=None, check=False, env=None, report_dir=None, fast=True):
+    """Start ansible-playbook in the background; returns (Popen, command, report_dir)."""
+    variables = dict(FAST if fast else {})
+    if report_dir:
+        variables["failover_report_dir"] = report_dir
+    variables.update(extra_vars or {})
+    command = [ANSIBLE_PLAYBOOK, os.path.join(REPO_ROOT, "playbooks", name)]
+    for key, value in variables.items():
+        command += ["-e", "%s=%s" % (key, value) if isinstance(value, str) else json.dumps({key: value})]
+    if check:
+        command.append("--check")
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=playbook_env(simulator, env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+    return process, command, report_dir
+
+
+def finish_playbook(started, timeout=300):
+    process, command, report_dir = started
+    stdout, stderr = process.communicate(timeout=timeout)
+    return PlaybookRun(command, process.returncode, stdout, stderr, report_dir)
+
+
+@pytest.fixture
+def run_playbook(simulator, tmp_path):
+    """run_playbook(name, extra_vars=None, check=False, env=None) -> PlaybookRun, with reports in tmp_path."""
+
+    def _run(name, extra_vars=None, check=False, env=None, fast=True, timeout=300):
+        return finish_playbook(
+            start_playbook(simulator, name, extra_vars, check=check, env=env, report_dir=str(tmp_path / "reports"), fast=fast), timeout
+        )
+
+    return _run
+
+
+@pytest.fixture
+def migration_table(simulator):
+    """The migration table as playbooks/setup.yml makes it (test_setup.py runs the playbook itself)."""
+    dynamodb = simulator.client("dynamodb")
+    dynamodb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "HostId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "HostId", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ExpirationTime"})
+    return TABLE
+
+
+def read_record(simulator, host_id, table=TABLE):
+    from boto3.dynamodb.types import TypeDeserializer  # pylint: disable=import-outside-toplevel
+
+    item = simulator.client("dynamodb").get_item(TableName=table, Key={"HostId": {"S": host_id}}, ConsistentRead=True).get("Item")
+    if item is None:
+        return None
+    deserializer = TypeDeserializer()
+    return dict((key, deserializer.deserialize(value)) for key, value in item.items())
+
+
+def instance_view(simulator, instance_ids):
+    """{instance id: (state, host id, affinity, tenancy)} as EC2 describes it now."""
+    result = simulator.client("ec2").describe_instances(InstanceIds=list(instance_ids))
+    view = {}
+    for reservation in result["Reservations"]:
+        for instance in reservation["Instances"]:
+            placement = instance.get("Placement", {})
+            view[instance["InstanceId"]] = (instance["State"]["Name"], placement.get("HostId"), placement.get("Affinity"), placement.get("Tenancy"))
+    return view
+
+
+STATE_CHANGING = {
+    "ec2": {"StopInstances", "StartInstances", "ModifyInstancePlacement", "AllocateHosts", "CreateTags", "DeleteTags", "ReleaseHosts", "ModifyHosts"},
+    "dynamodb": {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems", "CreateTable", "UpdateTimeToLive"},
+    "sns": {"Publish", "CreateTopic", "Subscribe"},
+}
+
+
+def state_changing_calls(simulator):
+    """{(service, action): count} of every state-changing call the simulator answered."""
+    counts = simulator.control.calls()
+    found = {}
+    for service, actions in STATE_CHANGING.items():
+        for action in actions:
+            number = counts.get("counts", {}).get(service, {}).get(action, 0)
+            if number:
+                found[(service, action)] = number
+    return found

@@ -1,0 +1,149 @@
+"""Scenario loader: builds hosts, instances and faults from a YAML/dict description."""
+
+import yaml
+
+from . import capacity, ec2_hosts
+from .faults import FAULTS
+from .state import SIM
+
+DEFAULT_AMI = "ami-12c6146b"
+HOST_KEYS = {"name", "availability_zone", "instance_family", "instance_type", "state", "auto_placement", "host_recovery",
+             "host_maintenance", "tags", "count"}
+INSTANCE_KEYS = {"name", "host", "instance_type", "count", "state", "affinity", "hang_on_stop", "disable_api_stop", "platform",
+                 "tags", "availability_zone", "image_id", "stop_latency", "start_latency", "force_latency", "events",
+                 "system_status", "instance_status", "tenancy"}
+TOP_KEYS = {"region", "time_scale", "latency", "seed", "hosts", "instances", "faults", "quotas", "default_quota", "name", "description"}
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be built."""
+
+
+def read(source):
+    """Parse a scenario from a path, YAML text or dict."""
+    if isinstance(source, dict):
+        return source
+    text = str(source)
+    if "\n" not in text and text.endswith((".yml", ".yaml")):
+        with open(text, encoding="utf-8") as handle:
+            text = handle.read()
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise ScenarioError("a scenario must be a mapping")
+    return data
+
+
+def _on_off(value, default):
+    if value is None:
+        return default
+    if value is True:
+        return "on"
+    if value is False:
+        return "off"
+    return str(value)
+
+
+def _check_keys(kind, item, allowed):
+    unknown = set(item) - allowed
+    if unknown:
+        raise ScenarioError("unknown %s keys: %s (allowed: %s)" % (kind, ", ".join(sorted(unknown)), ", ".join(sorted(allowed))))
+
+
+def _names(item, default):
+    name = item.get("name") or default
+    count = item.get("count")
+    if count is None:
+        return [name]
+    return ["%s-%d" % (name, index) for index in range(int(count))]
+
+
+def load(source):
+    """Build a scenario into the moto backends; returns {"hosts": {name: id}, "instances": {name: id}}."""
+    data = read(source)
+    _check_keys("scenario", data, TOP_KEYS)
+    region = data.get("region") or SIM.region
+    with SIM.lock:
+        SIM.configure(time_scale=data.get("time_scale"), latency=data.get("latency"), seed=data.get("seed"))
+        if data.get("default_quota") is not None:
+            SIM.default_quota = int(data["default_quota"])
+        for family, limit in (data.get("quotas") or {}).items():
+            SIM.quotas[family] = int(limit)
+        backend = ec2_hosts.backend_for(region)
+        zones = [z.name for z in backend.describe_availability_zones()]
+        hosts = {}
+        for index, item in enumerate(data.get("hosts") or []):
+            _check_keys("host", item, HOST_KEYS)
+            zone = item.get("availability_zone") or zones[0]
+            if zone not in zones:
+                raise ScenarioError("host %r: unknown availability zone %s" % (item.get("name"), zone))
+            itype, family = item.get("instance_type"), item.get("instance_family")
+            if bool(itype) == bool(family):
+                raise ScenarioError("host %r: give exactly one of instance_type and instance_family" % item.get("name"))
+            if itype and not capacity.is_known_type(itype):
+                raise ScenarioError("host %r: unknown instance type %s" % (item.get("name"), itype))
+            if family and (capacity.family_info(family) is None or not capacity.family_info(family)["multi"]):
+                raise ScenarioError("host %r: family %s does not support multiple instance types" % (item.get("name"), family))
+            for name in _names(item, "host%d" % index):
+                host = ec2_hosts.create_host(
+                    backend, zone, itype, family, _on_off(item.get("auto_placement"), "off"), _on_off(item.get("host_recovery"), "off"),
+                    _on_off(item.get("host_maintenance"), "on"), {str(k): str(v) for k, v in (item.get("tags") or {}).items()},
+                    state=item.get("state") or "available")
+                hosts[name] = host.id
+                SIM.names["hosts"][name] = host.id
+        instances = {}
+        for index, item in enumerate(data.get("instances") or []):
+            _check_keys("instance", item, INSTANCE_KEYS)
+            for name in _names(item, "instance%d" % index):
+                instances[name] = _create_instance(backend, region, zones, hosts, name, item).id
+                SIM.names["instances"][name] = instances[name]
+        for item in data.get("faults") or []:
+            spec = dict(item)
+            ref = spec.pop("instance_id_name", None) or spec.pop("instance", None)
+            if ref:
+                if ref not in instances:
+                    raise ScenarioError("fault refers to unknown instance name %r" % ref)
+                spec["instance_id"] = instances[ref]
+            FAULTS.add(**spec)
+    return {"hosts": hosts, "instances": instances}
+
+
+def _create_instance(backend, region, zones, hosts, name, item):
+    itype = item.get("instance_type") or "m5.large"
+    host = None
+    if item.get("host"):
+        if item["host"] not in hosts:
+            raise ScenarioError("instance %r: unknown host %r" % (name, item["host"]))
+        host = backend.hosts[hosts[item["host"]]]
+        if not ec2_hosts.host_supports(host, itype):
+            raise ScenarioError("instance %r: host %s does not support %s" % (name, item["host"], itype))
+    zone = host.zone if host else (item.get("availability_zone") or zones[0])
+    state = item.get("state") or "running"
+    if state not in ("running", "stopped"):
+        raise ScenarioError("instance %r: state must be running or stopped" % name)
+    if host is not None and state == "running" and not ec2_hosts.host_fits(backend, host, [itype]):
+        raise ScenarioError("instance %r: host %s has no capacity left for %s" % (name, item["host"], itype))
+    tags = {str(k): str(v) for k, v in (item.get("tags") or {}).items()}
+    tags.setdefault("Name", name)
+    reservation = backend.run_instances(
+        item.get("image_id") or DEFAULT_AMI, 1, None, [], instance_type=itype, is_instance_type_default=False, placement=zone,
+        region_name=region, tags={"instance": tags}, disable_api_stop=bool(item.get("disable_api_stop")))
+    instance = reservation.instances[0]
+    meta = ec2_hosts.inst_meta(instance)
+    meta["name"] = name
+    meta["hang_on_stop"] = bool(item.get("hang_on_stop"))
+    for key in ("stop_latency", "start_latency", "force_latency", "system_status", "instance_status"):
+        if item.get(key) is not None:
+            meta[key] = item[key]
+    if host is not None:
+        instance.placement.host_id = host.id
+        instance.placement.tenancy = "host"
+        instance.placement.affinity = item.get("affinity") or "host"
+    elif item.get("tenancy"):
+        instance.placement.tenancy = item["tenancy"]
+    if item.get("platform"):
+        instance.platform = item["platform"]
+    if item.get("events"):
+        ec2_hosts.set_instance_events(instance, item["events"])
+    if state == "stopped":
+        ec2_hosts.Instance.stop(instance)
+    return instance

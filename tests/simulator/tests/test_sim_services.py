@@ -1,0 +1,70 @@
+"""DynamoDB TableId and TTL, SNS to SQS, IAM enforcement with resource-scoped policies."""
+
+import json
+import uuid
+
+from dhsim.testing import expect_error
+
+
+def make_table(ddb, name):
+    ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+
+
+def test_describe_table_has_table_id_and_ttl(simulator):
+    ddb = simulator.client("dynamodb")
+    make_table(ddb, "runs")
+    table = ddb.describe_table(TableName="runs")["Table"]
+    assert str(uuid.UUID(table["TableId"])) == table["TableId"]
+    assert ddb.describe_table(TableName="runs")["Table"]["TableId"] == table["TableId"]
+    ddb.update_time_to_live(TableName="runs", TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})
+    ttl = ddb.describe_time_to_live(TableName="runs")["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}
+
+
+def test_sns_publish_reaches_sqs(simulator):
+    sns, sqs = simulator.client("sns"), simulator.client("sqs")
+    topic = sns.create_topic(Name="events")["TopicArn"]
+    url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    sns.publish(TopicArn=topic, Message="host failed")
+    [message] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)["Messages"]
+    assert json.loads(message["Body"])["Message"] == "host failed"
+
+
+def _user_with_policy(simulator, statements):
+    iam = simulator.client("iam")
+    iam.create_user(UserName="runner")
+    iam.put_user_policy(UserName="runner", PolicyName="scoped",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+    key = iam.create_access_key(UserName="runner")["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def test_iam_dynamodb_resource_scoping(simulator):
+    ddb = simulator.client("dynamodb")
+    make_table(ddb, "table-a")
+    make_table(ddb, "table-b")
+    arn_a = ddb.describe_table(TableName="table-a")["Table"]["TableArn"]
+    access, secret = _user_with_policy(simulator, [{"Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": arn_a}])
+    simulator.control.set_iam(True)
+    scoped = simulator.client("dynamodb", access_key=access, secret_key=secret)
+    update = {"Key": {"pk": {"S": "x"}}, "UpdateExpression": "SET v = :v", "ExpressionAttributeValues": {":v": {"S": "1"}}}
+    scoped.update_item(TableName="table-a", **update)
+    denied = expect_error(scoped.update_item, "AccessDeniedException", 400, TableName="table-b", **update)
+    assert "dynamodb:UpdateItem" in denied["Error"]["Message"]
+    expect_error(scoped.get_item, "AccessDeniedException", 400, TableName="table-a", Key={"pk": {"S": "x"}})
+    simulator.control.set_iam(False)
+    assert ddb.get_item(TableName="table-a", Key={"pk": {"S": "x"}})["Item"]["v"] == {"S": "1"}
+
+
+def test_iam_sns_resource_scoping(simulator):
+    sns = simulator.client("sns")
+    topic_a = sns.create_topic(Name="topic-a")["TopicArn"]
+    topic_b = sns.create_topic(Name="topic-b")["TopicArn"]
+    access, secret = _user_with_policy(simulator, [{"Effect": "Allow", "Action": "sns:Publish", "Resource": topic_a}])
+    simulator.control.set_iam(True)
+    scoped = simulator.client("sns", access_key=access, secret_key=secret)
+    scoped.publish(TopicArn=topic_a, Message="ok")
+    expect_error(scoped.publish, "AccessDenied", 403, TopicArn=topic_b, Message="no")

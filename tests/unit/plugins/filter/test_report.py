@@ -1,0 +1,89 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 dedicated_hosts.failover contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.dedicated_hosts.failover.plugins.filter import report
+
+MOVED = {
+    "instance_id": "i-0123456789abcdef0",
+    "instance_type": "m5.large",
+    "source_host_id": "h-0123456789abcdef0",
+    "target_host_id": "h-0fedcba9876543210",
+    "original_state": "running",
+    "final_state": "running",
+    "status": "success",
+    "timings": {"total_seconds": 31.25},
+    "attempts": 1,
+    "force_stop_used": True,
+    "public_ip_before": "3.3.3.3",
+    "public_ip_after": "4.4.4.4",
+    "error": None,
+}
+FAILED = dict(MOVED, instance_id="i-89abcdef", status="failed", final_state="stopped", force_stop_used=False,
+              public_ip_before=None, public_ip_after=None, error="StartInstances failed: InsufficientInstanceCapacity")
+
+
+def test_summary_table_aligns_one_line_per_instance():
+    lines = report.summary_table([MOVED, FAILED])
+    assert len(lines) == 3
+    assert lines[0].startswith("instance")
+    assert lines[1].index("m5.large") == lines[2].index("m5.large") == lines[0].index("type")
+    assert "3.3.3.3 -> 4.4.4.4" in lines[1]
+    assert "InsufficientInstanceCapacity" in lines[2]
+
+
+def test_summary_markdown_has_a_row_per_instance():
+    table = report.summary_markdown([MOVED, FAILED]).splitlines()
+    assert table[0].startswith("| instance |")
+    assert len(table) == 4
+    assert "| failed |" in table[3]
+
+
+def test_instance_line_names_force_stop_ip_change_and_error():
+    assert "force-stopped" in report.instance_line(MOVED)
+    assert "public IP 3.3.3.3 -> 4.4.4.4" in report.instance_line(MOVED)
+    assert report.instance_line(FAILED).endswith("InsufficientInstanceCapacity")
+
+
+def test_plan_lines_cover_placements_skips_allocations_and_misfits():
+    plan = {
+        "placements": [{"instance_id": "i-01234567", "instance_type": "m5.large", "target_host_id": "h-89abcdef", "target_source": "pool"}],
+        "skipped": [{"instance_id": "i-11111111", "reason": "instance-store root device"}],
+        "allocated_host_ids": ["h-22222222"],
+        "unplaced": [{"instance_id": "i-33333333", "reason": "no m5.24xlarge room"}],
+    }
+    lines = report.plan_lines(plan)
+    assert lines == [
+        "i-01234567 (m5.large) -> h-89abcdef (pool host)",
+        "i-11111111 skipped: instance-store root device",
+        "new host h-22222222 allocated for this failover",
+        "i-33333333 has no place: no m5.24xlarge room",
+    ]
+    assert report.plan_lines({}) == ["nothing to move"]
+
+
+def test_next_action_depends_on_the_cause():
+    assert "break_lock" in report.next_action("host h-01234567 is locked by run x", [], "h-01234567", "T")
+    assert "force=true" in report.next_action("Host h-01234567 looks healthy", [], "h-01234567", "T")
+    assert "rerun" in report.next_action("", [FAILED], "h-01234567", "T")
+    assert report.next_action("", [MOVED], "h-01234567", "T") == "nothing"
+
+
+def test_ascii_subject_is_ascii_single_line_and_short():
+    subject = report.ascii_subject("Failover \u2705 done\nfor " + "h" * 200)
+    assert subject.isascii()
+    assert "\n" not in subject
+    assert len(subject) < 100
+
+
+def test_summary_message_lists_each_instance_and_the_next_step_on_failure():
+    message = report.summary_message([MOVED, FAILED], "h-01234567", "failed",
+                                     {"totalInstances": 2, "successfulMigrations": 1, "failedMigrations": 1}, "", "rerun")
+    assert "FAILED" in message.splitlines()[0]
+    assert "Instances: 2 total, 1 moved, 1 failed, 0 skipped" in message
+    assert "i-89abcdef failed" in message
+    assert message.endswith("Next: rerun")

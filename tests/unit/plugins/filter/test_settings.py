@@ -1,0 +1,49 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 dedicated_hosts.failover contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.dedicated_hosts.failover.plugins.filter.settings import setting
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_unset_values_take_the_default(value):
+    assert setting(value, 7, "int") == 7
+
+
+@pytest.mark.parametrize("value, expected", [("false", False), ("False", False), ("no", False), ("0", False), (False, False),
+                                             ("true", True), ("yes", True), ("1", True), (True, True)])
+def test_booleans_from_strings(value, expected):
+    assert setting(value, None, "bool") is expected
+
+
+def test_numbers_from_strings():
+    assert setting("4", 0, "int") == 4
+    assert setting("0.25", 1.0, "float") == 0.25
+    assert setting(0, 2, "int") == 0
+
+
+def test_lists_accept_comma_separated_strings():
+    assert setting("h-01234567, h-89abcdef,", [], "list") == ["h-01234567", "h-89abcdef"]
+    assert setting(["h-01234567", ""], [], "list") == ["h-01234567"]
+    assert setting("", [], "list") == []
+
+
+@pytest.mark.parametrize("value, kind", [("many", "int"), ("maybe", "bool"), ("1.5.2", "float")])
+def test_values_that_do_not_convert_fail_naming_the_variable(value, kind):
+    with pytest.raises(AnsibleFilterError) as caught:
+        setting(value, None, kind, "failover_concurrency")
+    assert "failover_concurrency" in str(caught.value)
+    assert repr(value) in str(caught.value)
+
+
+def test_unknown_kind_is_refused():
+    with pytest.raises(AnsibleFilterError, match="unknown kind"):
+        setting("x", None, "complex")

@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 dedicated_hosts.failover contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pool-host claims against moto's DynamoDB."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import threading
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import claim_pool_host
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import claimed_by
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import claims_for
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import release_claim
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import list_records
+
+TABLE = "HostMigrationQueue"
+FAILED_A = "h-0aaaaaaaaaaaaaaaa"
+FAILED_B = "h-0bbbbbbbbbbbbbbbb"
+POOL_1 = "h-01111111111111111"
+POOL_2 = "h-02222222222222222"
+
+
+@pytest.fixture
+def dynamodb():
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "HostId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "HostId", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+def claim_item(dynamodb, pool_host):
+    return dynamodb.get_item(TableName=TABLE, Key={"HostId": {"S": "claim#" + pool_host}}, ConsistentRead=True).get("Item")
+
+
+def test_claim_is_stored_under_its_own_key(dynamodb):
+    assert claim_pool_host(dynamodb, TABLE, POOL_1, FAILED_A, "run-a", wall_clock=lambda: 1795000000.7) is True
+    assert claim_item(dynamodb, POOL_1) == {
+        "HostId": {"S": "claim#" + POOL_1},
+        "ClaimedFor": {"S": FAILED_A},
+        "ClaimRunId": {"S": "run-a"},
+        "ClaimedAt": {"N": "1795000000"},
+    }
+    assert claimed_by(dynamodb, TABLE, POOL_1) == FAILED_A
+    assert claimed_by(dynamodb, TABLE, POOL_2) is None
+
+
+def test_two_failed_hosts_one_pool_host_exactly_one_wins(dynamodb):
+    results = {}
+    barrier = threading.Barrier(2)
+
+    def claim(failed_host, run_id):
+        barrier.wait()
+        results[failed_host] = claim_pool_host(dynamodb, TABLE, POOL_1, failed_host, run_id)
+
+    threads = [threading.Thread(target=claim, args=args) for args in ((FAILED_A, "run-a"), (FAILED_B, "run-b"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results.values()) == [False, True]
+    winner = [host for host, won in results.items() if won][0]
+    assert claimed_by(dynamodb, TABLE, POOL_1) == winner
+    loser = FAILED_B if winner == FAILED_A else FAILED_A
+    assert claim_pool_host(dynamodb, TABLE, POOL_1, loser, "run-x") is False
+    assert claims_for(dynamodb, TABLE, loser) == []
+
+
+def test_same_failed_host_reclaims(dynamodb):
+    assert claim_pool_host(dynamodb, TABLE, POOL_1, FAILED_A, "run-a") is True
+    assert claim_pool_host(dynamodb, TABLE, POOL_1, FAILED_A, "run-a") is True
+    assert claim_pool_host(dynamodb, TABLE, POOL_1, FAILED_A, "run-resumed") is True
+    assert claim_item(dynamodb, POOL_1)["ClaimRunId"] == {"S": "run-resumed"}
+    assert claim_pool_host(dynamodb, TABLE, POOL_1, FAILED_B, "run-b") is False
+
+
+def test_release_only_by_the_claiming_host(dynamodb):
+    claim_pool_host(dynamodb, TABLE, POOL_1, FAILED_A, "run-a")
+    assert release_claim(dynamodb, TABLE, POOL_1, FAILED_B) is False
+    assert claimed_by(dynamodb, TABLE, POOL_1) == FAILED_A
+    assert release_claim(dynamodb, TABLE, POOL_1, FAILED_A) is True
+    assert release_claim(dynamodb, TABLE, POOL_1, FAILED_A) is False
+    assert claim_pool_host(dynamodb, TABLE, POOL_1, FAILED_B, "run-b") is True
+
+
+def test_claims_for_lists_one_failed_hosts_claims(dynamodb):
+    claim_pool_host(dynamodb, TABLE, POOL_2, FAILED_A, "run-a")
+    claim_pool_host(dynamodb, TABLE, POOL_1, FAILED_A, "run-a")
+    claim_pool_host(dynamodb, TABLE, "h-03333333333333333", FAILED_B, "run-b")
+    dynamodb.put_item(TableName=TABLE, Item={"HostId": {"S": FAILED_A}, "State": {"S": "processing"}})
+    assert claims_for(dynamodb, TABLE, FAILED_A) == [POOL_1, POOL_2]
+    assert claims_for(dynamodb, TABLE, FAILED_B) == ["h-03333333333333333"]
+    assert [item["HostId"] for item in list_records(dynamodb, TABLE)] == [FAILED_A]
+
+
+def test_bad_ids_are_refused_before_any_call(dynamodb):
+    with pytest.raises(InvalidInputError):
+        claim_pool_host(dynamodb, TABLE, "h-xyz", FAILED_A, "run-a")
+    with pytest.raises(InvalidInputError):
+        claim_pool_host(dynamodb, TABLE, POOL_1, "claim#" + POOL_2, "run-a")
+    with pytest.raises(InvalidInputError):
+        claims_for(dynamodb, TABLE, "i-0123456789abcdef0")
+
+
+def test_missing_table(dynamodb):
+    with pytest.raises(NotFoundError):
+        claim_pool_host(dynamodb, "NoSuchTable", POOL_1, FAILED_A, "run-a")
+    with pytest.raises(NotFoundError):
+        claims_for(dynamodb, "NoSuchTable", FAILED_A)

@@ -1,0 +1,425 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 dedicated_hosts.failover contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The placement engine against the simulator (EC2 + DynamoDB), with the real MigrationRecord."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+import pytest
+
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import Migration
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import TokenBucket
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import migrate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
+
+TABLE = "HostMigrationQueue"
+RUN_ID = "run-placement-test"
+STATE_CHANGING = ("StopInstances", "StartInstances", "ModifyInstancePlacement")
+FAST = dict(poll_interval=0.05, force_stop_after=30.0, stop_timeout=60.0, start_timeout=30.0)
+
+
+def scenario(instances, failed_state="available", extra_hosts=()):
+    hosts = [
+        dict(name="failed", availability_zone="us-east-1a", instance_family="m5", state=failed_state),
+        dict(name="target", availability_zone="us-east-1a", instance_family="m5", state="available"),
+    ]
+    hosts.extend(extra_hosts)
+    return dict(seed=7, latency=dict(stop=20, start=15, force_stop=3, jitter=0.2), hosts=hosts, instances=instances)
+
+
+class World(object):
+    """A loaded scenario, its clients, a table and a record whose lease this run holds."""
+
+    def __init__(self, simulator, instances, failed_state="available", extra_hosts=(), lease_seconds=60.0, monotonic=time.monotonic):
+        self.simulator = simulator
+        self.ids = simulator.load_scenario(scenario(instances, failed_state, extra_hosts))
+        self.hosts = self.ids["hosts"]
+        self.instances = self.ids["instances"]
+        self.ec2 = simulator.client("ec2")
+        self.dynamodb = simulator.client("dynamodb")
+        self.dynamodb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "HostId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "HostId", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        self.record = MigrationRecord(self.dynamodb, TABLE, self.hosts["failed"], RUN_ID, owner="tester@host", monotonic=monotonic)
+        self.record.acquire(lease_seconds=lease_seconds)
+        simulator.control.reset_calls()
+
+    def placements(self, names, target="target", original_state=None):
+        return [
+            dict(instance_id=self.instances[name], target_host_id=self.hosts[target], original_state=original_state)
+            for name in names
+        ]
+
+    def describe(self, name):
+        result = self.ec2.describe_instances(InstanceIds=[self.instances[name]])
+        return result["Reservations"][0]["Instances"][0]
+
+    def calls(self, service="ec2"):
+        return self.simulator.control.calls()["counts"].get(service, {})
+
+    def changing_calls(self):
+        counts = self.calls()
+        return dict((action, counts.get(action, 0)) for action in STATE_CHANGING)
+
+    def log(self, action):
+        return [entry for entry in self.simulator.control.call_log() if entry["action"] == action]
+
+
+def by_id(results):
+    return dict((result["instance_id"], result) for result in results)
+
+
+def test_happy_path_running_and_stopped_instances_batched(simulator):
+    world = World(simulator, [
+        dict(name="web", host="failed", instance_type="m5.large", count=6, state="running", affinity="host"),
+        dict(name="api", host="failed", instance_type="m5.large", count=2, state="running", affinity="default"),
+        dict(name="cold", host="failed", instance_type="m5.large", state="stopped", affinity="host"),
+    ])
+    names = ["web-%d" % i for i in range(6)] + ["api-0", "api-1", "cold"]
+    results = migrate(world.ec2, world.record, world.placements(names), FAST)
+
+    assert [result["instance_id"] for result in results] == [world.instances[name] for name in names]
+    for result in results:
+        assert result["status"] == "success", result
+        assert result["changed"] is True
+        assert result["phase"] == "verified"
+        assert result["error"] is None
+        assert result["source_host_id"] == world.hosts["failed"]
+        assert result["target_host_id"] == world.hosts["target"]
+        assert result["force_stop_used"] is False
+    for name in names[:-1]:
+        description = world.describe(name)
+        assert description["State"]["Name"] == "running"
+        assert description["Placement"]["HostId"] == world.hosts["target"]
+        assert description["Placement"]["Tenancy"] == "host"
+    # The affinity of each instance is kept, not forced to host.
+    assert world.describe("web-0")["Placement"]["Affinity"] == "host"
+    assert world.describe("api-0")["Placement"]["Affinity"] == "default"
+
+    # A stopped instance stays stopped: placed, never started.
+    cold = by_id(results)[world.instances["cold"]]
+    assert cold["original_state"] == "stopped"
+    assert cold["final_state"] == "stopped"
+    assert cold["attempts"] == 0
+    assert cold["timings"]["start_seconds"] is None
+    assert world.describe("cold")["State"]["Name"] == "stopped"
+    assert world.describe("cold")["Placement"]["HostId"] == world.hosts["target"]
+
+    web = by_id(results)[world.instances["web-0"]]
+    assert web["attempts"] == 1
+    assert web["original_state"] == "running" and web["final_state"] == "running"
+    assert web["public_ip_before"] and web["public_ip_after"]
+    assert all(web["timings"][key] is not None for key in ("stop_seconds", "placement_seconds", "start_seconds", "total_seconds"))
+
+    # Batched: one StopInstances for the 8 running instances, one placement each, and starts batched
+    # per poll tick (instances whose stop completed in the same tick start together; jitter may split them).
+    calls = world.changing_calls()
+    assert calls["StopInstances"] == 1 and calls["ModifyInstancePlacement"] == 9
+    started = [entry["instance_ids"] for entry in world.log("StartInstances")]
+    assert sorted(sum(started, [])) == sorted(world.instances[name] for name in names[:-1])
+    assert len(started) < 8 and max(len(ids) for ids in started) > 1
+
+    item = world.record.load()
+    for name in names:
+        entry = item["InstanceMigrations"][world.instances[name]]
+        assert entry["status"] == "success" and entry["phase"] == "verified"
+        assert entry["endTime"]
+    assert item["SuccessfulMigrations"] == 9 and item["FailedMigrations"] == 0
+    assert summarize(results) == dict(total=9, success=9, failed=0, skipped=0, changed=9, force_stopped=0)
+
+
+def test_record_written_once_per_tick(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=6, state="running")])
+    names = ["web-%d" % i for i in range(6)]
+    migration = Migration(world.ec2, world.record, world.placements(names), FAST)
+    results = migration.run()
+    assert all(result["status"] == "success" for result in results)
+    updates = world.calls("dynamodb").get("UpdateItem", 0)
+    # Every write of the run is one UpdateItem for all the instances that changed in that tick
+    # (the lease of 60 s is not renewed during this short run).
+    assert updates == migration.writes
+    assert 1 <= migration.writes <= migration.ticks
+    # Six instances each going through pending -> stopping -> placed/starting -> running -> verified would
+    # need at least 24 writes if written one by one.
+    assert migration.writes < 12
+    item = world.record.load()
+    assert item["TotalInstances"] == 6 and item["SuccessfulMigrations"] == 6
+
+
+def test_hang_until_forced(simulator):
+    world = World(simulator, [
+        dict(name="db", host="failed", instance_type="m5.large", state="running", hang_on_stop=True),
+        dict(name="web", host="failed", instance_type="m5.large", state="running"),
+    ])
+    options = dict(FAST, force_stop_after=0.5)
+    results = by_id(migrate(world.ec2, world.record, world.placements(["db", "web"]), options))
+    db = results[world.instances["db"]]
+    assert db["status"] == "success"
+    assert db["force_stop_used"] is True
+    assert db["timings"]["stop_seconds"] >= 0.5
+    assert results[world.instances["web"]]["force_stop_used"] is False
+    stops = world.log("StopInstances")
+    assert len(stops) == 2  # one graceful batch, one forced
+    assert stops[1]["instance_ids"] == [world.instances["db"]]
+    assert world.record.load()["InstanceMigrations"][world.instances["db"]]["forceStopUsed"] is True
+    assert "force-stopping" in world.record.item["InstanceMigrations"][world.instances["db"]]["phaseTimes"]
+
+
+def test_stop_timeout_fails_that_instance_only(simulator):
+    world = World(simulator, [
+        dict(name="stuck", host="failed", instance_type="m5.large", state="running", hang_on_stop=True, force_latency=100000),
+        dict(name="web", host="failed", instance_type="m5.large", state="running"),
+    ])
+    options = dict(FAST, force_stop_after=0.3, stop_timeout=1.0)
+    results = by_id(migrate(world.ec2, world.record, world.placements(["stuck", "web"]), options))
+    stuck = results[world.instances["stuck"]]
+    assert stuck["status"] == "failed"
+    assert stuck["phase"] == "force-stopping"
+    assert stuck["force_stop_used"] is True
+    assert stuck["error_code"] == "StopTimeout"
+    assert "did not stop within 1.0s" in stuck["error"] and "forced stop" in stuck["error"]
+    assert stuck["retryable"] is False
+    assert results[world.instances["web"]]["status"] == "success"
+    assert world.describe("stuck")["Placement"]["HostId"] == world.hosts["failed"]
+    entry = world.record.load()["InstanceMigrations"][world.instances["stuck"]]
+    assert entry["status"] == "failed" and "did not stop" in entry["errorMessage"]
+
+
+def test_force_stop_immediately_and_impaired_status(simulator):
+    world = World(simulator, [
+        dict(name="sick", host="failed", instance_type="m5.large", state="running", hang_on_stop=True),
+        dict(name="web", host="failed", instance_type="m5.large", state="running", hang_on_stop=True),
+    ])
+    simulator.control.set_instance_status(world.instances["sick"], system="impaired")
+    # An impaired instance is forced at once, without waiting for force_stop_after.
+    options = dict(FAST, force_stop_after=0.5)
+    results = by_id(migrate(world.ec2, world.record, world.placements(["sick", "web"]), options))
+    sick, web = results[world.instances["sick"]], results[world.instances["web"]]
+    assert sick["status"] == web["status"] == "success"
+    assert sick["force_stop_used"] and web["force_stop_used"]
+    assert sick["timings"]["stop_seconds"] < web["timings"]["stop_seconds"]
+    first_stop = world.log("StopInstances")[0]
+    assert first_stop["instance_ids"] == [world.instances["sick"]]
+
+
+def test_force_stop_immediately_option_forces_every_instance(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=3, state="running", hang_on_stop=True)])
+    options = dict(FAST, force_stop_immediately=True)
+    results = migrate(world.ec2, world.record, world.placements(["web-0", "web-1", "web-2"]), options)
+    assert all(result["status"] == "success" and result["force_stop_used"] for result in results)
+    assert len(world.log("StopInstances")) == 1
+
+
+def test_insufficient_capacity_twice_then_success(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=4, state="running")])
+    unlucky = world.instances["web-1"]
+    simulator.control.add_fault("ec2", "StartInstances", "InsufficientInstanceCapacity", count=2, instance_id=unlucky)
+    results = by_id(migrate(world.ec2, world.record, world.placements(["web-%d" % i for i in range(4)]), dict(FAST, start_attempts=3)))
+    assert all(result["status"] == "success" for result in results.values())
+    assert results[unlucky]["attempts"] >= 2
+    assert world.describe("web-1")["State"]["Name"] == "running"
+    assert world.record.load()["InstanceMigrations"][unlucky]["retryCount"] >= 1
+    # The batch that failed because of one instance was split: the others started in that same tick.
+    others = [results[world.instances[name]] for name in ("web-0", "web-2", "web-3")]
+    assert all(result["attempts"] == 1 for result in others)
+
+
+def test_capacity_never_clears_fails_that_instance_clearly(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=3, state="running")])
+    unlucky = world.instances["web-2"]
+    simulator.control.add_fault("ec2", "StartInstances", "InsufficientInstanceCapacity", instance_id=unlucky)
+    results = by_id(migrate(world.ec2, world.record, world.placements(["web-0", "web-1", "web-2"]), dict(FAST, start_attempts=3)))
+    failed = results[unlucky]
+    assert failed["status"] == "failed"
+    assert failed["attempts"] == 3
+    assert failed["retryable"] is True
+    assert failed["error_code"] == "InsufficientInstanceCapacity"
+    assert "after 3 attempt(s)" in failed["error"] and "left stopped on host %s" % world.hosts["target"] in failed["error"]
+    assert failed["phase"] == "placed"
+    assert results[world.instances["web-0"]]["status"] == "success"
+    assert results[world.instances["web-1"]]["status"] == "success"
+    item = world.record.load()
+    assert item["FailedMigrations"] == 1 and item["SuccessfulMigrations"] == 2
+
+
+def test_batch_split_on_per_instance_error(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=3, state="running")])
+    bad = world.instances["web-0"]
+    simulator.control.add_fault("ec2", "StartInstances", "UnsupportedOperation", instance_id=bad)
+    results = by_id(migrate(world.ec2, world.record, world.placements(["web-0", "web-1", "web-2"]), FAST))
+    assert results[bad]["status"] == "failed" and results[bad]["error_code"] == "UnsupportedOperation"
+    assert results[bad]["retryable"] is False
+    assert results[world.instances["web-1"]]["status"] == "success"
+    assert results[world.instances["web-2"]]["status"] == "success"
+    assert world.changing_calls()["StartInstances"] == 4  # the batch, then one per instance
+
+
+def test_resume_from_mid_way(simulator):
+    world = World(simulator, [
+        # Stopped by a previous run, still on the failed host: goes on to the placement.
+        dict(name="stopped", host="failed", instance_type="m5.large", state="stopped"),
+        # Already placed on the target by a previous run: only started.
+        dict(name="placed", host="target", instance_type="m5.large", state="stopped"),
+        # Already done: running on its target.
+        dict(name="done", host="target", instance_type="m5.large", state="running"),
+    ])
+    placements = world.placements(["stopped", "placed", "done"], original_state="running")
+    results = by_id(migrate(world.ec2, world.record, placements, FAST))
+    stopped, placed, done = (results[world.instances[name]] for name in ("stopped", "placed", "done"))
+    assert stopped["status"] == placed["status"] == done["status"] == "success"
+    assert stopped["changed"] and placed["changed"]
+    assert done["changed"] is False and done["phase"] == "verified" and done["attempts"] == 0
+    calls = world.changing_calls()
+    assert calls["StopInstances"] == 0
+    assert calls["ModifyInstancePlacement"] == 1
+    assert sorted(world.log("StartInstances")[0]["instance_ids"]) == sorted([world.instances["stopped"], world.instances["placed"]])
+    for name in ("stopped", "placed", "done"):
+        assert world.describe(name)["State"]["Name"] == "running"
+        assert world.describe(name)["Placement"]["HostId"] == world.hosts["target"]
+
+
+def test_original_state_comes_from_the_record_on_resume(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", state="stopped")])
+    instance_id = world.instances["web"]
+    world.record.initialise_instances({instance_id: dict(targetHostId=world.hosts["target"], originalState="running")})
+    results = migrate(world.ec2, world.record, world.placements(["web"]), FAST)
+    assert results[0]["original_state"] == "running" and results[0]["final_state"] == "running"
+
+
+def test_already_done_instances_change_nothing(simulator):
+    world = World(simulator, [
+        dict(name="web", host="target", instance_type="m5.large", state="running"),
+        dict(name="cold", host="target", instance_type="m5.large", state="stopped"),
+    ])
+    placements = world.placements(["web"], original_state="running") + world.placements(["cold"], original_state="stopped")
+    results = migrate(world.ec2, world.record, placements, FAST)
+    assert all(result["status"] == "success" and result["changed"] is False for result in results)
+    assert world.changing_calls() == {"StopInstances": 0, "StartInstances": 0, "ModifyInstancePlacement": 0}
+
+
+def test_lease_lost_stops_further_ec2_changes(simulator):
+    clock = {"offset": 0.0}
+
+    def monotonic():
+        return time.monotonic() + clock["offset"]
+
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=3, state="running")],
+                  lease_seconds=6.0, monotonic=monotonic)
+    other = MigrationRecord(world.dynamodb, TABLE, world.hosts["failed"], "run-other", owner="other@host")
+    taken = {}
+
+    def sleep(seconds):
+        time.sleep(seconds)
+        if not taken:
+            # This process stalls past its lease and another run breaks the lock meanwhile.
+            taken["calls"] = world.changing_calls()
+            other.acquire(lease_seconds=60.0, break_lock=True)
+            clock["offset"] += 5.0
+
+    migration = Migration(world.ec2, world.record, world.placements(["web-0", "web-1", "web-2"]), FAST,
+                          sleep=sleep, monotonic=monotonic)
+    with pytest.raises(LeaseLostError) as caught:
+        migration.run()
+    assert "run-other" in caught.value.message
+    assert "left where it is" in caught.value.message
+    assert len(caught.value.details["instances"]) == 3
+    assert taken["calls"]["StopInstances"] == 1
+    assert world.changing_calls() == taken["calls"]  # nothing changed in EC2 after the takeover
+    item = world.record.load()
+    assert item["LeaseRunId"] == "run-other"
+
+
+def test_fence_is_checked_before_each_change(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", state="running")])
+    fenced = []
+    original = world.record.fence
+
+    def fence():
+        fenced.append(True)
+        return original()
+
+    world.record.fence = fence
+    migrate(world.ec2, world.record, world.placements(["web"]), FAST)
+    assert len(fenced) == sum(world.changing_calls().values()) == 3
+
+
+def test_check_mode_makes_no_change_and_no_write(simulator):
+    world = World(simulator, [
+        dict(name="web", host="failed", instance_type="m5.large", count=2, state="running"),
+        dict(name="cold", host="failed", instance_type="m5.large", state="stopped"),
+        dict(name="done", host="target", instance_type="m5.large", state="running"),
+    ])
+    before = world.record.load()
+    simulator.control.reset_calls()
+    results = by_id(migrate(world.ec2, world.record, world.placements(["web-0", "web-1", "cold", "done"]), dict(FAST, check_mode=True)))
+    assert world.changing_calls() == {"StopInstances": 0, "StartInstances": 0, "ModifyInstancePlacement": 0}
+    dynamodb = world.calls("dynamodb")
+    assert not any(dynamodb.get(action) for action in ("UpdateItem", "PutItem", "DeleteItem"))
+    assert results[world.instances["web-0"]]["planned_actions"] == ["stop", "modify-placement", "start"]
+    assert results[world.instances["cold"]]["planned_actions"] == ["modify-placement"]
+    assert results[world.instances["web-0"]]["changed"] is True
+    assert results[world.instances["done"]]["changed"] is False and results[world.instances["done"]]["planned_actions"] == []
+    assert world.record.load()["RecordVersion"] == before["RecordVersion"]
+    assert world.describe("web-0")["State"]["Name"] == "running"
+
+
+def test_bounded_concurrency(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=5, state="running")])
+    names = ["web-%d" % i for i in range(5)]
+    results = migrate(world.ec2, world.record, world.placements(names), dict(FAST, concurrency=2))
+    assert all(result["status"] == "success" for result in results)
+    stops = world.log("StopInstances")
+    assert len(stops) >= 3
+    assert all(len(entry["instance_ids"]) <= 2 for entry in stops)
+    assert sum(len(entry["instance_ids"]) for entry in stops) == 5
+    # A new instance is stopped only after an earlier one finished: the third stop comes after a start.
+    starts = world.log("StartInstances")
+    assert starts[0]["time"] <= stops[1]["time"]
+
+
+def test_placement_failure_restarts_on_source(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=2, state="running")],
+                  extra_hosts=[dict(name="elsewhere", availability_zone="us-east-1b", instance_family="m5", state="available")])
+    placements = world.placements(["web-0"], target="elsewhere") + world.placements(["web-1"])
+    results = by_id(migrate(world.ec2, world.record, placements, FAST))
+    failed = results[world.instances["web-0"]]
+    assert failed["status"] == "failed"
+    assert failed["error_code"] == "ZonesMismatched"
+    assert failed["rolled_back"] is True
+    assert "restarted on its source host" in failed["error"]
+    assert world.describe("web-0")["State"]["Name"] == "running"
+    assert world.describe("web-0")["Placement"]["HostId"] == world.hosts["failed"]
+    assert results[world.instances["web-1"]]["status"] == "success"
+
+
+def test_missing_instance_is_skipped(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", state="running")])
+    placements = world.placements(["web"]) + [dict(instance_id="i-0123456789abcdef0", target_host_id=world.hosts["target"])]
+    results = migrate(world.ec2, world.record, placements, FAST)
+    assert results[0]["status"] == "success"
+    assert results[1]["status"] == "skipped" and "does not exist" in results[1]["error"]
+
+
+def test_token_bucket_paces_calls():
+    now = {"t": 0.0}
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now["t"] += seconds
+
+    bucket = TokenBucket(5, 2.0, monotonic=lambda: now["t"], sleep=sleep)
+    for _call in range(5):
+        assert bucket.take() == 0.0
+    assert bucket.take() == pytest.approx(0.5)
+    assert bucket.take() == pytest.approx(0.5)
+    assert sum(slept) == pytest.approx(1.0)

@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 dedicated_hosts.failover contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The instance_placement module against the simulator."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
+from ansible_collections.dedicated_hosts.failover.plugins.modules import instance_placement
+
+TABLE = "HostMigrationQueue"
+RUN_ID = "run-module-test"
+STATE_CHANGING = ("StopInstances", "StartInstances", "ModifyInstancePlacement")
+
+
+def world(simulator, failed_state="available", take_lease=True):
+    ids = simulator.load_scenario(dict(
+        seed=3,
+        hosts=[
+            dict(name="failed", availability_zone="us-east-1a", instance_family="m5", state=failed_state),
+            dict(name="target", availability_zone="us-east-1a", instance_family="m5", state="available"),
+        ],
+        instances=[
+            dict(name="web", host="failed", instance_type="m5.large", count=2, state="running", hang_on_stop=True),
+            dict(name="cold", host="failed", instance_type="m5.large", state="stopped"),
+        ],
+    ))
+    dynamodb = simulator.client("dynamodb")
+    dynamodb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "HostId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "HostId", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    if take_lease:
+        MigrationRecord(dynamodb, TABLE, ids["hosts"]["failed"], RUN_ID).acquire(lease_seconds=60)
+    simulator.control.reset_calls()
+    return ids
+
+
+def args(simulator, ids, **extra):
+    params = dict(
+        failed_host_id=ids["hosts"]["failed"],
+        run_id=RUN_ID,
+        placements=[
+            dict(instance_id=instance_id, target_host_id=ids["hosts"]["target"], instance_type="m5.large", target_source="pool")
+            for name, instance_id in sorted(ids["instances"].items())
+        ],
+        poll_interval=0.05,
+        force_stop_after=0.3,
+        endpoint_url=simulator.endpoint,
+        region="us-east-1",
+        access_key="testing",
+        secret_key="testing",
+    )
+    params.update(extra)
+    return params
+
+
+def run_module(params, capsys):
+    with patch_module_args(params):
+        with pytest.raises(SystemExit):
+            instance_placement.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def changing_calls(simulator):
+    counts = simulator.control.calls()["counts"].get("ec2", {})
+    return sum(counts.get(action, 0) for action in STATE_CHANGING)
+
+
+def test_moves_every_instance(simulator, capsys):
+    ids = world(simulator)
+    result = run_module(args(simulator, ids), capsys)
+    assert not result.get("failed"), result
+    assert result["changed"] is True
+    assert result["summary"]["success"] == 3 and result["summary"]["failed"] == 0
+    assert result["summary"]["force_stopped"] == 2  # the hung guests were forced after force_stop_after
+    assert result["force_stop_immediately"] is False
+    by_id = dict((item["instance_id"], item) for item in result["instances"])
+    assert by_id[ids["instances"]["cold"]]["final_state"] == "stopped"
+    assert by_id[ids["instances"]["web-0"]]["final_state"] == "running"
+    counts = simulator.control.calls()["counts"]
+    assert counts["ec2"]["StartInstances"] == 1
+    assert counts["ec2"]["DescribeHosts"] == 1  # to derive force_stop_immediately
+
+    # Run again: everything is in place, nothing changes.
+    simulator.control.reset_calls()
+    again = run_module(args(simulator, ids), capsys)
+    assert again["changed"] is False
+    assert all(item["status"] == "success" and not item["changed"] for item in again["instances"])
+    assert changing_calls(simulator) == 0
+
+
+def test_under_assessment_host_forces_at_once(simulator, capsys):
+    ids = world(simulator, failed_state="under-assessment")
+    result = run_module(args(simulator, ids, force_stop_after=60), capsys)
+    assert not result.get("failed"), result
+    assert result["force_stop_immediately"] is True
+    running = [item for item in result["instances"] if item["original_state"] == "running"]
+    assert all(item["force_stop_used"] and item["status"] == "success" for item in running)
+    assert simulator.control.calls()["counts"]["ec2"]["StopInstances"] == 1
+
+
+def test_check_mode_changes_nothing(simulator, capsys):
+    ids = world(simulator)
+    result = run_module(args(simulator, ids, _ansible_check_mode=True), capsys)
+    assert not result.get("failed"), result
+    assert result["changed"] is True
+    assert all(item["planned_actions"] for item in result["instances"])
+    assert changing_calls(simulator) == 0
+    dynamodb = simulator.control.calls()["counts"].get("dynamodb", {})
+    assert not dynamodb.get("UpdateItem") and not dynamodb.get("PutItem")
+
+
+def test_bad_ids_fail_before_any_call(simulator, capsys):
+    ids = world(simulator)
+    params = args(simulator, ids)
+    params["placements"][0]["instance_id"] = "i-123"
+    result = run_module(params, capsys)
+    assert result["failed"] is True
+    assert "i-123" in result["msg"] and "malformed" in result["msg"]
+    assert simulator.control.calls()["total"] == 0
+
+    params = args(simulator, ids, failed_host_id="h-nothex")
+    result = run_module(params, capsys)
+    assert result["failed"] is True and "h-nothex" in result["msg"]
+    assert simulator.control.calls()["total"] == 0
+
+
+def test_lease_not_held_fails_clearly(simulator, capsys):
+    ids = world(simulator, take_lease=False)
+    dynamodb = simulator.client("dynamodb")
+    MigrationRecord(dynamodb, TABLE, ids["hosts"]["failed"], "run-someone-else").acquire(lease_seconds=60)
+    simulator.control.reset_calls()
+    result = run_module(args(simulator, ids), capsys)
+    assert result["failed"] is True
+    assert "run-someone-else" in result["msg"]
+    assert changing_calls(simulator) == 0
