@@ -1,5 +1,5 @@
 # The two commands of the README, plus the benchmark. Each sets itself up first (scripts/bootstrap.sh).
-.PHONY: demo test bench setup
+.PHONY: demo test bench setup chaos
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -9,3 +9,15 @@ demo: setup
 
 test: setup
 	@.venv/bin/python scripts/run_tests.py $(SUITES)
+
+# Failover benchmark B1-B4 against the simulator (docs/performance.md); figures in .work/bench/results.json.
+# BENCH_ARGS="--quick" or "--scenario B3" to run less.
+bench: setup
+	@.venv/bin/python benchmarks/run.py $(BENCH_ARGS)
+
+# Crash-and-resume trials (tests/integration/test_chaos.py): CHAOS_TRIALS seeded kills from CHAOS_BASE_SEED
+# (a fresh base each time unless given); replay one trial with CHAOS_SEED=<seed>. Every trial prints its seed.
+CHAOS_TRIALS ?= 20
+chaos: setup
+	@CHAOS_TRIALS=$(CHAOS_TRIALS) CHAOS_BASE_SEED=$${CHAOS_BASE_SEED:-$$(date +%s)} \
+		.venv/bin/python -m pytest -q -p no:cacheprovider -n 2 -rA tests/integration/test_chaos.py -k killed_at_a_random_moment

@@ -3,6 +3,8 @@
 Usage: run_tests.py [SUITE ...]   (default: all suites, in the order below)
 A pytest run that collects no test counts as a failure.
 
+iam      docs/iam-policy*.json: parliament's findings, and the actions equal those the playbooks called in the
+         latest complete integration run (run it after ``integration``; see docs/iam.md)
 compat   the integration tests marked ``compat``, with ansible-playbook from the oldest supported ansible-core
          (.work/venv-core-2.17, made by scripts/bootstrap.sh); pytest itself runs in .venv
 molecule ``molecule test`` of the host_failover role's scenario (extensions/molecule/host_failover) against the
@@ -96,6 +98,7 @@ SUITES = [
     ("unit", lambda: _pytest("tests/unit"), ROOT),
     ("simulator", lambda: _pytest("tests/simulator"), ROOT),
     ("integration", lambda: _pytest("tests/integration"), ROOT),
+    ("iam", lambda: _pytest("tests/iam"), ROOT),
     ("compat", _compat, ROOT),
     ("molecule", _molecule, ROOT),
     ("sanity", _sanity, SANITY_DIR),

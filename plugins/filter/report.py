@@ -38,7 +38,8 @@ COLUMNS = (
     ("attempts", lambda r: r.get("attempts")),
     ("forced", lambda r: "yes" if r.get("force_stop_used") else "no"),
     ("public ip", _ip_change),
-    ("error", lambda r: r.get("error")),
+    ("error", lambda r: r.get("error") or r.get("reason")),
+    ("notes", lambda r: "; ".join(r.get("notes") or [])),
 )
 
 
@@ -78,8 +79,10 @@ def instance_line(result):
         line += ", force-stopped"
     if result.get("public_ip_before") != result.get("public_ip_after"):
         line += ", public IP %s" % _ip_change(result)
-    if result.get("error"):
-        line += ": " + result["error"]
+    if result.get("error") or result.get("reason"):
+        line += ": " + (result.get("error") or result.get("reason"))
+    if result.get("notes"):
+        line += " [" + "; ".join(result["notes"]) + "]"
     return line
 
 
@@ -90,6 +93,7 @@ def plan_lines(plan):
         lines.append(
             "%s (%s) -> %s (%s host)"
             % (placement.get("instance_id"), placement.get("instance_type"), placement.get("target_host_id"), placement.get("target_source", "pool"))
+            + ("; " + "; ".join(placement["notes"]) if placement.get("notes") else "")
         )
     for skipped in plan.get("skipped", []):
         lines.append("%s skipped: %s" % (skipped.get("instance_id"), skipped.get("reason")))

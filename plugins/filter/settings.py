@@ -1,14 +1,23 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 dedicated_hosts.failover contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The ``setting`` filter: normalise one playbook input that may arrive as a string (-e, AWX surveys)."""
+"""Filters that normalise and check playbook inputs that may arrive as strings (-e, AWX surveys).
+
+``setting`` converts one input (and checks a numeric bound); ``valid_topic_arn`` checks an SNS topic ARN
+with the same rule as the modules (``module_utils/ids.py``), so a bad ARN is refused before any AWS call.
+"""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
+
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_topic_arn
 
 
 def _is_unset(value):
@@ -35,18 +44,42 @@ _CONVERTERS = {
 }
 
 
-def setting(value, default=None, kind="str", name="value"):
-    """``value`` converted to ``kind``; ``default`` when it is unset (undefined, null or an empty string)."""
+def setting(value, default=None, kind="str", name="value", minimum=None, greater_than=None):
+    """``value`` converted to ``kind``; ``default`` when it is unset (undefined, null or an empty string).
+
+    For numbers, ``minimum`` (inclusive) and ``greater_than`` (exclusive) bound a given value (not the default).
+    """
     if kind not in _CONVERTERS:
         raise AnsibleFilterError("setting: unknown kind %r (one of %s)" % (kind, ", ".join(sorted(_CONVERTERS))))
     if _is_unset(value):
         return default
+    if kind in ("int", "float") and isinstance(value, bool):
+        raise AnsibleFilterError("%s: %r is not a valid %s" % (name, value, kind))
     try:
-        return _CONVERTERS[kind](value)
+        converted = _CONVERTERS[kind](value)
     except (TypeError, ValueError) as error:
         raise AnsibleFilterError("%s: %r is not a valid %s (%s)" % (name, value, kind, error))
+    if kind in ("int", "float"):
+        if math.isnan(converted) or math.isinf(converted):
+            raise AnsibleFilterError("%s: %r is not a finite number" % (name, value))
+        if minimum is not None and converted < minimum:
+            raise AnsibleFilterError("%s: %r is not allowed: it must be %s or more" % (name, value, minimum))
+        if greater_than is not None and converted <= greater_than:
+            raise AnsibleFilterError("%s: %r is not allowed: it must be greater than %s" % (name, value, greater_than))
+    return converted
+
+
+def valid_topic_arn(value, name="notification_topic_arn"):
+    """``value`` when it is unset (returned as an empty string) or a valid SNS topic ARN; else an error naming it."""
+    if _is_unset(value):
+        return ""
+    text = value.strip() if isinstance(value, str) else value
+    try:
+        return validate_topic_arn(text, what=name)
+    except InvalidInputError as error:
+        raise AnsibleFilterError(error.message)
 
 
 class FilterModule(object):
     def filters(self):
-        return {"setting": setting}
+        return {"setting": setting, "valid_topic_arn": valid_topic_arn}

@@ -25,6 +25,7 @@ except ImportError:
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import capacity
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils import preflight
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
@@ -90,11 +91,9 @@ def describe_failed_host(ec2, host_id):
     return host
 
 
-def classify_instance(instance):
-    """None for a movable instance, else why it is skipped."""
-    if instance.get("RootDeviceType") == "instance-store":
-        return "instance-store root device: the instance cannot be stopped, so it cannot move to another host"
-    return None
+def classify_instance(instance, facts=None, allow=(), options=None):
+    """None for a movable instance, else why it is skipped (the rules of docs/preflight.md, ``preflight.classify``)."""
+    return preflight.classify(instance, facts=facts, allow=allow, options=options)["reason"]
 
 
 def original_state(instance):
@@ -148,12 +147,19 @@ class ReplacementPlanner(object):
         self.record = record
         self.run_id = run_id
         self.check_mode = check_mode
+        if not check_mode and record is not None and hasattr(record, "fence_client"):
+            record.fence_client(self.ec2)  # fence every attempt of AllocateHosts and CreateTags, retries included
         self.sleep = sleep
         self.options = dict(DEFAULTS)
         self.options.update((key, value) for key, value in options.items() if value is not None)
         if int(self.options["max_new_hosts"]) < 0:
             raise InvalidInputError("max_new_hosts must be 0 or more, got %r" % self.options["max_new_hosts"])
         self.reserved_tags = dict((str(key), str(value)) for key, value in (self.options["reserved_tags"] or {}).items())
+        self.preflight_allow = preflight.check_allow(self.options.get("preflight_allow"))
+        self.preflight_options = dict(preflight.DEFAULTS, settle_interval=5.0)
+        self.preflight_options.update((key, self.options[key]) for key in self.preflight_options if key in self.options)
+        self.preflight_notes = {}
+        self.instance_facts = {}
         if not check_mode and (record is None or not run_id):
             raise InvalidInputError("a run id and the migration record are required outside check mode")
         self.changed = False
@@ -174,12 +180,22 @@ class ReplacementPlanner(object):
     def _read_source(self):
         self.host = describe_failed_host(self.ec2, self.failed_host_id)
         self.availability_zone = self.host.get("AvailabilityZone")
-        instances = sorted(describe_host_instances(self.ec2, [self.failed_host_id]), key=lambda entry: entry["InstanceId"])
+        # Preflight: instances still pending, stopping or shutting-down are waited for, then classified; those an
+        # earlier run of this failover is already moving are not (the migration picks them up where they are).
+        in_progress = set(instance_id for instance_id, entry in (self.item.get("InstanceMigrations") or {}).items()
+                          if (entry or {}).get("status") not in (None, "skipped", "success"))
+        instances = preflight.wait_until_settled(
+            lambda: describe_host_instances(self.ec2, [self.failed_host_id]), self.preflight_options["settle_timeout"],
+            interval=self.preflight_options["settle_interval"], sleep=self.sleep, ignore=in_progress)
+        instances = sorted(instances, key=lambda entry: entry["InstanceId"])
         # The host-id filter also matches stopped instances that target the host; keep exactly those on it.
         self.on_host = dict(
             (entry["InstanceId"], entry) for entry in instances
             if (entry.get("Placement") or {}).get("HostId") in (None, self.failed_host_id)
         )
+        self.instance_facts = preflight.gather_facts(self.ec2, list(self.on_host.values()))
+        for instance_id in in_progress & set(self.instance_facts):
+            self.instance_facts[instance_id]["in_progress"] = True
         recorded = self.item.get("InstanceMigrations") or {}
         stored_plan = self.item.get("Plan") or {}
         if self.instance_ids is not None:
@@ -198,9 +214,11 @@ class ReplacementPlanner(object):
             instance = self.on_host.get(instance_id)
             if instance is None:
                 continue  # moved by an earlier run of this plan
-            reason = classify_instance(instance)
-            if reason:
-                self.skipped.append({"instance_id": instance_id, "instance_type": instance.get("InstanceType"), "reason": reason})
+            verdict = preflight.classify(instance, facts=self.instance_facts.get(instance_id), allow=self.preflight_allow,
+                                         options=self.preflight_options)
+            if not verdict["movable"]:
+                self.skipped.append({"instance_id": instance_id, "instance_type": instance.get("InstanceType"),
+                                     "reason": verdict["reason"], "rule": verdict["rule"]})
                 continue
             state = recorded.get(instance_id, {}).get("originalState") or original_state(instance)
             self.movable[instance_id] = {
@@ -208,6 +226,8 @@ class ReplacementPlanner(object):
                 "instance_type": instance.get("InstanceType"),
                 "original_state": state,
             }
+            self.preflight_notes[instance_id] = dict(verdict["overrides"], notes=verdict["notes"],
+                                                     lift_stop_protection=verdict["lift_stop_protection"])
         # Instances of the stored plan no longer on the failed host were moved already; they keep their target.
         self.moved = {}
         for instance_id, target in stored_plan.items():
@@ -355,6 +375,7 @@ class ReplacementPlanner(object):
         attempts = max(int(self.options["allocation_attempts"]), 1)
         delay = float(self.options["allocation_retry_delay"])
         for attempt in range(attempts):
+            self.record.heartbeat()  # planning can take long on a slow API: renew if due, then fence
             self.record.fence()
             try:
                 response = self.ec2.allocate_hosts(aws_retry=True, **params)
@@ -450,6 +471,8 @@ class ReplacementPlanner(object):
 
     def _finish(self, placements, version, new_groups, held):
         placements = [dict(entry, original_state=self.movable[entry["instance_id"]]["original_state"]) for entry in placements]
+        for entry in placements:  # preflight's per-instance timings and notes (docs/preflight.md)
+            entry.update(self.preflight_notes.get(entry["instance_id"]) or {"notes": [], "lift_stop_protection": False})
         would_allocate = []
         new_ids = []
         if new_groups:
@@ -503,6 +526,7 @@ class ReplacementPlanner(object):
         self._describe(missing)
         untagged = [host_id for host_id in pool_ids if tag_dict(self.described[host_id]).get(FAILOVER_TAG) != self.failed_host_id]
         if untagged:
+            self.record.heartbeat()
             self.record.fence()
             try:
                 self.ec2.create_tags(aws_retry=True, Resources=untagged, Tags=[{"Key": FAILOVER_TAG, "Value": self.failed_host_id}])

@@ -25,6 +25,7 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils import capacity as host_room
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import is_client_error
@@ -40,7 +41,7 @@ PHASES = ("pending", "stopping", "force-stopping", "stopped", "placed", "startin
 
 # Defaults of the options (the module documents the reasoning; see docs too).
 DEFAULTS = dict(
-    concurrency=0,  # 0 or None: every instance at once
+    concurrency=None,  # None: every instance at once (0 or less is refused by the module)
     force_stop_after=120.0,  # graceful stop gets two minutes, then StopInstances Force=true
     stop_timeout=600.0,  # ten minutes, the ceiling of botocore's InstanceStopped waiter and AWS's "post a request for help"
     start_timeout=600.0,  # ten minutes, the ceiling of botocore's InstanceRunning waiter
@@ -50,7 +51,12 @@ DEFAULTS = dict(
     force_stop_immediately=False,
     rollback=True,
     check_mode=False,
+    spare_host_ids=(),  # further hosts of the plan an instance may be moved to when its target is full
 )
+
+# A start refused with InsufficientCapacityOnHost (the target host filled up since planning) moves the
+# instance to another host of the plan with room, at most this many times per instance.
+MAX_REPLACEMENTS = 2
 
 # Ids per StopInstances / StartInstances request: few requests (StartInstances' bucket holds 5) while a
 # request stays small. The resource buckets (1000 instances, refilling 20/s for stops, 2/s for starts)
@@ -168,6 +174,8 @@ class InstanceMove(object):
         self.final_state = None
         self.planned_actions = []
         self.marks = {}
+        self.attempts_here = 0  # start attempts on the current target host
+        self.moved_from = []  # targets left because they were full at start time
 
     @property
     def wants_running(self):
@@ -207,6 +215,7 @@ class InstanceMove(object):
             error_code=self.error_code,
             retryable=self.retryable,
             rolled_back=self.rollback and self.final_state == "running",
+            replaced_from=list(self.moved_from),
             planned_actions=list(self.planned_actions),
         )
 
@@ -220,6 +229,8 @@ class Migration(object):
         self.options = dict(DEFAULTS)
         self.options.update(dict((key, value) for key, value in (options or {}).items() if value is not None))
         self.check_mode = bool(self.options["check_mode"])
+        if not self.check_mode and hasattr(record, "fence_client"):
+            record.fence_client(self.ec2)  # fence every attempt of every EC2 change, retries included
         self.poll_interval = float(self.options["poll_interval"])
         backoff = self.options["start_backoff"]
         self.start_backoff = float(backoff) if backoff is not None else 2.0 * self.poll_interval
@@ -229,6 +240,9 @@ class Migration(object):
             (action, TokenBucket(capacity, rate, monotonic=monotonic, sleep=sleep)) for action, (capacity, rate) in RATE_LIMITS.items()
         )
         self.moves = self._build_moves(placements)
+        self.spare_hosts = set(move.target_host_id for move in self.moves)
+        for host_id in self.options["spare_host_ids"] or ():
+            self.spare_hosts.add(validate_host_id(host_id, what="spare_host_ids item"))
         self.queue = list(self.moves)
         self.in_flight = []
         self.observed = {}
@@ -256,6 +270,9 @@ class Migration(object):
             instance_type = placement.get("instance_type") or known.get(instance_id, {}).get("instanceType")
             earlier_retries = int(known.get(instance_id, {}).get("retryCount") or 0)
             moves.append(InstanceMove(instance_id, target, original, instance_type, earlier_retries))
+            # Preflight's per-instance timings (Windows and Mac instances, docs/preflight.md) override the run's.
+            moves[-1].timings = dict((key, float(placement[key])) for key in ("force_stop_after", "stop_timeout", "start_timeout")
+                                     if placement.get(key) is not None)
         return moves
 
     def _recorded_instances(self):
@@ -303,6 +320,9 @@ class Migration(object):
         self.record.heartbeat()
         self._observe()
         self._admit()
+        # Observing can take long on a slow or throttled API: renew (when a third of the lease has passed)
+        # right before acting too, so that a live run is not fenced off by a lease it could have renewed.
+        self.record.heartbeat()
         self._act()
         self._flush()
 
@@ -358,16 +378,18 @@ class Migration(object):
             self._after_stopped(move, description)
             return
         waited = move.since("stop_requested", self.now)
-        if waited >= self.options["stop_timeout"]:
+        timings = getattr(move, "timings", None) or {}
+        stop_timeout = timings.get("stop_timeout", self.options["stop_timeout"])
+        if waited >= stop_timeout:
             how = "a forced stop was also requested" if move.force_sent else "no forced stop was requested"
             self._finish(
                 move,
                 "failed",
                 error="instance did not stop within %ss (state %s; %s); it is left on host %s"
-                % (self.options["stop_timeout"], state, how, move.current_host_id),
+                % (stop_timeout, state, how, move.current_host_id),
                 code="StopTimeout",
             )
-        elif not move.force_sent and waited >= self.options["force_stop_after"]:
+        elif not move.force_sent and waited >= timings.get("force_stop_after", self.options["force_stop_after"]):
             move.want_force = True
 
     def _on_wait_start(self, move, description, state):
@@ -389,13 +411,14 @@ class Migration(object):
                 self._start_failed(move, "InsufficientInstanceCapacity" if capacity else code, reason.get("Message") or "instance went back to stopped")
             return
         move.stopped_seen = 0
-        if move.since("start_sent", self.now) >= self.options["start_timeout"]:
+        start_timeout = (getattr(move, "timings", None) or {}).get("start_timeout", self.options["start_timeout"])
+        if move.since("start_sent", self.now) >= start_timeout:
             if move.rollback:
-                self._start_failed(move, "StartTimeout", "it did not reach running within %ss" % self.options["start_timeout"])
+                self._start_failed(move, "StartTimeout", "it did not reach running within %ss" % start_timeout)
                 return
             self._finish(
                 move, "failed", code="StartTimeout", retryable=True,
-                error="instance did not reach running within %ss after StartInstances (state %s)" % (self.options["start_timeout"], state),
+                error="instance did not reach running within %ss after StartInstances (state %s)" % (start_timeout, state),
             )
 
     def _on_verify(self, move, description, state):
@@ -564,6 +587,7 @@ class Migration(object):
             for move, error in self._batched("StartInstances", "start_instances", batch):
                 if not move.rollback:
                     move.attempts += 1
+                    move.attempts_here += 1
                 if error is not None:
                     self._start_failed(move, error_code(error), _error_text(error))
                     continue
@@ -582,7 +606,9 @@ class Migration(object):
             self._finish(move, "failed", error="%s; restarting it there failed too: %s (%s)" % (move.error, message, code),
                          code=move.error_code, retryable=move.retryable)
             return
-        if code in CAPACITY_CODES and move.attempts < int(self.options["start_attempts"]):
+        if code == "InsufficientCapacityOnHost" and self._move_elsewhere(move, message):
+            return
+        if code in CAPACITY_CODES and move.attempts_here < int(self.options["start_attempts"]):
             move.step = "start"
             move.not_before = self._monotonic() + self.start_backoff * (2 ** (move.attempts - 1))
             self._set(move, retryCount=move.earlier_retries + move.attempts, errorMessage="start attempt %d: %s (%s)" % (move.attempts, message, code))
@@ -590,11 +616,72 @@ class Migration(object):
         self._finish(
             move,
             "failed",
-            error="StartInstances failed after %d attempt(s): %s (%s); instance left stopped on host %s"
-            % (move.attempts, message, code, move.current_host_id),
+            error="StartInstances failed after %d attempt(s): %s (%s); instance left stopped on host %s%s"
+            % (move.attempts, message, code, move.current_host_id, self._full_note(move, code)),
             code=code,
             retryable=code in RETRYABLE_CODES,
         )
+
+    def _full_note(self, move, code):
+        if code != "InsufficientCapacityOnHost":
+            return ""
+        return " (its target, full; no other host of the plan had room%s)" % (
+            ", after moving from %s" % ", ".join(move.moved_from) if move.moved_from else "")
+
+    def _unstarted_on(self, host_id, other):
+        """Instance types this migration will still start on ``host_id`` (not yet in DescribeHosts' Instances)."""
+        return [move.instance_type for move in self.moves
+                if move is not other and not move.done and move.wants_running and move.target_host_id == host_id
+                and move.step in ("stop", "wait-stop", "settle", "place", "start") and move.instance_type]
+
+    def _move_elsewhere(self, move, message):
+        """Re-plan one instance whose target host is full: place it on another host of the plan with room.
+
+        Bounded (MAX_REPLACEMENTS per instance); only hosts this failover already holds (the plan's targets and
+        ``spare_host_ids``) are candidates, so no other failover's claimed host is taken. Returns True when the
+        instance was given a new target (it is then placed there and started by the next ticks).
+        """
+        if move.rollback or len(move.moved_from) >= MAX_REPLACEMENTS or not move.instance_type:
+            return False
+        candidates = sorted(self.spare_hosts - set([move.target_host_id]) - set(move.moved_from))
+        if not candidates:
+            return False
+        try:
+            hosts = paginate(self.ec2, "describe_hosts", HostIds=candidates).get("Hosts", [])
+        except Exception as error:  # advisory: without a fresh view the instance stays on its target
+            if not is_client_error(error):
+                raise
+            return False
+        for host in sorted(hosts, key=lambda entry: entry["HostId"]):
+            if host.get("State") != "available":
+                continue
+            room = host_room.host_capacity(host)
+            for instance_type in self._unstarted_on(host["HostId"], move):
+                if room.why_not(instance_type) is None:
+                    room.place(instance_type)
+            if room.why_not(move.instance_type) is not None:
+                continue
+            full = move.target_host_id
+            move.moved_from.append(full)
+            move.target_host_id = host["HostId"]
+            move.attempts_here = 0
+            move.step = "place"
+            move.not_before = 0.0
+            note = "start on host %s failed: %s (InsufficientCapacityOnHost); moving it to host %s" % (full, message, host["HostId"])
+            self._set(move, targetHostId=move.target_host_id, errorMessage=note)
+            self._replan_record(move)
+            return True
+        return False
+
+    def _replan_record(self, move):
+        """Keep the record's Plan in step with the instance's new target, so that a resumed run keeps it there."""
+        item = getattr(self.record, "item", None) or {}
+        plan = item.get("Plan")
+        if self.check_mode or not isinstance(plan, dict) or plan.get(move.instance_id) == move.target_host_id:
+            return
+        plan = dict(plan)
+        plan[move.instance_id] = move.target_host_id
+        self.record.set_fields(Plan=plan)
 
     def _call_failed(self, move, operation, error):
         code = error_code(error)

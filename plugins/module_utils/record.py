@@ -76,6 +76,9 @@ COUNTER_FIELDS = ("TotalInstances", "SuccessfulMigrations", "FailedMigrations", 
 PROTECTED_FIELDS = ("HostId", "InstanceMigrations", "LeaseVersion", "RecordVersion", "RunId", "CreatedAt", "UpdatedAt") + (
     LEASE_FIELDS + COUNTER_FIELDS
 )
+# EC2 actions that change something: fence_client() checks the lease before each request for them.
+FENCED_EC2_ACTIONS = ("StopInstances", "StartInstances", "ModifyInstancePlacement", "AllocateHosts", "ReleaseHosts",
+                      "ModifyHosts", "CreateTags", "DeleteTags")
 # Instance fields the record computes itself.
 COMPUTED_INSTANCE_FIELDS = ("phaseTimes", "startTime", "endTime")
 
@@ -973,6 +976,9 @@ class MigrationRecord(object):
         Local only (no AWS call): the deadline is the monotonic time at the start of the last successful
         take/renew plus the lease length, and the lease must still have more than the margin left.
         """
+        return self._check_fence()
+
+    def _check_fence(self):
         left = self.remaining()
         if left is None:
             raise LeaseLostError(
@@ -988,6 +994,32 @@ class MigrationRecord(object):
                 run_id=self.run_id,
             )
         return left
+
+    def fence_client(self, client, actions=FENCED_EC2_ACTIONS):
+        """Fence every HTTP request ``client`` sends for ``actions``, right before it is sent; returns ``client``.
+
+        The explicit fence() before each EC2 change leaves gaps: a client-side rate limiter may wait after
+        it, and retries (botocore's, and amazon.aws's backoff on throttling, which can last longer than a
+        lease margin) send the same request again later without a new check. A ``before-send`` handler
+        checks the lease for every attempt, so a run that lost its lease during such a wait sends nothing
+        (the call raises LeaseLostError, which no retry catches). ``client`` may be a boto3 client or one
+        wrapped for retries; one without botocore's event system is returned unchanged.
+        """
+        raw = getattr(client, "client", client)
+        meta = getattr(raw, "meta", None)
+        events = getattr(meta, "events", None)
+        service_model = getattr(meta, "service_model", None)
+        if events is None or service_model is None:
+            return client
+        service = service_model.service_id.hyphenize()
+
+        def _fence_request(**_kwargs):
+            self._check_fence()
+
+        for action in actions:
+            events.register("before-send.%s.%s" % (service, action), _fence_request,
+                            unique_id="dedicated-hosts-fence-%s-%s-%d" % (service, action, id(self)))
+        return client
 
     def release(self):
         """Clear the lease if this run holds it; True if it did. Releasing a released lease is a no-op."""
@@ -1122,18 +1154,19 @@ class MigrationRecord(object):
 
         return self._write(build)
 
-    def preview_finalize(self, item=None):
+    def preview_finalize(self, item=None, error_details=None):
         """The State that finalize() would write for ``item`` (default: the current record)."""
         item = item or self._current()
-        return final_state(item["InstanceMigrations"])
+        return "failed" if error_details else final_state(item["InstanceMigrations"])
 
     def is_finalized_by_run(self, item):
         """True when ``item`` was finalized by this run (finalize again is then a no-op)."""
         return not item.get("LeaseRunId") and item.get("RunId") == self.run_id and item["State"] in ("complete", "failed")
 
     def finalize(self, error_details=None, ttl_seconds=DEFAULT_TTL_SECONDS):
-        """Finish the record: State complete or failed (from the instance map), ExpirationTime in
-        ``ttl_seconds``, ErrorDetails (given, or a summary of the failures), lease released.
+        """Finish the record: State complete or failed (from the instance map; always failed when
+        ``error_details`` is given), ExpirationTime in ``ttl_seconds``, ErrorDetails (given, or a summary
+        of the failures), lease released.
         Finalizing again after a successful finalize by the same run is a no-op.
         """
         ttl = float(ttl_seconds)
@@ -1147,7 +1180,9 @@ class MigrationRecord(object):
 
             def build(current):
                 migrations = current["InstanceMigrations"]
-                state = final_state(migrations)
+                # An error given by the caller means the run did not finish its work, even when it failed
+                # before any instance reached the map (no place for them, say): never ``complete`` then.
+                state = "failed" if error_details else final_state(migrations)
                 details = error_details if error_details is not None else (failure_summary(migrations) if state == "failed" else None)
                 update = _Update()
                 update.set("State", state)

@@ -79,12 +79,43 @@ options:
       target_source:
         description: Accepted so that the plan's placements can be passed as they are; not used.
         type: str
+      force_stop_after:
+        description:
+          - This instance's graceful stop time before Force, when preflight set one (Windows and Mac instances,
+            docs/preflight.md); defaults to O(force_stop_after).
+        type: float
+      stop_timeout:
+        description: This instance's stop timeout, when preflight set one (Mac instances); defaults to O(stop_timeout).
+        type: float
+      start_timeout:
+        description: This instance's start timeout, when preflight set one (Mac instances); defaults to O(start_timeout).
+        type: float
+      notes:
+        description: Preflight's notes on the instance (for example a public IPv4 address that will change); returned as they are.
+        type: list
+        elements: str
+      lift_stop_protection:
+        description:
+          - Turn stop protection (C(DisableApiStop)) off before the move and on again after it, whatever the outcome.
+            Preflight sets it only when the operator opted in (C(preflight_allow=stop-protection)).
+        type: bool
+        default: false
   concurrency:
     description:
       - At most this many instances are in flight (between stop and verified) at once; when one finishes the
-        next one enters. V(0) moves every instance at once.
+        next one enters.
+      - Omitted (or V(null)), every instance moves at once. V(0) or a negative number is refused as bad input.
     type: int
-    default: 0
+  spare_host_ids:
+    description:
+      - Further hosts of the plan (claimed or allocated by this failover) besides the targets in O(placements).
+      - When a start is refused with C(InsufficientCapacityOnHost) because the target host filled up after
+        planning, the instance is moved (ModifyInstancePlacement again, then started) to another of these hosts
+        or of the placements' targets that has room for it, at most twice; when none has room it is left stopped
+        on its target and fails with a message saying so.
+    type: list
+    elements: str
+    default: []
   force_stop_after:
     description:
       - Seconds an instance may stay C(stopping) after a graceful stop before it is force-stopped.
@@ -231,6 +262,12 @@ instances:
     rolled_back:
       description: Whether the instance was started again on its source host after a placement failure.
       type: bool
+    replaced_from:
+      description:
+        - The targets the instance left because they were full at start time (C(InsufficientCapacityOnHost));
+          RV(instances[].target_host_id) is where it was moved instead.
+      type: list
+      elements: str
     planned_actions:
       description: In check mode, what would be done (V(stop), V(force-stop), V(modify-placement), V(start)).
       type: list
@@ -255,6 +292,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import migrate
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import set_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 
 UNREACHABLE_HOST_STATES = ("under-assessment",)
@@ -272,8 +310,13 @@ def validate(params):
             raise InvalidInputError("%s must be greater than 0, got %s" % (option, params[option]))
     if params["start_attempts"] < 1:
         raise InvalidInputError("start_attempts must be at least 1, got %s" % params["start_attempts"])
-    if params["concurrency"] < 0:
-        raise InvalidInputError("concurrency must be 0 (all) or more, got %s" % params["concurrency"])
+    if params["concurrency"] is not None and params["concurrency"] <= 0:
+        raise InvalidInputError(
+            "concurrency must be 1 or more (omit it to move every instance at once), got %s" % params["concurrency"],
+            value=params["concurrency"],
+        )
+    for index, host_id in enumerate(params["spare_host_ids"] or []):
+        validate_host_id(host_id, what="spare_host_ids[%d]" % index)
 
 
 def host_is_unreachable(ec2, host_id):
@@ -317,6 +360,7 @@ def run(module):
             count_retry(record, params["placements"])
     options = dict(
         concurrency=params["concurrency"],
+        spare_host_ids=params["spare_host_ids"],
         force_stop_after=params["force_stop_after"],
         stop_timeout=params["stop_timeout"],
         start_timeout=params["start_timeout"],
@@ -326,7 +370,24 @@ def run(module):
         rollback=params["rollback"],
         check_mode=module.check_mode,
     )
-    results = migrate(ec2, record, params["placements"], options)
+    lifted = [placement["instance_id"] for placement in params["placements"] if placement.get("lift_stop_protection")]
+    lift_errors, restore_errors = {}, {}
+    if lifted and not module.check_mode:
+        if hasattr(record, "fence"):
+            record.fence()
+        lift_errors = set_stop_protection(ec2, lifted, False)
+    try:
+        results = migrate(ec2, record, params["placements"], options)
+    finally:
+        if lifted and not module.check_mode:
+            restore_errors = set_stop_protection(ec2, [value for value in lifted if value not in lift_errors], True)
+    notes = dict((placement["instance_id"], placement.get("notes") or []) for placement in params["placements"])
+    for result in results:
+        result["notes"] = list(notes.get(result["instance_id"]) or [])
+        if result["instance_id"] in lifted and not module.check_mode:
+            problem = lift_errors.get(result["instance_id"]) or restore_errors.get(result["instance_id"])
+            result["notes"].append("stop protection could not be changed: %s" % problem if problem
+                                   else "stop protection was lifted for the move and restored")
     return dict(
         changed=any(result["changed"] for result in results),
         instances=results,
@@ -342,12 +403,18 @@ def main():
         original_state=dict(type="str", choices=["running", "stopped"]),
         instance_type=dict(type="str"),
         target_source=dict(type="str"),
+        force_stop_after=dict(type="float"),
+        stop_timeout=dict(type="float"),
+        start_timeout=dict(type="float"),
+        notes=dict(type="list", elements="str"),
+        lift_stop_protection=dict(type="bool", default=False),
     )
     argument_spec = dict(
         failed_host_id=dict(type="str", required=True),
         run_id=dict(type="str", required=True),
         placements=dict(type="list", elements="dict", required=True, options=placement_spec),
-        concurrency=dict(type="int", default=0),
+        concurrency=dict(type="int"),
+        spare_host_ids=dict(type="list", elements="str", default=[]),
         force_stop_after=dict(type="float", default=120.0),
         stop_timeout=dict(type="float", default=600.0),
         start_timeout=dict(type="float", default=600.0),

@@ -35,8 +35,8 @@ options:
       - V(renew) extends the lease by O(lease_seconds).
       - V(release) clears the lease (a no-op when it is already released).
       - V(update_instance) records the status, phase and details of O(instance_id).
-      - V(finalize) sets C(State) to C(complete) (no instance failed and none is left to do) or C(failed),
-        sets C(ExpirationTime) O(ttl_days) ahead and releases the lease.
+      - V(finalize) sets C(State) to C(complete) (no instance failed and none is left to do) or C(failed)
+        (also whenever O(error_details) is given), sets C(ExpirationTime) O(ttl_days) ahead and releases the lease.
     type: str
     required: true
     choices: [acquire, renew, release, update_instance, finalize]
@@ -384,7 +384,7 @@ def do_finalize(record, params, check_mode):
         if item is not None and record.is_finalized_by_run(item):
             return False, {"final_state": item["State"]}
         record.check_owner(item)
-        return True, {"final_state": record.preview_finalize(item)}
+        return True, {"final_state": record.preview_finalize(item, params["error_details"])}
     item = record.finalize(error_details=params["error_details"], ttl_seconds=ttl_seconds)
     return record.changed, {"final_state": item["State"]}
 

@@ -87,6 +87,38 @@ options:
       - Seconds before the second C(AllocateHosts) attempt; the delay doubles after each attempt.
     type: float
     default: 5.0
+  preflight_allow:
+    description:
+      - Preflight opt-ins (docs/preflight.md); without them such instances are skipped with their reason.
+      - V(instance-store-volumes) moves EBS-root instances that have instance-store volumes (their data is lost).
+      - V(stop-protection) lifts stop protection (C(DisableApiStop)) for the move; M(dedicated_hosts.failover.instance_placement) restores it.
+      - V(auto-scaling) moves members of an Auto Scaling group (suspend the group's processes first).
+      - V(host-resource-group) moves instances placed through a host resource group or a License Manager configuration.
+      - V(mac) moves Mac instances, with O(mac_stop_timeout) and O(mac_start_timeout).
+    type: list
+    elements: str
+    choices: [instance-store-volumes, stop-protection, auto-scaling, host-resource-group, mac]
+    default: []
+  windows_force_stop_after:
+    description:
+      - Seconds a Windows instance's graceful stop gets before C(Force) (AWS advises against forcing Windows).
+      - Ignored on an unreachable host or for an impaired instance, which are forced at once.
+    type: float
+    default: 600.0
+  mac_stop_timeout:
+    description: Seconds a Mac instance gets to stop (its graceful stop gets half of it before C(Force)).
+    type: float
+    default: 3600.0
+  mac_start_timeout:
+    description: Seconds a Mac instance gets to be running on its new host.
+    type: float
+    default: 7200.0
+  settle_timeout:
+    description:
+      - Seconds preflight waits for instances in V(pending), V(stopping) or V(shutting-down) to settle before
+        classifying them; one still in such a state then is skipped with its reason.
+    type: float
+    default: 600.0
 extends_documentation_fragment:
   - dedicated_hosts.failover.record
   - amazon.aws.common.modules
@@ -245,6 +277,11 @@ def run(module):
         max_new_hosts=params["max_new_hosts"],
         allocation_attempts=params["allocation_attempts"],
         allocation_retry_delay=params["allocation_retry_delay"],
+        preflight_allow=params["preflight_allow"],
+        windows_force_stop_after=params["windows_force_stop_after"],
+        mac_stop_timeout=params["mac_stop_timeout"],
+        mac_start_timeout=params["mac_start_timeout"],
+        settle_timeout=params["settle_timeout"],
     )
     plan = result["plan"]
     if "would_allocate" in plan:
@@ -262,6 +299,12 @@ def main():
         max_new_hosts=dict(type="int", default=2),
         allocation_attempts=dict(type="int", default=3),
         allocation_retry_delay=dict(type="float", default=5.0),
+        preflight_allow=dict(type="list", elements="str", default=[],
+                             choices=["instance-store-volumes", "stop-protection", "auto-scaling", "host-resource-group", "mac"]),
+        windows_force_stop_after=dict(type="float", default=600.0),
+        mac_stop_timeout=dict(type="float", default=3600.0),
+        mac_start_timeout=dict(type="float", default=7200.0),
+        settle_timeout=dict(type="float", default=600.0),
     )
     module = FailoverModule(argument_spec=argument_spec, record_options=True)
     module.run(run)

@@ -7,8 +7,11 @@ asserts on what the simulator's world, the DynamoDB record and the report files 
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
+import uuid
 
 import pytest
 
@@ -89,7 +92,8 @@ def start_playbook(simulator, name, extra_vars=None, check=False, env=None, repo
     if check:
         command.append("--check")
     process = subprocess.Popen(
-        command, cwd=REPO_ROOT, env=playbook_env(simulator, env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        command, cwd=REPO_ROOT, env=playbook_env(simulator, playbook_credentials(name, env)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
     return process, command, report_dir
@@ -165,3 +169,105 @@ def state_changing_calls(simulator):
             if number:
                 found[(service, action)] = number
     return found
+
+
+# --- Which AWS actions the playbooks call -------------------------------------------------------------------------
+# docs/iam-policy.json and docs/iam-policy-setup.json must grant exactly the actions the playbooks call in this suite.
+# Every playbook runs with an access key of its own (``playbook-<name>`` unless the test passes one), and the key is
+# remembered with the playbook's name; after each test the calls the simulator logged under those keys (not the
+# tests' own ``testing`` key) are appended to ``.work/iam-actions/<run>/<worker>.jsonl``. The controller marks a run
+# complete when it ran the whole directory and passed; tests/iam/test_policy.py (suite ``iam``) compares the
+# latest complete run with the policies.
+IAM_ACTIONS_DIR = os.environ.get("IAM_ACTIONS_DIR") or os.path.join(REPO_ROOT, ".work", "iam-actions")
+_PLAYBOOK_KEYS = {}
+
+
+def playbook_credentials(name, env=None):
+    """``env`` with the playbook's own access key unless the test chose one; remembers which key ran ``name``."""
+    env = dict(env or {})
+    if not env.get("AWS_ACCESS_KEY_ID"):
+        env["AWS_ACCESS_KEY_ID"] = "playbook-" + os.path.splitext(os.path.basename(name))[0]
+    _PLAYBOOK_KEYS.setdefault(env["AWS_ACCESS_KEY_ID"], set()).add(os.path.basename(name))
+    return env
+
+
+def pytest_configure(config):
+    """Give the run its id before pytest-xdist starts the workers (they get it as ``testrunuid``)."""
+    if not hasattr(config, "workerinput") and not getattr(config.option, "testrunuid", None):
+        config.option.testrunuid = "%s-%s" % (time.strftime("%Y%m%dT%H%M%S"), uuid.uuid4().hex[:8])
+
+
+def _iam_run_id(config):
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return workerinput["testrunuid"], workerinput["workerid"]
+    return config.option.testrunuid, "main"
+
+
+@pytest.fixture(autouse=True)
+def record_playbook_actions(request):
+    """After each test, the (service, action) of every call its playbooks made, with the playbooks' names.
+
+    The log is also read right before anything that clears it (``reset``, ``reset_calls``, ``load_scenario``), so
+    calls made before a test resets the log in the middle are counted too.
+    """
+    _PLAYBOOK_KEYS.clear()
+    if "simulator" not in request.fixturenames:
+        yield
+        return
+    control = request.getfixturevalue("simulator").control
+    seen = set()
+
+    def harvest():
+        if not _PLAYBOOK_KEYS:
+            return
+        for entry in control.call_log():
+            playbooks = _PLAYBOOK_KEYS.get(entry.get("access_key"))
+            if playbooks:
+                seen.add((entry["service"], entry["action"], ",".join(sorted(playbooks))))
+
+    def harvesting(method):
+        def wrapper(*args, **kwargs):
+            harvest()
+            return method(*args, **kwargs)
+        return wrapper
+
+    for name in ("reset", "reset_calls", "load_scenario"):
+        setattr(control, name, harvesting(getattr(control, name)))
+    yield
+    try:
+        harvest()
+    except Exception:  # pylint: disable=broad-except
+        return  # the server is gone; the test reports its own failure
+    if not seen:
+        return
+    run_id, worker = _iam_run_id(request.config)
+    folder = os.path.join(IAM_ACTIONS_DIR, run_id)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, worker + ".jsonl"), "a", encoding="utf-8") as handle:
+        for service, action, playbooks in sorted(seen):
+            handle.write(json.dumps({"test": request.node.nodeid, "service": service, "action": action,
+                                     "playbooks": playbooks.split(",")}) + "\n")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """On the controller: mark this run complete (whole directory, nothing deselected, passed) for tests/iam."""
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    whole = all(os.path.abspath(str(arg)) == here for arg in config.args) and not (
+        config.option.keyword or config.option.markexpr or getattr(config.option, "deselect", None)
+        or getattr(config.option, "lf", False) or getattr(config.option, "last_failed", False))
+    run_id, _worker = _iam_run_id(config)
+    folder = os.path.join(IAM_ACTIONS_DIR, run_id)
+    if not (whole and int(exitstatus) == 0 and os.path.isdir(folder)):
+        return
+    with open(os.path.join(folder, "complete.json"), "w", encoding="utf-8") as handle_out:
+        json.dump({"finished": time.time(), "args": [str(arg) for arg in config.args]}, handle_out)
+    with open(os.path.join(IAM_ACTIONS_DIR, "latest"), "w", encoding="utf-8") as handle_out:
+        handle_out.write(run_id + "\n")
+    for name in os.listdir(IAM_ACTIONS_DIR):  # runs of other days
+        path = os.path.join(IAM_ACTIONS_DIR, name)
+        if name != run_id and os.path.isdir(path) and os.path.getmtime(path) < time.time() - 86400:
+            shutil.rmtree(path, ignore_errors=True)

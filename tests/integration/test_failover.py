@@ -11,32 +11,13 @@ from conftest import instance_view
 from conftest import read_record
 from conftest import start_playbook
 from conftest import state_changing_calls
+from scenarios import failed_host
+from scenarios import load
+from scenarios import on_failed
+from scenarios import pool_host
+from scenarios import world
 
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:host-failover"
-
-
-def world(hosts, instances, latency=None):
-    return {"region": "us-east-1", "seed": 7, "latency": latency or {"stop": 20, "start": 15, "force_stop": 3, "jitter": 0.2},
-            "hosts": hosts, "instances": instances}
-
-
-def load(simulator, scenario):
-    """Load a scenario into the simulator the test started with (its table already made by setup.yml)."""
-    return simulator.load_scenario(scenario, reset=False)
-
-
-def failed_m5(**extra):
-    return dict({"name": "failed", "availability_zone": "us-east-1a", "instance_family": "m5", "state": "permanent-failure",
-                 "host_recovery": "off", "host_maintenance": "on", "tags": {"Name": "app-1", "CostCenter": "42"}}, **extra)
-
-
-def pool_m5(name="pool", **extra):
-    return dict({"name": name, "availability_zone": "us-east-1a", "instance_family": "m5", "state": "available",
-                 "tags": {"Role": "Reserved"}}, **extra)
-
-
-def on_failed(name, instance_type="m5.large", **extra):
-    return dict({"name": name, "host": "failed", "instance_type": instance_type, "state": "running", "affinity": "host"}, **extra)
 
 
 def host_tags(simulator, host_id):
@@ -55,7 +36,7 @@ def calls_by_key(simulator, access_key):
 @pytest.mark.compat
 def test_pool_host_takes_every_instance_stopped_ones_stay_stopped_and_affinity_is_kept(simulator, migration_table, run_playbook):
     ids = load(simulator, world(
-        [failed_m5(), pool_m5()],
+        [failed_host(), pool_host()],
         [on_failed("web", count=2), on_failed("api", "m5.xlarge", affinity="default"), on_failed("cold", "m5.2xlarge", state="stopped")],
     ))
     failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
@@ -95,7 +76,7 @@ def test_pool_host_takes_every_instance_stopped_ones_stay_stopped_and_affinity_i
 
 
 def test_without_a_pool_host_one_host_is_allocated_like_the_failed_one(simulator, migration_table, run_playbook):
-    ids = load(simulator, world([failed_m5()], [on_failed("web", count=2), on_failed("big", "m5.4xlarge")]))
+    ids = load(simulator, world([failed_host()], [on_failed("web", count=2), on_failed("big", "m5.4xlarge")]))
     failed = ids["hosts"]["failed"]
 
     result = run_playbook("failover.yml", {"failed_host_id": failed})
@@ -118,7 +99,7 @@ def test_without_a_pool_host_one_host_is_allocated_like_the_failed_one(simulator
 def test_instances_that_need_two_hosts_get_the_pool_host_and_a_new_one(simulator, migration_table, run_playbook):
     # The pool host already runs one m5.12xlarge: it has room for one more, not two.
     ids = load(simulator, world(
-        [failed_m5(), pool_m5()],
+        [failed_host(), pool_host()],
         [on_failed("huge", "m5.12xlarge", count=2), {"name": "resident", "host": "pool", "instance_type": "m5.12xlarge", "state": "running"}],
     ))
     failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
@@ -137,7 +118,7 @@ def test_a_multi_size_pool_host_is_packed_by_the_per_socket_rules(simulator, mig
     # AWS's own example: a c5 host running 2 x c5.4xlarge and 4 x c5.2xlarge has 8 vCPUs free but no
     # c5.2xlarge slot (4 free cores on each socket). Counting vCPUs alone would put the c5.2xlarge there.
     ids = load(simulator, world(
-        [dict(failed_m5(), instance_family="c5"), dict(pool_m5(), instance_family="c5")],
+        [dict(failed_host(), instance_family="c5"), dict(pool_host(), instance_family="c5")],
         [on_failed("batch", "c5.2xlarge"), on_failed("small", "c5.xlarge", count=2),
          {"name": "big", "host": "pool", "instance_type": "c5.4xlarge", "count": 2, "state": "running"},
          {"name": "mid", "host": "pool", "instance_type": "c5.2xlarge", "count": 4, "state": "running"}],
@@ -156,7 +137,7 @@ def test_a_multi_size_pool_host_is_packed_by_the_per_socket_rules(simulator, mig
 
 @pytest.mark.compat
 def test_an_instance_whose_start_keeps_failing_fails_alone_and_the_run_says_why(simulator, migration_table, run_playbook):
-    ids = load(simulator, world([failed_m5(), pool_m5()], [on_failed("web", count=3)]))
+    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=3)]))
     failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
     stuck = ids["instances"]["web-1"]
     simulator.control.add_fault("ec2", "StartInstances", "InsufficientInstanceCapacity", instance_id=stuck, count=None)
@@ -183,7 +164,7 @@ def test_an_instance_whose_start_keeps_failing_fails_alone_and_the_run_says_why(
 
 def test_a_stop_that_hangs_is_forced_after_force_stop_after(simulator, migration_table, run_playbook):
     ids = load(simulator, world(
-        [dict(failed_m5(), state="available"), pool_m5()],
+        [dict(failed_host(), state="available"), pool_host()],
         [on_failed("db", hang_on_stop=True, system_status="ok"), on_failed("web", system_status="impaired")],
     ))
     failed = ids["hosts"]["failed"]
@@ -200,7 +181,7 @@ def test_a_stop_that_hangs_is_forced_after_force_stop_after(simulator, migration
 
 
 def test_a_second_run_is_refused_while_the_first_holds_the_lease(simulator, migration_table, tmp_path):
-    ids = load(simulator, world([failed_m5(), pool_m5()], [on_failed("web", count=2)], latency={"stop": 300, "start": 200, "jitter": 0}))
+    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=2)], latency={"stop": 300, "start": 200, "jitter": 0}))
     failed = ids["hosts"]["failed"]
     first = start_playbook(simulator, "failover.yml", {"failed_host_id": failed}, env={"AWS_ACCESS_KEY_ID": "AKIAFIRSTRUN"})
     deadline = time.time() + 60
@@ -219,7 +200,7 @@ def test_a_second_run_is_refused_while_the_first_holds_the_lease(simulator, migr
 
 
 def test_a_rerun_after_success_changes_nothing_in_ec2(simulator, migration_table, run_playbook):
-    ids = load(simulator, world([failed_m5(), pool_m5()], [on_failed("web", count=2)]))
+    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=2)]))
     failed = ids["hosts"]["failed"]
     assert run_playbook("failover.yml", {"failed_host_id": failed}).returncode == 0
     before = instance_view(simulator, ids["instances"].values())
@@ -235,7 +216,7 @@ def test_a_rerun_after_success_changes_nothing_in_ec2(simulator, migration_table
 
 @pytest.mark.compat
 def test_check_mode_prints_the_plan_and_changes_nothing(simulator, migration_table, run_playbook):
-    ids = load(simulator, world([failed_m5(), pool_m5()], [on_failed("web", count=2), on_failed("cold", state="stopped")]))
+    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=2), on_failed("cold", state="stopped")]))
     failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
     simulator.control.reset_calls()
 
@@ -256,7 +237,7 @@ def test_check_mode_prints_the_plan_and_changes_nothing(simulator, migration_tab
     ("h-0123456789abcdef0", "not found"),
 ])
 def test_malformed_and_unknown_host_ids_are_refused_before_any_change(simulator, migration_table, run_playbook, bad, expected):
-    load(simulator, world([failed_m5(), pool_m5()], [on_failed("web")]))
+    load(simulator, world([failed_host(), pool_host()], [on_failed("web")]))
     simulator.control.reset_calls()
 
     result = run_playbook("failover.yml", {"failed_host_id": bad})
@@ -269,7 +250,7 @@ def test_malformed_and_unknown_host_ids_are_refused_before_any_change(simulator,
 @pytest.mark.compat
 @pytest.mark.parametrize("force", ["false", "False", "no", "0", ""])
 def test_a_healthy_host_is_refused_when_force_is_any_false_string(simulator, migration_table, run_playbook, force):
-    ids = load(simulator, world([dict(failed_m5(), state="available"), pool_m5()], [on_failed("web", system_status="ok")]))
+    ids = load(simulator, world([dict(failed_host(), state="available"), pool_host()], [on_failed("web", system_status="ok")]))
     simulator.control.reset_calls()
 
     result = run_playbook("failover.yml", {"failed_host_id": ids["hosts"]["failed"], "force": force})
@@ -280,7 +261,7 @@ def test_a_healthy_host_is_refused_when_force_is_any_false_string(simulator, mig
 
 
 def test_force_true_fails_over_a_healthy_host(simulator, migration_table, run_playbook):
-    ids = load(simulator, world([dict(failed_m5(), state="available"), pool_m5()], [on_failed("web", system_status="ok")]))
+    ids = load(simulator, world([dict(failed_host(), state="available"), pool_host()], [on_failed("web", system_status="ok")]))
 
     result = run_playbook("failover.yml", {"failed_host_id": ids["hosts"]["failed"], "force": "true"})
 
@@ -289,7 +270,7 @@ def test_force_true_fails_over_a_healthy_host(simulator, migration_table, run_pl
 
 
 def test_notifications_reach_an_sqs_subscriber(simulator, migration_table, run_playbook):
-    ids = load(simulator, world([failed_m5(), pool_m5()], [on_failed("web", count=2)]))
+    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=2)]))
     failed = ids["hosts"]["failed"]
     sns, sqs = simulator.client("sns"), simulator.client("sqs")
     topic_arn = sns.create_topic(Name="host-failover")["TopicArn"]
@@ -312,10 +293,11 @@ def test_notifications_reach_an_sqs_subscriber(simulator, migration_table, run_p
 
 
 def test_migration_status_shows_live_progress_while_a_slow_failover_runs(simulator, migration_table, run_playbook):
-    ids = load(simulator, world([failed_m5(), pool_m5()], [on_failed("fast"), on_failed("slow", start_latency=1500)],
-                                latency={"stop": 50, "start": 50, "jitter": 0}))
+    # The slow instance's graceful stop hangs until it is forced 20 s later: a window, however loaded
+    # the machine, in which the fast instance is done and the slow one is not.
+    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("fast"), on_failed("slow", hang_on_stop=True, system_status="ok")]))
     failed = ids["hosts"]["failed"]
-    running = start_playbook(simulator, "failover.yml", {"failed_host_id": failed, "poll_interval": "0.1"})
+    running = start_playbook(simulator, "failover.yml", {"failed_host_id": failed, "poll_interval": "0.1", "force_stop_after": "20", "stop_timeout": "60"})
     seen = []
     deadline = time.time() + 120
     while running[0].poll() is None and time.time() < deadline:
@@ -333,7 +315,7 @@ def test_migration_status_shows_live_progress_while_a_slow_failover_runs(simulat
 
 
 def test_a_reference_system_record_is_read_and_resumed(simulator, migration_table, run_playbook):
-    ids = load(simulator, world([failed_m5(), pool_m5()], [on_failed("web", count=2)]))
+    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=2)]))
     failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
     first, second = ids["instances"]["web-0"], ids["instances"]["web-1"]
     # What the Step Functions system leaves behind when its execution dies mid-way: processing, no

@@ -78,32 +78,26 @@ def _fail_json(self, **kwargs):  # pylint: disable=unused-argument
     raise ModuleExit(kwargs, failed=True)
 
 
-@pytest.fixture
-def run_module():
-    """run_module(module, args, check_mode=False) -> (failed, result): the module's main() in this process."""
+def run_module_main(module, args, check_mode=False):
+    """The module's main() in this process with ``args``; returns (failed, result)."""
     from unittest import mock  # pylint: disable=import-outside-toplevel
 
     from ansible.module_utils import basic  # pylint: disable=import-outside-toplevel
     from ansible.module_utils.testing import patch_module_args  # pylint: disable=import-outside-toplevel
 
-    def _run(module, args, check_mode=False):
-        args = dict(args)
-        if check_mode:
-            args["_ansible_check_mode"] = True
-        with patch_module_args(args):
-            with mock.patch.object(basic.AnsibleModule, "exit_json", _exit_json):
-                with mock.patch.object(basic.AnsibleModule, "fail_json", _fail_json):
-                    with pytest.raises(ModuleExit) as exited:
-                        module.main()
-        return exited.value.failed, exited.value.result
-
-    return _run
+    args = dict(args)
+    if check_mode:
+        args["_ansible_check_mode"] = True
+    with patch_module_args(args):
+        with mock.patch.object(basic.AnsibleModule, "exit_json", _exit_json):
+            with mock.patch.object(basic.AnsibleModule, "fail_json", _fail_json):
+                with pytest.raises(ModuleExit) as exited:
+                    module.main()
+    return exited.value.failed, exited.value.result
 
 
-@pytest.fixture
-def migration_table(simulator):  # pylint: disable=redefined-outer-name
-    """The migration table in the simulator, as playbooks/setup.yml makes it; returns its DynamoDB client."""
-    dynamodb = simulator.client("dynamodb")
+def create_migration_table(dynamodb):
+    """The migration table as playbooks/setup.yml makes it."""
     dynamodb.create_table(
         TableName=TABLE,
         KeySchema=[{"AttributeName": "HostId", "KeyType": "HASH"}],
@@ -111,3 +105,15 @@ def migration_table(simulator):  # pylint: disable=redefined-outer-name
         BillingMode="PAY_PER_REQUEST",
     )
     return dynamodb
+
+
+@pytest.fixture
+def run_module():
+    """run_module(module, args, check_mode=False) -> (failed, result)."""
+    return run_module_main
+
+
+@pytest.fixture
+def migration_table(simulator):  # pylint: disable=redefined-outer-name
+    """The migration table in the simulator; returns its DynamoDB client."""
+    return create_migration_table(simulator.client("dynamodb"))

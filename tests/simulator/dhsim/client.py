@@ -140,6 +140,23 @@ class SimulatorControl:
         """Change the time scale, base latencies (partial dict) or random seed."""
         return self._call("POST", "/config", {"time_scale": time_scale, "latency": latency, "seed": seed})
 
+    def set_ec2_rate_limits(self, enabled=True, requests=None, resources=None, reset_buckets=False):
+        """Switch EC2's token buckets on or off; optional size overrides {action: [maximum, refill per second]}."""
+        return self._call("POST", "/rate-limits", {"enabled": enabled, "requests": requests, "resources": resources,
+                                                   "reset_buckets": reset_buckets})
+
+    def ec2_rate_limits(self):
+        """Switch, overrides, bucket levels per region, passed and throttled counts per action."""
+        return self._call("GET", "/rate-limits")
+
+    def dynamodb_writes(self, table=None):
+        """Measured DynamoDB writes (item sizes, WCU) and totals per table."""
+        return self._call("GET", "/dynamodb/writes" + ("?table=%s" % table if table else ""))
+
+    def reset_dynamodb_writes(self):
+        """Forget the measured DynamoDB writes."""
+        return self._call("POST", "/dynamodb/writes/reset")
+
     def set_iam(self, enabled):
         """Enable or disable IAM enforcement (create users and policies before enabling)."""
         return self._call("POST", "/iam", {"enabled": bool(enabled)})

@@ -8,8 +8,10 @@ from moto.core.base_backend import BackendDict, backend_lock
 from moto.core.model_instances import reset_model_data
 
 from . import ec2_hosts, scenario, services
+from .capacity_units import WRITES
 from .faults import CALLS, FAULTS
 from .state import SIM
+from .throttle import THROTTLE
 
 PREFIX = "/_dhsim"
 
@@ -42,6 +44,8 @@ def reset_all():
         SIM.reset()
         FAULTS.clear()
         CALLS.reset()
+        THROTTLE.reset()
+        WRITES.reset()
 
 
 def _host(body):
@@ -204,6 +208,25 @@ def _config(body):
     return SIM.config()
 
 
+def _rate_limits(body):
+    if not body:
+        return THROTTLE.snapshot()
+    try:
+        return THROTTLE.configure(enabled=body.get("enabled"), requests=body.get("requests"), resources=body.get("resources"),
+                                  reset_buckets=bool(body.get("reset_buckets")))
+    except (ValueError, TypeError) as exc:
+        raise ControlError("bad rate limits: %s" % exc) from exc
+
+
+def _dynamodb_writes(body):
+    return WRITES.snapshot(table=body.get("table") or None)
+
+
+def _dynamodb_writes_reset(_body):
+    WRITES.reset()
+    return {"status": "ok"}
+
+
 def _iam(body):
     enabled = bool(body.get("enabled"))
     with SIM.lock:
@@ -235,6 +258,10 @@ ROUTES = {
     ("GET", "/config"): _config,
     ("POST", "/config"): _config,
     ("POST", "/iam"): _iam,
+    ("GET", "/rate-limits"): _rate_limits,
+    ("POST", "/rate-limits"): _rate_limits,
+    ("GET", "/dynamodb/writes"): _dynamodb_writes,
+    ("POST", "/dynamodb/writes/reset"): _dynamodb_writes_reset,
 }
 
 

@@ -655,6 +655,9 @@ def stop_instances(self):
                                    "The instance '%s' may not be stopped. Modify its 'disableApiStop' instance attribute and try again." % instance.id)
             if instance.state in ("terminated", "shutting-down"):
                 raise client_error("IncorrectInstanceState", "This instance '%s' is not in a state from which it can be stopped." % instance.id)
+            if getattr(instance, "root_device_type", "ebs") == "instance-store":
+                raise client_error("UnsupportedOperation",
+                                   "The instance '%s' does not have an 'ebs' root device type and cannot be stopped." % instance.id)
         current = time.time()
         for instance in instances:
             meta = inst_meta(instance)

@@ -232,8 +232,8 @@ class CallLog:
         self.counts = {}
         self.entries = []
 
-    def record(self, info, status, code, injected=False, duration=0.0):
-        """Add one call."""
+    def record(self, info, status, code, injected=False, duration=0.0, extra=None):
+        """Add one call (extra: more fields for the log entry, e.g. throttled, wcu)."""
         service = info.service or "unknown"
         action = info.action or "unknown"
         with self.lock:
@@ -244,6 +244,8 @@ class CallLog:
                 "instance_ids": list(info.instance_ids), "status": status, "code": code or "OK",
                 "injected": injected, "duration": round(duration, 6), "access_key": info.access_key,
             })
+            if extra:
+                self.entries[-1].update(extra)
 
     def reset(self):
         """Forget every call."""

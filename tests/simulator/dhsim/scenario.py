@@ -2,17 +2,20 @@
 
 import yaml
 
-from . import capacity, ec2_hosts
+from . import capacity, ec2_hosts, preflight_sim
 from .faults import FAULTS
 from .state import SIM
+from .throttle import THROTTLE
 
 DEFAULT_AMI = "ami-12c6146b"
 HOST_KEYS = {"name", "availability_zone", "instance_family", "instance_type", "state", "auto_placement", "host_recovery",
              "host_maintenance", "tags", "count"}
 INSTANCE_KEYS = {"name", "host", "instance_type", "count", "state", "affinity", "hang_on_stop", "disable_api_stop", "platform",
                  "tags", "availability_zone", "image_id", "stop_latency", "start_latency", "force_latency", "events",
-                 "system_status", "instance_status", "tenancy"}
-TOP_KEYS = {"region", "time_scale", "latency", "seed", "hosts", "instances", "faults", "quotas", "default_quota", "name", "description"}
+                 "system_status", "instance_status", "tenancy", "root_device", "asg", "host_resource_group",
+                 "license_configuration", "public_ip"}
+TOP_KEYS = {"region", "time_scale", "latency", "seed", "hosts", "instances", "faults", "quotas", "default_quota", "name", "description",
+            "ec2_rate_limits"}
 
 
 class ScenarioError(ValueError):
@@ -68,6 +71,7 @@ def load(source):
             SIM.default_quota = int(data["default_quota"])
         for family, limit in (data.get("quotas") or {}).items():
             SIM.quotas[family] = int(limit)
+        _rate_limits(data.get("ec2_rate_limits"))
         backend = ec2_hosts.backend_for(region)
         zones = [z.name for z in backend.describe_availability_zones()]
         hosts = {}
@@ -107,6 +111,20 @@ def load(source):
     return {"hosts": hosts, "instances": instances}
 
 
+def _rate_limits(value):
+    """ec2_rate_limits: true | false | {enabled, requests: {action: [max, refill]}, resources: {...}}."""
+    if value is None:
+        return
+    if isinstance(value, bool):
+        THROTTLE.configure(enabled=value, reset_buckets=True)
+        return
+    if not isinstance(value, dict):
+        raise ScenarioError("ec2_rate_limits must be true, false or a mapping")
+    _check_keys("ec2_rate_limits", value, {"enabled", "requests", "resources"})
+    THROTTLE.configure(enabled=value.get("enabled", True), requests=value.get("requests"), resources=value.get("resources"),
+                       reset_buckets=True)
+
+
 def _create_instance(backend, region, zones, hosts, name, item):
     itype = item.get("instance_type") or "m5.large"
     host = None
@@ -118,12 +136,13 @@ def _create_instance(backend, region, zones, hosts, name, item):
             raise ScenarioError("instance %r: host %s does not support %s" % (name, item["host"], itype))
     zone = host.zone if host else (item.get("availability_zone") or zones[0])
     state = item.get("state") or "running"
-    if state not in ("running", "stopped"):
-        raise ScenarioError("instance %r: state must be running or stopped" % name)
-    if host is not None and state == "running" and not ec2_hosts.host_fits(backend, host, [itype]):
+    if state not in ("running", "stopped", "stopping", "pending"):
+        raise ScenarioError("instance %r: state must be running, stopped, stopping or pending" % name)
+    if host is not None and state in ("running", "stopping", "pending") and not ec2_hosts.host_fits(backend, host, [itype]):
         raise ScenarioError("instance %r: host %s has no capacity left for %s" % (name, item["host"], itype))
     tags = {str(k): str(v) for k, v in (item.get("tags") or {}).items()}
     tags.setdefault("Name", name)
+    preflight_sim.creation_tags(item, tags)
     reservation = backend.run_instances(
         item.get("image_id") or DEFAULT_AMI, 1, None, [], instance_type=itype, is_instance_type_default=False, placement=zone,
         region_name=region, tags={"instance": tags}, disable_api_stop=bool(item.get("disable_api_stop")))
@@ -140,10 +159,16 @@ def _create_instance(backend, region, zones, hosts, name, item):
         instance.placement.affinity = item.get("affinity") or "host"
     elif item.get("tenancy"):
         instance.placement.tenancy = item["tenancy"]
-    if item.get("platform"):
-        instance.platform = item["platform"]
+    # moto's default AMI is a Windows image; a scenario instance is Linux unless it says ``platform: windows``.
+    instance.platform = item.get("platform") or None
     if item.get("events"):
         ec2_hosts.set_instance_events(instance, item["events"])
+    try:
+        preflight_sim.apply(instance, item)
+    except ValueError as error:
+        raise ScenarioError("instance %r: %s" % (name, error))
     if state == "stopped":
         ec2_hosts.Instance.stop(instance)
+    elif state in ("stopping", "pending"):
+        preflight_sim.start_transition(instance, state)
     return instance

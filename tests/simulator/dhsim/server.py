@@ -9,9 +9,10 @@ import time
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from . import control, ec2_hosts, services
+from . import capacity_units, control, ec2_hosts, preflight_sim, services
 from .faults import CALLS, FAULTS, error_code_from_body, identify, render_error
 from .state import SIM
+from .throttle import THROTTLE, THROTTLE_CODE, THROTTLE_MESSAGE, THROTTLE_STATUS
 
 _INSTALLED = []
 
@@ -27,6 +28,8 @@ def install():
     if not _INSTALLED:
         ec2_hosts.install()
         services.install()
+        capacity_units.install()
+        preflight_sim.install()
         _INSTALLED.append(True)
 
 
@@ -49,6 +52,12 @@ class SimulatorApp:
         environ["wsgi.input"] = io.BytesIO(body)
         info = identify(environ, body)
         ec2_hosts.tick()
+        refused = THROTTLE.check(info, body, environ.get("QUERY_STRING", ""))
+        if refused:
+            status, headers, data = render_error(info, THROTTLE_CODE, THROTTLE_MESSAGE, THROTTLE_STATUS)
+            CALLS.record(info, status, THROTTLE_CODE, duration=time.time() - started, extra={"throttled": refused})
+            start_response("%d %s" % (status, "Throttled"), headers)
+            return [data]
         rule, delay = FAULTS.decide(info)
         if delay:
             time.sleep(delay * SIM.time_scale)
@@ -65,12 +74,16 @@ class SimulatorApp:
             captured["exc_info"] = exc_info
             return lambda chunk: captured.setdefault("written", []).append(chunk)
 
-        result = self.moto_app(environ, capture)
+        capacity_units.begin_request(info.action)
         try:
-            chunks = list(captured.get("written", [])) + list(result)
+            result = self.moto_app(environ, capture)
+            try:
+                chunks = list(captured.get("written", [])) + list(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
         finally:
-            if hasattr(result, "close"):
-                result.close()
+            writes, wcu = capacity_units.end_request()
         data = b"".join(chunks)
         status = int(captured["status"].split()[0])
         code = error_code_from_body(data) if status >= 400 else None
@@ -80,7 +93,7 @@ class SimulatorApp:
             status, headers, data = render_error(info, code, message, new_status)
             captured["status"] = "%d %s" % (status, "Error")
             captured["headers"] = headers
-        CALLS.record(info, status, code, duration=time.time() - started)
+        CALLS.record(info, status, code, duration=time.time() - started, extra={"writes": writes, "wcu": wcu} if writes else None)
         start_response(captured["status"], captured["headers"])
         return [data]
 

@@ -1,12 +1,14 @@
-"""DynamoDB, SNS and IAM additions: TableId, resource-scoped IAM checks, IAM enforcement switch."""
+"""DynamoDB, SNS and IAM additions: TableId, resource-scoped IAM checks (DynamoDB, SNS, EC2), IAM enforcement switch."""
 
 import json
+import re
 import uuid
 
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.ec2.responses import EC2Response
 from moto.sns.responses import SNSResponse
 
 _ORIGINAL = {}
@@ -33,6 +35,8 @@ def _dynamodb_table_names(handler):
     names = []
     if body.get("TableName"):
         names.append(body["TableName"])
+    if ":table/" in str(body.get("ResourceArn") or ""):  # ListTagsOfResource, TagResource, UntagResource
+        names.append(body["ResourceArn"])
     if action in _BATCH_ACTIONS:
         names.extend((body.get("RequestItems") or {}).keys())
     if action in _TRANSACT_ACTIONS:
@@ -63,6 +67,51 @@ def _sns_determine_resource(self):
     return "*"
 
 
+# EC2 actions that AWS authorises against resource ARNs (the service authorization reference): the request parameters
+# that name those resources and the resource type of each id prefix. Every other EC2 action is checked against "*",
+# as AWS does for describe actions.
+_EC2_RESOURCE_PARAMS = {
+    "StopInstances": r"^InstanceId\.\d+$",
+    "StartInstances": r"^InstanceId\.\d+$",
+    "ModifyInstancePlacement": r"^(InstanceId|HostId)$",
+    "DescribeInstanceAttribute": r"^InstanceId$",
+    "ModifyInstanceAttribute": r"^InstanceId$",
+    "CreateTags": r"^ResourceId\.\d+$",
+    "DeleteTags": r"^ResourceId\.\d+$",
+    "ModifyHosts": r"^HostId\.\d+$",
+    "ReleaseHosts": r"^HostId\.\d+$",
+}
+_EC2_RESOURCE_TYPES = {"i-": "instance", "h-": "dedicated-host"}
+# Actions that create the resource: AWS checks the type's wildcard ARN (the id does not exist yet).
+_EC2_CREATES = {"AllocateHosts": "dedicated-host/*"}
+
+
+def _ec2_resource_arns(handler):
+    action = handler._get_action()
+    prefix = "arn:aws:ec2:%s:%s:" % (handler.region, handler.current_account)
+    if action in _EC2_CREATES:
+        return [prefix + _EC2_CREATES[action]]
+    pattern = _EC2_RESOURCE_PARAMS.get(action)
+    if not pattern:
+        return []
+    arns = []
+    for key, values in sorted((handler.querystring or {}).items()):
+        if re.match(pattern, key):
+            for value in values:
+                kind = _EC2_RESOURCE_TYPES.get(value[:2])
+                arns.append(prefix + ("%s/%s" % (kind, value) if kind else value))
+    return sorted(set(arns))
+
+
+def _ec2_authorize(self, resource="*"):
+    arns = _ec2_resource_arns(self)
+    if not arns:
+        return _ORIGINAL["authorize"](self, resource)
+    for arn in arns:
+        _ORIGINAL["authorize"](self, arn)
+    return None
+
+
 def set_iam_enforcement(enabled):
     """Turn moto's IAM checks on (every later call is authenticated and authorised) or off."""
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0 if enabled else float("inf")
@@ -77,4 +126,5 @@ def install():
     _ORIGINAL["authorize"] = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
     Table.describe = _table_describe
     DynamoHandler._authenticate_and_authorize_normal_action = _dynamodb_authorize
+    EC2Response._authenticate_and_authorize_normal_action = _ec2_authorize
     SNSResponse._determine_resource = _sns_determine_resource

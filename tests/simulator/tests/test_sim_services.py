@@ -68,3 +68,28 @@ def test_iam_sns_resource_scoping(simulator):
     scoped = simulator.client("sns", access_key=access, secret_key=secret)
     scoped.publish(TopicArn=topic_a, Message="ok")
     expect_error(scoped.publish, "AccessDenied", 403, TopicArn=topic_b, Message="no")
+
+
+def test_iam_ec2_resource_scoping(simulator):
+    ids = simulator.load_scenario({
+        "hosts": [{"name": "a", "instance_family": "m5"}, {"name": "b", "instance_family": "m5"}],
+        "instances": [{"name": "mine", "host": "a"}, {"name": "other", "host": "a"}],
+    })
+    mine, other, host_b = ids["instances"]["mine"], ids["instances"]["other"], ids["hosts"]["b"]
+    prefix = "arn:aws:ec2:us-east-1:123456789012:"
+    access, secret = _user_with_policy(simulator, [
+        {"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"},
+        {"Effect": "Allow", "Action": ["ec2:StopInstances", "ec2:ModifyInstancePlacement"], "Resource": prefix + "instance/" + mine},
+        {"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": prefix + "dedicated-host/*"},
+    ])
+    simulator.control.set_iam(True)
+    scoped = simulator.client("ec2", access_key=access, secret_key=secret)
+    scoped.describe_instances(InstanceIds=[mine, other])
+    scoped.stop_instances(InstanceIds=[mine], Force=True)
+    expect_error(scoped.stop_instances, "AccessDenied", 403, InstanceIds=[mine, other], Force=True)
+    # ModifyInstancePlacement with a HostId also needs the host's ARN, which this policy does not grant.
+    expect_error(scoped.modify_instance_placement, "AccessDenied", 403, InstanceId=mine, HostId=host_b)
+    scoped.create_tags(Resources=[host_b], Tags=[{"Key": "k", "Value": "v"}])
+    expect_error(scoped.create_tags, "AccessDenied", 403, Resources=[mine], Tags=[{"Key": "k", "Value": "v"}])
+    expect_error(scoped.allocate_hosts, "AccessDenied", 403, InstanceFamily="m5", AvailabilityZone="us-east-1a", Quantity=1)
+    simulator.control.set_iam(False)

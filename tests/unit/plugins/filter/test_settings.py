@@ -11,6 +11,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.dedicated_hosts.failover.plugins.filter.settings import setting
+from ansible_collections.dedicated_hosts.failover.plugins.filter.settings import valid_topic_arn
 
 
 @pytest.mark.parametrize("value", [None, "", "   "])
@@ -47,3 +48,35 @@ def test_values_that_do_not_convert_fail_naming_the_variable(value, kind):
 def test_unknown_kind_is_refused():
     with pytest.raises(AnsibleFilterError, match="unknown kind"):
         setting("x", None, "complex")
+
+
+@pytest.mark.parametrize("value, kwargs, message", [
+    ("-1", dict(greater_than=0), "stop_timeout: '-1' is not allowed: it must be greater than 0"),
+    ("0", dict(greater_than=0), "stop_timeout: '0' is not allowed"),
+    ("nan", dict(greater_than=0), "stop_timeout: 'nan' is not a finite number"),
+    ("inf", dict(), "stop_timeout: 'inf' is not a finite number"),
+])
+def test_numbers_out_of_bounds_are_refused_naming_the_value(value, kwargs, message):
+    with pytest.raises(AnsibleFilterError, match=message.replace("(", r"\(")):
+        setting(value, 600, "float", "stop_timeout", **kwargs)
+
+
+def test_bounds_apply_to_given_values_not_to_the_default():
+    assert setting(None, None, "int", "failover_concurrency", minimum=1) is None
+    assert setting("", None, "int", "failover_concurrency", minimum=1) is None
+    assert setting("4", None, "int", "failover_concurrency", minimum=1) == 4
+    with pytest.raises(AnsibleFilterError, match="failover_concurrency: '0' is not allowed: it must be 1 or more"):
+        setting("0", None, "int", "failover_concurrency", minimum=1)
+    assert setting("0", 2, "int", "max_new_hosts", minimum=0) == 0
+
+
+def test_valid_topic_arn():
+    arn = "arn:aws:sns:us-east-1:123456789012:host-failover"
+    assert valid_topic_arn(arn) == arn
+    assert valid_topic_arn(" %s " % arn) == arn
+    assert valid_topic_arn(None) == ""
+    assert valid_topic_arn("") == ""
+    for bad in ("host-failover", "arn:aws:sns:us-east-1:1234:host-failover", "arn:aws:sqs:us-east-1:123456789012:inbox"):
+        with pytest.raises(AnsibleFilterError, match="notification_topic_arn") as caught:
+            valid_topic_arn(bad)
+        assert bad in str(caught.value)

@@ -20,8 +20,9 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims im
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import list_records
+from conftest import TABLE
+from conftest import create_migration_table
 
-TABLE = "HostMigrationQueue"
 FAILED_A = "h-0aaaaaaaaaaaaaaaa"
 FAILED_B = "h-0bbbbbbbbbbbbbbbb"
 POOL_1 = "h-01111111111111111"
@@ -32,12 +33,7 @@ POOL_2 = "h-02222222222222222"
 def dynamodb():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "HostId", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "HostId", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_migration_table(client)
         yield client
 
 

@@ -7,26 +7,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
-import sys
-
 import pytest
 
-SIMULATOR_PATH = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "simulator"))
-if SIMULATOR_PATH not in sys.path:
-    sys.path.insert(0, SIMULATOR_PATH)
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils import hosts
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import CapacityError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import get_record
+from conftest import TABLE
+from conftest import create_migration_table
 
-from dhsim.pytest_plugin import dhsim_server, simulator  # noqa: E402,F401  pylint: disable=unused-import
-
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims  # noqa: E402
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils import hosts  # noqa: E402
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import CapacityError  # noqa: E402
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError  # noqa: E402
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError  # noqa: E402
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord  # noqa: E402
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import get_record  # noqa: E402
-
-TABLE = "HostMigrationQueue"
 RUN_ID = "run-0000000000000001"
 OTHER_FAILED = "h-0000000000000000f"
 
@@ -56,12 +48,7 @@ class World(object):
         self.names = sim.load_scenario(spec)
         self.ec2 = sim.client("ec2")
         self.dynamodb = sim.client("dynamodb")
-        self.dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "HostId", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "HostId", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_migration_table(self.dynamodb)
         self.failed = self.names["hosts"]["failed"]
 
     def host(self, name):
@@ -201,7 +188,8 @@ def test_single_size_family_is_allocated_by_instance_type(simulator):
     del failed["instance_family"]
     spec = {"hosts": [failed], "instances": [{"name": "db", "host": "failed", "instance_type": "m5d.2xlarge"}]}
     world = World(simulator, spec)
-    result = world.plan()
+    # m5d has instance-store volumes: preflight skips the instance unless the operator opts in.
+    result = world.plan(preflight_allow=["instance-store-volumes"])
     host = world.describe(result["plan"]["allocated_host_ids"][0])
     assert host["HostProperties"]["InstanceType"] == "m5d.2xlarge"
     assert host["AllowsMultipleInstanceTypes"] == "off"

@@ -423,3 +423,44 @@ def test_token_bucket_paces_calls():
     assert bucket.take() == pytest.approx(0.5)
     assert bucket.take() == pytest.approx(0.5)
     assert sum(slept) == pytest.approx(1.0)
+
+
+def test_a_full_target_moves_the_instance_to_another_host_of_the_plan_with_room(simulator):
+    spare = dict(name="spare", availability_zone="us-east-1a", instance_family="m5", state="available")
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", state="running")], extra_hosts=[spare])
+    web = world.instances["web"]
+    # The target host filled up after planning: its starts are refused with InsufficientCapacityOnHost.
+    simulator.control.add_fault("ec2", "StartInstances", "InsufficientCapacityOnHost", instance_id=web, count=1)
+    world.record.set_fields(Plan={web: world.hosts["target"]})
+    results = by_id(migrate(world.ec2, world.record, world.placements(["web"]),
+                            dict(FAST, start_attempts=3, spare_host_ids=[world.hosts["spare"]])))
+    result = results[web]
+    assert result["status"] == "success"
+    assert result["target_host_id"] == world.hosts["spare"]
+    assert result["replaced_from"] == [world.hosts["target"]]
+    described = world.describe("web")
+    assert described["State"]["Name"] == "running" and described["Placement"]["HostId"] == world.hosts["spare"]
+    assert len(world.log("ModifyInstancePlacement")) == 2
+    item = world.record.load()
+    assert item["Plan"][web] == world.hosts["spare"]
+    assert item["InstanceMigrations"][web]["targetHostId"] == world.hosts["spare"]
+
+
+def test_a_full_target_with_no_other_room_leaves_the_instance_stopped_there(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=2, state="running")])
+    stuck = world.instances["web-1"]
+    simulator.control.add_fault("ec2", "StartInstances", "InsufficientCapacityOnHost", instance_id=stuck)
+    results = by_id(migrate(world.ec2, world.record, world.placements(["web-0", "web-1"]), dict(FAST, start_attempts=2)))
+    failed = results[stuck]
+    assert failed["status"] == "failed" and failed["error_code"] == "InsufficientCapacityOnHost"
+    assert failed["attempts"] == 2 and failed["replaced_from"] == []
+    assert "no other host of the plan had room" in failed["error"]
+    assert "left stopped on host %s" % world.hosts["target"] in failed["error"]
+    assert world.describe("web-1")["State"]["Name"] == "stopped"
+    assert results[world.instances["web-0"]]["status"] == "success"
+
+
+def test_concurrency_none_moves_every_instance_at_once(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=3, state="running")])
+    migration = Migration(world.ec2, world.record, world.placements(["web-0", "web-1", "web-2"]), dict(FAST, concurrency=None))
+    assert migration.limit == 3

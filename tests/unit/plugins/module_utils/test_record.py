@@ -21,8 +21,9 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record im
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import list_records
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import parse_iso_time
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import status_document
+from conftest import TABLE
+from conftest import create_migration_table
 
-TABLE = "HostMigrationQueue"
 HOST = "h-0123456789abcdef0"
 POOL = "h-0fedcba9876543210"
 I1 = "i-0000000000000000a"
@@ -93,12 +94,7 @@ class CountingClient(object):
 def dynamodb():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "HostId", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "HostId", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_migration_table(client)
         yield client
 
 
@@ -429,6 +425,21 @@ def test_fence_without_a_lease(dynamodb, clock):
         make(dynamodb, clock).fence()
 
 
+def test_fence_client_checks_the_lease_before_every_ec2_change_it_sends(dynamodb, clock):
+    # An unreachable endpoint: a request that got past the fence would fail with a connection error.
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    record = make(dynamodb, clock)
+    record.acquire(30)
+    assert record.fence_client(record_utils.retrying(ec2)) is not None
+    clock.mono += 27.5  # past deadline - margin: the run must not act any more
+    for call in (lambda: ec2.stop_instances(InstanceIds=["i-0123456789abcdef0"]),
+                 lambda: ec2.allocate_hosts(AvailabilityZone="us-east-1a", InstanceFamily="m5", Quantity=1)):
+        with pytest.raises(LeaseLostError):
+            call()
+    assert record.fence_client(object()) is not None  # a client without botocore's events is left alone
+
+
 def test_renew_and_heartbeat(dynamodb, clock):
     record = make(dynamodb, clock)
     record.acquire(30)
@@ -507,6 +518,15 @@ def test_finalize_without_instances_is_complete(dynamodb, clock):
     record.acquire(30)
     assert record.finalize()["State"] == "complete"
     assert status_document(record.item)["migrationSummary"]["progressPercentage"] == 100
+
+
+def test_finalize_with_an_error_before_any_instance_was_recorded_is_failed(dynamodb, clock):
+    # A failover refused at planning (no place for its instances) has an empty map: it did not complete.
+    record = make(dynamodb, clock)
+    record.acquire(30)
+    assert record.preview_finalize(error_details="2 of 2 movable instance(s) have no place") == "failed"
+    item = record.finalize(error_details="2 of 2 movable instance(s) have no place")
+    assert item["State"] == "failed" and item["ErrorDetails"] == "2 of 2 movable instance(s) have no place"
 
 
 def test_resuming_a_finished_record_clears_its_expiry(dynamodb, clock):

@@ -145,3 +145,20 @@ def test_lease_not_held_fails_clearly(simulator, capsys):
     assert result["failed"] is True
     assert "run-someone-else" in result["msg"]
     assert changing_calls(simulator) == 0
+
+
+@pytest.mark.parametrize("concurrency", [0, -3])
+def test_concurrency_zero_or_negative_is_refused_before_any_call(simulator, capsys, concurrency):
+    ids = world(simulator)
+    result = run_module(args(simulator, ids, concurrency=concurrency), capsys)
+    assert result["failed"] is True
+    assert "concurrency must be 1 or more" in result["msg"] and "got %d" % concurrency in result["msg"]
+    assert simulator.control.calls()["total"] == 0
+
+
+def test_an_unknown_option_is_refused_before_any_call(simulator, capsys):
+    ids = world(simulator)
+    result = run_module(args(simulator, ids, concurency=4), capsys)
+    assert result["failed"] is True
+    assert "Unsupported parameters" in result["msg"] and "concurency" in result["msg"]
+    assert simulator.control.calls()["total"] == 0

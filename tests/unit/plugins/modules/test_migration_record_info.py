@@ -9,15 +9,14 @@ __metaclass__ = type
 
 import boto3
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from moto import mock_aws
-from unittest import mock
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from ansible_collections.dedicated_hosts.failover.plugins.modules import migration_record_info
+from conftest import TABLE
+from conftest import create_migration_table
+from conftest import run_module_main
 
-TABLE = "HostMigrationQueue"
 HOST = "h-0123456789abcdef0"
 OTHER = "h-11111111111111111"
 POOL = "h-0fedcba9876543210"
@@ -26,33 +25,9 @@ I2 = "i-0000000000000000b"
 I3 = "i-0000000000000000c"
 
 
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super(ModuleExit, self).__init__(result)
-        self.result = result
-        self.failed = failed
-
-
-def _exit_json(self, **kwargs):
-    kwargs.setdefault("changed", False)
-    raise ModuleExit(kwargs, failed=False)
-
-
-def _fail_json(self, **kwargs):
-    raise ModuleExit(kwargs, failed=True)
-
-
 def run_module(args, check_mode=False):
     """main() with ``args``; returns (failed, result)."""
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    with patch_module_args(args):
-        with mock.patch.object(basic.AnsibleModule, "exit_json", _exit_json):
-            with mock.patch.object(basic.AnsibleModule, "fail_json", _fail_json):
-                with pytest.raises(ModuleExit) as exited:
-                    migration_record_info.main()
-    return exited.value.failed, exited.value.result
+    return run_module_main(migration_record_info, args, check_mode)
 
 
 def ok(args, check_mode=False):
@@ -66,12 +41,7 @@ def ok(args, check_mode=False):
 def dynamodb():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "HostId", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "HostId", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_migration_table(client)
         yield client
 
 

@@ -7,26 +7,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
-import sys
-from unittest import mock
-
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
-SIMULATOR_PATH = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "simulator"))
-if SIMULATOR_PATH not in sys.path:
-    sys.path.insert(0, SIMULATOR_PATH)
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import get_record
+from ansible_collections.dedicated_hosts.failover.plugins.modules import replacement_host
+from conftest import TABLE
+from conftest import create_migration_table
+from conftest import run_module_main
 
-from dhsim.pytest_plugin import dhsim_server, simulator  # noqa: E402,F401  pylint: disable=unused-import
-
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims  # noqa: E402
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord  # noqa: E402
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import get_record  # noqa: E402
-from ansible_collections.dedicated_hosts.failover.plugins.modules import replacement_host  # noqa: E402
-
-TABLE = "HostMigrationQueue"
 RUN_ID = "run-0000000000000001"
 SCENARIO = {
     "hosts": [
@@ -41,32 +31,11 @@ SCENARIO = {
 }
 
 
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super(ModuleExit, self).__init__(result)
-        self.result = result
-        self.failed = failed
-
-
-def _exit_json(self, **kwargs):
-    kwargs.setdefault("changed", False)
-    raise ModuleExit(kwargs, failed=False)
-
-
-def _fail_json(self, **kwargs):
-    raise ModuleExit(kwargs, failed=True)
-
-
 @pytest.fixture
 def world(simulator):  # pylint: disable=redefined-outer-name
     names = simulator.load_scenario(SCENARIO)
     dynamodb = simulator.client("dynamodb")
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "HostId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "HostId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_migration_table(dynamodb)
     names["dynamodb"] = dynamodb
     names["ec2"] = simulator.client("ec2")
     names["failed"] = names["hosts"]["failed"]
@@ -79,14 +48,7 @@ def run_module(world, args, check_mode=False):  # pylint: disable=redefined-oute
     """main() with ``args`` against the simulator; returns (failed, result)."""
     args = dict(args, endpoint_url=world["sim"].endpoint, region="us-east-1")
     args.setdefault("allocation_retry_delay", 0)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    with patch_module_args(args):
-        with mock.patch.object(basic.AnsibleModule, "exit_json", _exit_json):
-            with mock.patch.object(basic.AnsibleModule, "fail_json", _fail_json):
-                with pytest.raises(ModuleExit) as exited:
-                    replacement_host.main()
-    return exited.value.failed, exited.value.result
+    return run_module_main(replacement_host, args, check_mode)
 
 
 def take_lease(world):  # pylint: disable=redefined-outer-name
@@ -103,7 +65,8 @@ def test_plans_claims_and_allocates(world):  # pylint: disable=redefined-outer-n
     assert plan["pool_host_ids"] == [world["pool"]]
     assert plan["allocated_host_ids"] == []
     assert sorted(entry["target_host_id"] for entry in plan["placements"]) == [world["pool"]] * 3
-    assert set(plan["placements"][0]) == {"instance_id", "instance_type", "target_host_id", "target_source", "original_state"}
+    assert set(plan["placements"][0]) == {"instance_id", "instance_type", "target_host_id", "target_source", "original_state",
+                                          "notes", "lift_stop_protection"}
     assert result["failed_host"]["instance_family"] == "m5"
     assert claims.claims_for(world["dynamodb"], TABLE, world["failed"]) == [world["pool"]]
     assert get_record(world["dynamodb"], TABLE, world["failed"])["ReservedHostId"] == world["pool"]

@@ -1,0 +1,191 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 dedicated_hosts.failover contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Preflight rules: which instances of a failed host may be stopped and moved, and how.
+
+Every rule is listed in docs/preflight.md with its default and its opt-in. ``classify`` is pure (plain values in,
+plain values out) so the rules are unit-tested directly; ``gather_facts`` and ``wait_until_settled`` make the few
+EC2 calls the rules need (DescribeInstanceTypes, DescribeInstanceAttribute, DescribeInstances).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+try:
+    import botocore
+except ImportError:
+    pass  # the modules report the missing library through AnsibleAWSModule
+
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+
+# The opt-ins an operator may give in ``preflight_allow``.
+ALLOW_INSTANCE_STORE = "instance-store-volumes"
+ALLOW_STOP_PROTECTION = "stop-protection"
+ALLOW_AUTO_SCALING = "auto-scaling"
+ALLOW_HOST_RESOURCE_GROUP = "host-resource-group"
+ALLOW_MAC = "mac"
+ALLOW_CHOICES = (ALLOW_INSTANCE_STORE, ALLOW_STOP_PROTECTION, ALLOW_AUTO_SCALING, ALLOW_HOST_RESOURCE_GROUP, ALLOW_MAC)
+
+ASG_TAG = "aws:autoscaling:groupName"
+TRANSITIONAL_STATES = ("pending", "stopping", "shutting-down")
+MAC_FAMILIES = ("mac1", "mac2", "mac2-m2", "mac2-m2pro", "mac2-m1ultra", "mac-m4", "mac-m4pro")
+
+DEFAULTS = dict(
+    preflight_allow=(),
+    # AWS advises against forcing a Windows stop: a graceful shutdown gets ten minutes before Force.
+    windows_force_stop_after=600.0,
+    # A Mac instance stays stopping about 15 minutes and its target host may still be scrubbing: hours, not minutes.
+    mac_stop_timeout=3600.0,
+    mac_start_timeout=7200.0,
+    settle_timeout=600.0,
+)
+
+
+def check_allow(values):
+    """The opt-ins as a sorted tuple; InvalidInputError naming an unknown one."""
+    allow = tuple(sorted(set(str(value).strip() for value in (values or ()) if str(value).strip())))
+    unknown = [value for value in allow if value not in ALLOW_CHOICES]
+    if unknown:
+        raise InvalidInputError(
+            "preflight_allow: unknown value(s) %s (allowed: %s)" % (", ".join(unknown), ", ".join(ALLOW_CHOICES)),
+            value=unknown,
+        )
+    return allow
+
+
+def is_mac(instance_type):
+    family = (instance_type or "").split(".")[0]
+    return family in MAC_FAMILIES or family.startswith("mac")
+
+
+def is_windows(instance):
+    return (instance.get("Platform") or "").lower() == "windows"
+
+
+def _tags(instance):
+    return dict((tag.get("Key"), tag.get("Value")) for tag in instance.get("Tags") or [])
+
+
+def public_ip_note(instance):
+    """A note when the instance's public IPv4 address is not an Elastic IP (it changes on stop and start)."""
+    address = instance.get("PublicIpAddress")
+    if not address:
+        return None
+    for interface in instance.get("NetworkInterfaces") or []:
+        association = interface.get("Association") or {}
+        if association.get("PublicIp") == address and association.get("IpOwnerId") not in (None, "amazon"):
+            return None  # an Elastic IP (owned by the account) stays with the instance
+    return "public IPv4 %s is not an Elastic IP: it changes when the instance is stopped and started" % address
+
+
+def classify(instance, facts=None, allow=(), options=None):
+    """One instance's preflight verdict.
+
+    ``facts``: ``{"instance_store": bool, "stop_protected": bool, "in_progress": bool}`` (from ``gather_facts``;
+    ``in_progress``: an earlier run of this failover is already moving the instance, so its transition is expected). ``allow``: opt-ins.
+    Returns ``{"movable", "rule", "reason", "notes", "overrides", "lift_stop_protection"}``; ``rule`` names the rule
+    that skipped the instance (None when movable); ``overrides`` are per-instance timings for the migration.
+    """
+    facts = facts or {}
+    allow = set(allow or ())
+    opts = dict(DEFAULTS)
+    opts.update((key, value) for key, value in (options or {}).items() if value is not None)
+    verdict = {"movable": True, "rule": None, "reason": None, "notes": [], "overrides": {}, "lift_stop_protection": False}
+
+    def skip(rule, reason):
+        verdict.update(movable=False, rule=rule, reason=reason)
+        return verdict
+
+    state = (instance.get("State") or {}).get("Name")
+    if state in TRANSITIONAL_STATES and not facts.get("in_progress"):
+        return skip("transitional-state", "the instance was still %s when preflight gave up waiting (%ss)" % (state, opts["settle_timeout"]))
+    if instance.get("RootDeviceType") == "instance-store":
+        return skip("instance-store-root", "instance-store root device: the instance cannot be stopped, so it cannot move to another host")
+    if facts.get("instance_store") and ALLOW_INSTANCE_STORE not in allow:
+        return skip("instance-store-volumes", "EBS root with instance-store volumes: stopping it loses their data "
+                    "(opt in with preflight_allow=%s)" % ALLOW_INSTANCE_STORE)
+    group = _tags(instance).get(ASG_TAG)
+    if group and ALLOW_AUTO_SCALING not in allow:
+        return skip("auto-scaling", "member of Auto Scaling group %s: the group would replace it while it is stopped "
+                    "(suspend the group's processes and opt in with preflight_allow=%s)" % (group, ALLOW_AUTO_SCALING))
+    hrg = (instance.get("Placement") or {}).get("HostResourceGroupArn")
+    licenses = [entry.get("LicenseConfigurationArn") for entry in instance.get("Licenses") or [] if entry.get("LicenseConfigurationArn")]
+    if (hrg or licenses) and ALLOW_HOST_RESOURCE_GROUP not in allow:
+        what = "host resource group %s" % hrg if hrg else "License Manager configuration %s" % ", ".join(licenses)
+        return skip("host-resource-group", "placed through %s: License Manager places it, not a named host "
+                    "(opt in with preflight_allow=%s)" % (what, ALLOW_HOST_RESOURCE_GROUP))
+    if is_mac(instance.get("InstanceType")):
+        if ALLOW_MAC not in allow:
+            return skip("mac", "Mac instance: a stop takes about 15 minutes and the host is then scrubbed for up to hours "
+                        "(opt in with preflight_allow=%s)" % ALLOW_MAC)
+        verdict["overrides"] = {"stop_timeout": float(opts["mac_stop_timeout"]), "start_timeout": float(opts["mac_start_timeout"]),
+                                "force_stop_after": float(opts["mac_stop_timeout"]) / 2.0}
+        verdict["notes"].append("Mac instance: stop timeout %ss, start timeout %ss" % (opts["mac_stop_timeout"], opts["mac_start_timeout"]))
+    if facts.get("stop_protected"):
+        if ALLOW_STOP_PROTECTION not in allow:
+            return skip("stop-protection", "stop protection (DisableApiStop) is on "
+                        "(opt in with preflight_allow=%s to lift it for the move and restore it after)" % ALLOW_STOP_PROTECTION)
+        verdict["lift_stop_protection"] = True
+        verdict["notes"].append("stop protection is lifted for the move and restored after")
+    if is_windows(instance):
+        force_after = float(opts["windows_force_stop_after"])
+        verdict["overrides"].setdefault("force_stop_after", force_after)
+        verdict["notes"].append("Windows: graceful stop gets %ss before Force" % force_after)
+    note = public_ip_note(instance)
+    if note:
+        verdict["notes"].append(note)
+    return verdict
+
+
+def gather_facts(ec2, instances):
+    """``{instance id: {"instance_store", "stop_protected"}}``: DescribeInstanceTypes once, DescribeInstanceAttribute per instance."""
+    types = sorted(set(entry.get("InstanceType") for entry in instances if entry.get("InstanceType")))
+    storage = {}
+    for start in range(0, len(types), 100):
+        try:
+            result = ec2.describe_instance_types(aws_retry=True, InstanceTypes=types[start:start + 100])
+        except botocore.exceptions.ClientError as error:
+            if error_code(error) != "InvalidInstanceType":
+                raise
+            result = {"InstanceTypes": []}
+        for entry in result.get("InstanceTypes") or []:
+            storage[entry["InstanceType"]] = bool(entry.get("InstanceStorageSupported"))
+    facts = {}
+    for entry in instances:
+        instance_id = entry["InstanceId"]
+        protected = False
+        if entry.get("RootDeviceType") != "instance-store":
+            answer = ec2.describe_instance_attribute(aws_retry=True, InstanceId=instance_id, Attribute="disableApiStop")
+            protected = bool((answer.get("DisableApiStop") or {}).get("Value"))
+        facts[instance_id] = {"instance_store": storage.get(entry.get("InstanceType"), False), "stop_protected": protected}
+    return facts
+
+
+def wait_until_settled(describe, timeout, interval=5.0, sleep=time.sleep, monotonic=time.monotonic, ignore=()):
+    """Call ``describe()`` (a list of instances) until none is pending, stopping or shutting-down, or ``timeout`` passes.
+
+    ``ignore``: instance ids not waited for (those an earlier run of this failover is already moving).
+    """
+    deadline = monotonic() + float(timeout)
+    while True:
+        instances = describe()
+        busy = [entry for entry in instances if (entry.get("State") or {}).get("Name") in TRANSITIONAL_STATES
+                and entry.get("InstanceId") not in ignore]
+        if not busy or monotonic() >= deadline:
+            return instances
+        sleep(min(float(interval), max(deadline - monotonic(), 0.0)))
+
+
+def set_stop_protection(ec2, instance_ids, value):
+    """ModifyInstanceAttribute DisableApiStop for each instance; returns the ids that failed with their error."""
+    failed = {}
+    for instance_id in instance_ids:
+        try:
+            ec2.modify_instance_attribute(aws_retry=True, InstanceId=instance_id, DisableApiStop={"Value": bool(value)})
+        except botocore.exceptions.ClientError as error:
+            failed[instance_id] = "%s: %s" % (error_code(error), error)
+    return failed
