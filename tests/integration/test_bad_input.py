@@ -3,7 +3,6 @@
 The catalogue (value, message, where it is refused) is docs/faults-and-bad-input.md.
 """
 
-import os
 import subprocess
 
 import pytest
@@ -77,24 +76,28 @@ def test_bad_input_is_refused_naming_the_value_before_any_change(simulator, migr
     assert read_record(simulator, variables["failed_host_id"]) is None
 
 
-def test_an_unknown_module_option_is_refused_by_ansible_before_any_call(simulator, migration_table, tmp_path):
-    playbook = tmp_path / "unknown_option.yml"
+def run_placement_task(simulator, tmp_path, name, option):
+    """One instance_placement task with ``option`` added, run by ansible-playbook; returns the result."""
+    playbook = tmp_path / "task.yml"
     playbook.write_text(
         "- hosts: localhost\n"
         "  connection: local\n"
         "  gather_facts: false\n"
         "  tasks:\n"
-        "    - name: Move with an option that does not exist\n"
+        "    - name: %s\n"
         "      dedicated_hosts.failover.instance_placement:\n"
         "        failed_host_id: h-0123456789abcdef0\n"
         "        run_id: run-1\n"
         "        placements: []\n"
-        "        concurency: 4\n"
+        "        %s\n" % (name, option)
     )
     simulator.control.reset_calls()
+    return subprocess.run([ANSIBLE_PLAYBOOK, str(playbook)], env=playbook_env(simulator), capture_output=True, text=True,
+                          timeout=120, check=False, cwd=str(tmp_path))
 
-    result = subprocess.run([ANSIBLE_PLAYBOOK, str(playbook)], env=playbook_env(simulator), capture_output=True, text=True,
-                            timeout=120, check=False, cwd=os.path.dirname(str(playbook)))
+
+def test_an_unknown_module_option_is_refused_by_ansible_before_any_call(simulator, migration_table, tmp_path):
+    result = run_placement_task(simulator, tmp_path, "Move with an option that does not exist", "concurency: 4")
 
     assert result.returncode != 0, result.stdout + result.stderr
     assert "Unsupported parameters" in result.stdout and "concurency" in result.stdout, result.stdout
@@ -102,23 +105,7 @@ def test_an_unknown_module_option_is_refused_by_ansible_before_any_call(simulato
 
 
 def test_a_module_refuses_concurrency_zero_before_any_call(simulator, migration_table, tmp_path):
-    playbook = tmp_path / "concurrency_zero.yml"
-    playbook.write_text(
-        "- hosts: localhost\n"
-        "  connection: local\n"
-        "  gather_facts: false\n"
-        "  tasks:\n"
-        "    - name: Move with concurrency 0\n"
-        "      dedicated_hosts.failover.instance_placement:\n"
-        "        failed_host_id: h-0123456789abcdef0\n"
-        "        run_id: run-1\n"
-        "        placements: []\n"
-        "        concurrency: 0\n"
-    )
-    simulator.control.reset_calls()
-
-    result = subprocess.run([ANSIBLE_PLAYBOOK, str(playbook)], env=playbook_env(simulator), capture_output=True, text=True,
-                            timeout=120, check=False, cwd=os.path.dirname(str(playbook)))
+    result = run_placement_task(simulator, tmp_path, "Move with concurrency 0", "concurrency: 0")
 
     assert result.returncode != 0, result.stdout + result.stderr
     assert "concurrency must be 1 or more" in result.stdout and "got 0" in result.stdout, result.stdout
