@@ -24,7 +24,7 @@ from dhsim.client import SimulatorControl  # noqa: E402  pylint: disable=wrong-i
 PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
 PLAYBOOK = os.path.join(ROOT, ".venv", "bin", "ansible-playbook")
 SCENARIO = os.path.join(ROOT, "tests", "simulator", "scenarios", "demo.yml")
-REPORT_DIR = os.path.join(ROOT, "reports", "demo")
+REPORT_DIR = os.environ.get("DEMO_REPORT_DIR") or os.path.join(ROOT, "reports", "demo")
 TIME_SCALE = os.environ.get("DEMO_TIME_SCALE", "0.5")
 TOPIC_NAME = "host-failover-demo"
 

@@ -7,8 +7,8 @@ iam      docs/iam-policy*.json: parliament's findings, and the actions equal tho
          latest complete integration run (run it after ``integration``; see docs/iam.md)
 compat   the integration tests marked ``compat``, with ansible-playbook from the oldest supported ansible-core
          (.work/venv-core-2.17, made by scripts/bootstrap.sh); pytest itself runs in .venv
-molecule ``molecule test`` of the host_failover role's scenario (extensions/molecule/host_failover) against the
-         simulator
+molecule ``molecule test --all``: the scenarios of the roles (extensions/molecule/host_failover, health_check) against
+         the simulator
 """
 
 import os
@@ -87,7 +87,7 @@ def _compat():
 
 def _molecule():
     # Run from the collection's root: molecule then reads its scenarios from extensions/molecule/.
-    return [os.path.join(VENV_BIN, "molecule"), "test", "-s", "host_failover"]
+    return [os.path.join(VENV_BIN, "molecule"), "test", "--all"]
 
 
 class SuiteError(Exception):

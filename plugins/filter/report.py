@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
+
 SUBJECT_LIMIT = 99  # SNS subjects must be under 100 characters
 
 
@@ -86,6 +88,26 @@ def instance_line(result):
     return line
 
 
+HOST_ROLES = {"failed": "failed host", "target": "named target host", "pool": "pool host", "new": "new host"}
+
+
+def host_line(host):
+    """One host of the plan: its role and reservation; a new host also its allocation time and hourly price class."""
+    role = host.get("role")
+    reservation = host.get("reservation_id")
+    line = "%s %s" % (HOST_ROLES.get(role, "host"), host.get("host_id"))
+    if role == "new":
+        when = host.get("allocation_time")
+        line += (" allocated at %s" % when) if when else " (to be allocated)"
+        if host.get("price_class") == "reserved":
+            return line + ": reserved (%s)" % reservation
+        price = host.get("hourly_price")
+        return line + ": on-demand, " + ("%s USD/hour" % ("%g" % price) if price is not None else "price unknown")
+    if role == "failed":
+        return line + (": reserved (%s), it keeps its reservation" % reservation if reservation else ": on-demand (no reservation)")
+    return line + (": reserved (%s)" % reservation if reservation else ": no reservation")
+
+
 def plan_lines(plan):
     """The placement plan, before anything is stopped, as a list of lines."""
     lines = []
@@ -97,8 +119,11 @@ def plan_lines(plan):
         )
     for skipped in plan.get("skipped", []):
         lines.append("%s skipped: %s" % (skipped.get("instance_id"), skipped.get("reason")))
-    for host_id in plan.get("allocated_host_ids", []):
-        lines.append("new host %s allocated for this failover" % host_id)
+    if plan.get("hosts"):
+        lines.extend(host_line(host) for host in plan["hosts"])
+    else:
+        for host_id in plan.get("allocated_host_ids", []):
+            lines.append("new host %s allocated for this failover" % host_id)
     for unplaced in plan.get("unplaced", []):
         lines.append("%s has no place: %s" % (unplaced.get("instance_id"), unplaced.get("reason")))
     return lines or ["nothing to move"]
@@ -148,6 +173,95 @@ def ascii_subject(subject):
     return text if len(text) <= SUBJECT_LIMIT else text[:SUBJECT_LIMIT - 3] + "..."
 
 
+# The three phases a report draws for each instance: (name, markers that begin it, marker that ends it, timing key).
+TIMELINE_PHASES = (
+    ("stop", ("stopping", "force-stopping"), "stopped", "stop_seconds"),
+    ("placement", ("stopped",), "placed", "placement_seconds"),
+    ("start", ("starting",), "running", "start_seconds"),
+)
+MIN_BAR_PERCENT = 0.6  # so a phase of a few milliseconds is still visible
+
+
+def _epoch(text):
+    if not text:
+        return None
+    return datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+
+
+def _phase_span(phase, entry, result, times, floor, may_fail):
+    """(state, begin, end) of one phase of one instance, in epoch seconds (begin and end None when not drawn).
+
+    ``floor`` is where the previous phase ended; ``may_fail`` says this is the first phase not done of a failed instance.
+    """
+    name, begin_markers, end_marker, timing_key = phase
+    original_state = result.get("original_state") or entry.get("originalState")
+    if name != "placement" and original_state == "stopped":
+        return "not-needed", None, None
+    if name == "placement" and original_state == "stopped":
+        begin_markers = (end_marker,)  # it is placed as soon as it is admitted: there is no stop before it
+    begins = [times[marker] for marker in begin_markers if marker in times]
+    seconds = (result.get("timings") or {}).get(timing_key)
+    if end_marker in times:
+        begin = max(min(begins) if begins else times[end_marker] - (seconds or 0.0), floor)
+        return "done", begin, begin + seconds if seconds is not None else max(times[end_marker], begin)
+    ended = _epoch(entry.get("endTime"))
+    if may_fail:
+        fallback = floor if floor != float("-inf") else _epoch(entry.get("startTime")) or ended or 0.0
+        begin = max(min(begins) if begins else fallback, floor)
+        return "failed", begin, max(ended or begin, begin)
+    if begins:
+        begin = max(min(begins), floor)
+        return "in-progress", begin, max(ended or begin, begin)
+    return "not-reached", None, None
+
+
+def report_timeline(results, status):
+    """Each instance's stop, placement and start phases laid on one time axis, for the HTML report."""
+    migrations = (status or {}).get("instanceMigrations") or {}
+    by_id = dict((result.get("instance_id"), result) for result in results or [])
+    skipped = []
+    rows = []
+    for instance_id in list(by_id) + sorted(set(migrations) - set(by_id)):
+        result, entry = by_id.get(instance_id) or {}, migrations.get(instance_id) or {}
+        state = result.get("status") or entry.get("status")
+        if state == "skipped":
+            skipped.append(dict(instance_id=instance_id, reason=result.get("reason") or result.get("error") or entry.get("errorMessage") or "-"))
+            continue
+        times = dict((phase, _epoch(value)) for phase, value in (entry.get("phaseTimes") or {}).items())
+        phases, floor, before_done = [], float("-inf"), True
+        for phase in TIMELINE_PHASES:
+            phase_state, begin, end = _phase_span(phase, entry, result, times, floor, state == "failed" and before_done)
+            phases.append(dict(name=phase[0], state=phase_state, begin=begin, end=end))
+            floor = end if end is not None else floor
+            before_done = phase_state in ("done", "not-needed")
+        rows.append(dict(
+            instance_id=instance_id,
+            instance_type=result.get("instance_type") or entry.get("instanceType"),
+            status=state,
+            failed=state == "failed",
+            error=result.get("error") or entry.get("errorMessage"),
+            original_state=result.get("original_state") or entry.get("originalState"),
+            target_host_id=result.get("target_host_id") or entry.get("targetHostId"),
+            force_stop_used=bool(result.get("force_stop_used", entry.get("forceStopUsed"))),
+            phases=phases,
+        ))
+    drawn = [phase for row in rows for phase in row["phases"] if phase["begin"] is not None]
+    origin = min([phase["begin"] for phase in drawn] or [0.0])
+    span = max([phase["end"] - origin for phase in drawn] or [0.0]) or 1.0
+    for row in rows:
+        for phase in row["phases"]:
+            begin, end = phase.pop("begin"), phase.pop("end")
+            if begin is None:
+                phase.update(offset_seconds=None, seconds=None, left_percent=0.0, width_percent=0.0)
+                continue
+            left = 100.0 * (begin - origin) / span
+            width = max(100.0 * (end - begin) / span, MIN_BAR_PERCENT)
+            phase.update(offset_seconds=round(begin - origin, 3), seconds=round(end - begin, 3),
+                         left_percent=round(min(left, 100.0 - width), 2), width_percent=round(width, 2))
+    started = datetime.datetime.fromtimestamp(origin, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if drawn else None
+    return dict(started=started, span_seconds=round(span, 3) if drawn else 0.0, instances=rows, skipped=skipped)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -155,6 +269,7 @@ class FilterModule(object):
             "instance_line": instance_line,
             "next_action": next_action,
             "plan_lines": plan_lines,
+            "report_timeline": report_timeline,
             "summary_markdown": summary_markdown,
             "summary_message": summary_message,
             "summary_table": summary_table,

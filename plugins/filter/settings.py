@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import math
 
 from ansible.errors import AnsibleFilterError
@@ -25,7 +26,12 @@ def _is_unset(value):
 
 
 def _as_list(value):
-    if isinstance(value, str):
+    if isinstance(value, str) and value.strip().startswith("["):
+        # A list written as JSON, e.g. -e failed_host_ids=[] or an AWX artifact rendered as text.
+        items = json.loads(value)
+        if not isinstance(items, list):
+            raise ValueError("not a list")
+    elif isinstance(value, str):
         items = value.split(",")
     elif isinstance(value, (list, tuple)):
         items = value
@@ -34,13 +40,21 @@ def _as_list(value):
     return [item.strip() if isinstance(item, str) else item for item in items if not _is_unset(item)]
 
 
+def _as_dict(value):
+    # A dictionary typed as text (-e 'reserved_tags={"Role": "Spare"}', an AWX text answer) arrives as a string.
+    converted = json.loads(value) if isinstance(value, str) else dict(value)
+    if not isinstance(converted, dict):
+        raise ValueError("not a dictionary")
+    return converted
+
+
 _CONVERTERS = {
     "str": lambda value: value.strip() if isinstance(value, str) else str(value),
     "bool": lambda value: boolean(value, strict=True),
     "int": int,
     "float": float,
     "list": _as_list,
-    "dict": dict,
+    "dict": _as_dict,
 }
 
 

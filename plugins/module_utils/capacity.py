@@ -410,8 +410,13 @@ def _reason_none_fits(instance_type, hosts):
     return "no room on %s" % "; ".join(reason for reason in reasons if reason)
 
 
+# Existing hosts are filled in this order of their source: hosts the operator named, pool hosts, then the others.
+FILL_ORDER = {"target": 0, "pool": 1}
+
+
 def pack(instances, hosts, max_new_hosts=0, no_new_hosts_reason=None, template=None):
-    """Place instances on hosts: larger sizes first; pool hosts (by host id), other existing hosts, then new hosts.
+    """Place instances on hosts: larger sizes first; named target hosts, pool hosts (each by host id), other existing
+    hosts, then new hosts.
 
     ``instances``: list of ``{"instance_id", "instance_type"}``. ``hosts``: HostCapacity objects (their
     planned state is updated). New hosts are opened on demand, at most ``max_new_hosts``, with ids
@@ -419,7 +424,7 @@ def pack(instances, hosts, max_new_hosts=0, no_new_hosts_reason=None, template=N
     Returns ``{"placements": [{instance_id, instance_type, target_host_id, target_source}],
     "new_hosts": [HostCapacity], "unplaced": [{instance_id, instance_type, reason}]}``.
     """
-    existing = sorted(hosts, key=lambda host: (host.source != "pool", host.host_id))
+    existing = sorted(hosts, key=lambda host: (FILL_ORDER.get(host.source, len(FILL_ORDER)), host.host_id))
     new_hosts = []
     placements = []
     unplaced = []

@@ -83,21 +83,35 @@ def claimed_by(dynamodb, table, pool_host_id):
     return deserialize_item(response.get("Item")).get("ClaimedFor")
 
 
-def claims_for(dynamodb, table, failed_host_id):
-    """The pool host ids claimed for ``failed_host_id``, sorted (one paginated Scan)."""
-    validate_host_id(failed_host_id, what="failed host id")
+def _scan_claims(dynamodb, table, expression, values):
+    """``{pool host id: failed host id}`` of the claims matching ``expression`` (one paginated Scan)."""
     try:
         result = paginate(
             retrying(dynamodb),
             "scan",
             TableName=table,
-            FilterExpression="begins_with(HostId, :claim) AND ClaimedFor = :failed",
-            ExpressionAttributeValues={":claim": {"S": CLAIM_PREFIX}, ":failed": {"S": failed_host_id}},
+            FilterExpression=expression,
+            ExpressionAttributeValues=values,
             ConsistentRead=True,
         )
     except Exception as error:  # botocore errors, whatever their class
         if error_code(error) is None:
             raise
         raise table_error(error, "Scan", table)
-    keys = [deserialize_item(raw)["HostId"] for raw in result.get("Items", [])]
-    return sorted(key[len(CLAIM_PREFIX):] for key in keys)
+    found = {}
+    for raw in result.get("Items", []):
+        item = deserialize_item(raw)
+        found[item["HostId"][len(CLAIM_PREFIX):]] = item.get("ClaimedFor")
+    return found
+
+
+def claims_for(dynamodb, table, failed_host_id):
+    """The pool host ids claimed for ``failed_host_id``, sorted (one paginated Scan)."""
+    validate_host_id(failed_host_id, what="failed host id")
+    return sorted(_scan_claims(dynamodb, table, "begins_with(HostId, :claim) AND ClaimedFor = :failed",
+                               {":claim": {"S": CLAIM_PREFIX}, ":failed": {"S": failed_host_id}}))
+
+
+def all_claims(dynamodb, table):
+    """``{pool host id: failed host id}`` of every claim in the table (one paginated Scan)."""
+    return _scan_claims(dynamodb, table, "begins_with(HostId, :claim)", {":claim": {"S": CLAIM_PREFIX}})

@@ -4,13 +4,17 @@
 """Host health: read hosts, their instances and instance status in a few paginated calls, and classify.
 
 The classes and reasons are the table in docs/health.md: ``healthy``, ``degraded`` (reported, never acted
-on automatically) and ``failed`` (a failover candidate). Released hosts are ``gone``: there is nothing
-left to fail over. Never cached: every call reads EC2 afresh.
+on automatically), ``failed`` (a failover candidate) and ``gone`` (released: nothing left to fail over).
+AWS's own host recovery gets a grace period before a host under assessment counts as failed, and a host
+that AWS host maintenance will evacuate is only degraded, unless ``ignore_aws_recovery`` is set.
+Never cached: every call reads EC2 afresh.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import datetime
 
 try:
     import botocore
@@ -26,6 +30,9 @@ HEALTHY = "healthy"
 DEGRADED = "degraded"
 FAILED = "failed"
 GONE = "gone"
+CLASSES = (HEALTHY, DEGRADED, FAILED, GONE)
+
+AWS_RECOVERY_GRACE_PERIOD = 900.0
 
 # DescribeHosts allows up to 500 results a page, DescribeInstances and DescribeInstanceStatus 1000;
 # a filter takes at most 200 values.
@@ -33,50 +40,183 @@ HOSTS_PAGE_SIZE = 500
 INSTANCES_PAGE_SIZE = 1000
 FILTER_VALUES_MAX = 200
 STATUS_IDS_PER_CALL = 100
+# Above this many instances, paging through the region's status (1000 a page) takes fewer calls than
+# asking for them 100 ids at a time.
+REGION_STATUS_THRESHOLD = 300
 
-_STATE_RULES = {
-    "under-assessment": (FAILED, "host is under-assessment: AWS detected an issue and blocks launches on it"),
-    "permanent-failure": (FAILED, "host is in permanent-failure: AWS will not restart its instances"),
-    "pending": (DEGRADED, "host is pending: it is being modified or recovered and accepts no starts"),
-    "released": (GONE, "host is released"),
-    "released-permanent-failure": (GONE, "host is released-permanent-failure: AWS released it after a permanent failure"),
-}
+RELEASED_STATES = ("released", "released-permanent-failure")
+REPLACEMENT_STATES = ("available", "pending")
+# The FailoverFor tag (hosts.FAILOVER_TAG) marks a host a failover claimed or allocated; hosts.py imports
+# this module, so the name is repeated here rather than imported.
+FAILOVER_TAG = "FailoverFor"
 # Scheduled events on a host's instances: the host is still usable, but AWS has announced work.
-_EVENT_REASONS = {
-    "instance-retirement": "instance %s is scheduled for retirement",
-    "system-maintenance": "instance %s has scheduled system maintenance",
-    "system-reboot": "instance %s has a scheduled system reboot",
-    "instance-stop": "instance %s is scheduled to be stopped",
-    "instance-reboot": "instance %s has a scheduled instance reboot",
-}
+EVENT_CODES = ("instance-retirement", "instance-stop", "system-maintenance", "system-reboot", "instance-reboot")
 NOT_FOUND_CODES = ("InvalidHostID.NotFound", "InvalidHostId.NotFound")
 LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
 
 
-def classify_host(host, instance_statuses):
-    """The health class of one DescribeHosts entry and the reasons, given its instances' status entries."""
-    state = host.get("State")
-    if state in _STATE_RULES:
-        health, reason = _STATE_RULES[state]
-        return health, [reason]
-    reasons = []
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def iso(moment):
+    """ISO 8601 in UTC to the second (``2026-01-31T12:00:00Z``), or None."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value):
+    """A timezone-aware datetime from a datetime or an ISO 8601 string (naive means UTC); None stays None."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, datetime.datetime):
+        text = str(value).strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        value = datetime.datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value
+
+
+def recovery_started(instance_statuses):
+    """The earliest ``ImpairedSince`` of the instances' system status details, or None when none reports one."""
+    moments = [
+        parse_time(detail["ImpairedSince"])
+        for status in instance_statuses
+        for detail in (status.get("SystemStatus") or {}).get("Details") or []
+        if detail.get("ImpairedSince")
+    ]
+    return min(moments) if moments else None
+
+
+def _aws_recovery(instance_statuses, now, grace_period, assumed_start):
+    """When AWS host recovery began, when its grace ends, and whether it is still within it."""
+    since = recovery_started(instance_statuses)
+    known = since is not None
+    if not known:
+        since = parse_time(assumed_start) or now
+    grace_ends = since + datetime.timedelta(seconds=grace_period)
+    return {
+        "InProgress": now < grace_ends,
+        "Since": iso(since),
+        "SinceReported": known,
+        "GraceEnds": iso(grace_ends),
+        "SecondsLeft": max(0.0, round((grace_ends - now).total_seconds(), 3)),
+    }
+
+
+def _under_assessment(host, instance_statuses, now, grace_period, ignore_aws_recovery, assumed_start):
+    if host.get("HostRecovery") != "on":
+        return FAILED, ["host is under-assessment and AWS host recovery is off: AWS is not recovering it"], None
+    if ignore_aws_recovery:
+        return FAILED, ["host is under-assessment; AWS host recovery is on but ignore_aws_recovery is set"], None
+    recovery = _aws_recovery(instance_statuses, now, grace_period, assumed_start)
+    origin = "" if recovery["SinceReported"] else (
+        " (no instance reports when its system status became impaired: counted from %s)" % recovery["Since"])
+    if recovery["InProgress"]:
+        return DEGRADED, ["AWS host recovery in progress since %s; a failover waits until %s%s"
+                          % (recovery["Since"], recovery["GraceEnds"], origin)], recovery
+    return FAILED, ["AWS host recovery has not finished within the grace period (%gs since %s, ended %s)%s"
+                    % (grace_period, recovery["Since"], recovery["GraceEnds"], origin)], recovery
+
+
+def _permanent_failure(host, ignore_aws_recovery, candidates):
+    if host.get("HostMaintenance") != "on":
+        return FAILED, ["host is in permanent-failure and AWS host maintenance is off: AWS will not move its instances"]
+    if ignore_aws_recovery:
+        return FAILED, ["host is in permanent-failure; AWS host maintenance is on but ignore_aws_recovery is set"]
+    return DEGRADED, ["AWS host maintenance will move the instances; candidate replacement(s): %s"
+                      % (", ".join(candidates) if candidates else "none allocated yet")]
+
+
+def _available(instance_statuses):
     impaired = sorted(
-        status["InstanceId"] for status in instance_statuses if status.get("SystemStatus", {}).get("Status") == "impaired"
+        status["InstanceId"] for status in instance_statuses if (status.get("SystemStatus") or {}).get("Status") == "impaired"
     )
-    for instance_id in impaired:
-        reasons.append("instance %s has an impaired system status on an available host" % instance_id)
-    for status in instance_statuses:
-        for event in status.get("Events", []):
-            if event.get("Description", "").startswith("[Completed]"):
-                continue
-            template = _EVENT_REASONS.get(event.get("Code"))
-            if template:
-                reasons.append(template % status["InstanceId"])
     if impaired:
-        return FAILED, reasons
-    if reasons:
-        return DEGRADED, reasons
-    return HEALTHY, []
+        return FAILED, ["instance %s has an impaired system status on an available host" % instance_id for instance_id in impaired]
+    reasons = []
+    for status in sorted(instance_statuses, key=lambda entry: entry["InstanceId"]):
+        for event in status.get("Events") or []:
+            if event.get("Code") in EVENT_CODES and not (event.get("Description") or "").startswith("[Completed]"):
+                reasons.append("instance %s has a scheduled %s event not before %s"
+                               % (status["InstanceId"], event["Code"], iso(parse_time(event.get("NotBefore"))) or "an unknown time"))
+    return (DEGRADED, reasons) if reasons else (HEALTHY, [])
+
+
+def classify_host(host, instance_statuses, now=None, grace_period=AWS_RECOVERY_GRACE_PERIOD, ignore_aws_recovery=False,
+                  recovery_assumed_start=None, replacement_candidates=()):
+    """(class, reasons, AWS recovery timing or None) of one DescribeHosts entry: the table of docs/health.md, first row wins.
+
+    ``instance_statuses`` are the DescribeInstanceStatus entries of the host's instances.
+    ``recovery_assumed_start`` is when AWS recovery counts as begun if no instance reports ``ImpairedSince``
+    (default ``now``: the grace runs from the first read). ``replacement_candidates`` only name the hosts
+    AWS host maintenance may have allocated, in the reason.
+    """
+    now = now or utc_now()
+    state = host.get("State")
+    if state in RELEASED_STATES:
+        return GONE, ["host is %s: nothing is left to fail over" % state], None
+    if state == "under-assessment":
+        return _under_assessment(host, instance_statuses, now, grace_period, ignore_aws_recovery, recovery_assumed_start)
+    if state == "permanent-failure":
+        health, reasons = _permanent_failure(host, ignore_aws_recovery, replacement_candidates)
+        return health, reasons, None
+    if state == "pending":
+        return DEGRADED, ["host is pending: it is being modified or recovered and accepts no starts"], None
+    if state == "available":
+        health, reasons = _available(instance_statuses)
+        return health, reasons, None
+    return HEALTHY, [], None
+
+
+def tag_dict(resource):
+    return dict((tag["Key"], tag["Value"]) for tag in resource.get("Tags") or [])
+
+
+def _user_tags(host):
+    return dict((key, value) for key, value in tag_dict(host).items() if not key.lower().startswith("aws:") and key != FAILOVER_TAG)
+
+
+def _host_kind(host):
+    """What the host runs: its family when it allows several instance types, else its one instance type."""
+    properties = host.get("HostProperties") or {}
+    if host.get("AllowsMultipleInstanceTypes") == "on" or not properties.get("InstanceType"):
+        return ("family", properties.get("InstanceFamily"))
+    return ("type", properties.get("InstanceType"))
+
+
+def needs_replacement_candidates(host):
+    return host.get("State") == "permanent-failure" and host.get("HostMaintenance") == "on"
+
+
+def maintenance_replacement_candidates(host, zone_hosts):
+    """Hosts that look like the replacement AWS host maintenance allocated for ``host``, sorted by id.
+
+    AWS does not link the two; the replacement keeps the AZ, the instance type or family and the tags, and
+    is allocated after the failed host. Hosts a failover claimed (the FailoverFor tag) are not candidates.
+    """
+    allocated = parse_time(host.get("AllocationTime"))
+    tags = _user_tags(host)
+    candidates = []
+    for other in zone_hosts:
+        other_allocated = parse_time(other.get("AllocationTime"))
+        if (
+            other["HostId"] == host["HostId"]
+            or other.get("AvailabilityZone") != host.get("AvailabilityZone")
+            or other.get("State") not in REPLACEMENT_STATES
+            or FAILOVER_TAG in tag_dict(other)
+            or _host_kind(other) != _host_kind(host)
+            or _user_tags(other) != tags
+            or (allocated is not None and (other_allocated is None or other_allocated <= allocated))
+        ):
+            continue
+        candidates.append(other["HostId"])
+    return sorted(candidates)
 
 
 def _chunks(values, size):
@@ -84,16 +224,20 @@ def _chunks(values, size):
         yield values[start:start + size]
 
 
-def describe_hosts(ec2, host_ids=None, filters=None):
+def _filter_list(filters):
+    return [{"Name": name, "Values": list(values) if isinstance(values, (list, tuple)) else [values]}
+            for name, values in sorted(filters.items())]
+
+
+def describe_hosts(ec2, host_ids=None, filters=None, page_size=HOSTS_PAGE_SIZE):
     """DescribeHosts, all pages; named hosts that do not exist raise NotFoundError naming them."""
     params = {}
     if host_ids:
         params["HostIds"] = list(host_ids)
     else:
-        params["MaxResults"] = HOSTS_PAGE_SIZE
+        params["MaxResults"] = page_size
     if filters:
-        params["Filter"] = [{"Name": name, "Values": list(values) if isinstance(values, (list, tuple)) else [values]}
-                            for name, values in sorted(filters.items())]
+        params["Filter"] = _filter_list(filters)
     try:
         hosts = paginate(ec2, "describe_hosts", **params).get("Hosts", [])
     except botocore.exceptions.ClientError as error:
@@ -106,37 +250,78 @@ def describe_hosts(ec2, host_ids=None, filters=None):
     return hosts
 
 
-def describe_host_instances(ec2, host_ids):
+def _instances(result):
+    return [instance for reservation in result.get("Reservations", []) for instance in reservation.get("Instances", [])]
+
+
+def describe_host_instances(ec2, host_ids, page_size=INSTANCES_PAGE_SIZE):
     """Every live instance on (or targeting) the given hosts, one paginated call per 200 hosts."""
     instances = []
     for chunk in _chunks(sorted(host_ids), FILTER_VALUES_MAX):
-        result = paginate(
+        instances.extend(_instances(paginate(
             ec2,
             "describe_instances",
             Filters=[{"Name": "host-id", "Values": chunk}, {"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}],
-            MaxResults=INSTANCES_PAGE_SIZE,
-        )
-        for reservation in result.get("Reservations", []):
-            instances.extend(reservation.get("Instances", []))
+            MaxResults=page_size,
+        )))
     return instances
 
 
-def describe_instance_statuses(ec2, instance_ids):
+def listed_instances(host):
+    """The instances DescribeHosts lists on a host (those running there), shaped like DescribeInstances entries."""
+    return [
+        {"InstanceId": entry["InstanceId"], "InstanceType": entry.get("InstanceType"), "State": {"Name": "running"},
+         "Placement": {"HostId": host["HostId"], "AvailabilityZone": host.get("AvailabilityZone"), "Tenancy": "host"}}
+        for entry in host.get("Instances") or []
+    ]
+
+
+def describe_region_instance_statuses(ec2, page_size=INSTANCES_PAGE_SIZE):
+    """The region's whole status list (stopped instances included), page by page, by instance id."""
+    result = paginate(ec2, "describe_instance_status", IncludeAllInstances=True, MaxResults=page_size)
+    return dict((status["InstanceId"], status) for status in result.get("InstanceStatuses", []))
+
+
+def describe_instance_statuses(ec2, instance_ids, page_size=INSTANCES_PAGE_SIZE):
     """Status entries (system status, scheduled events) by instance id; DescribeInstanceStatus has no host filter.
 
-    It has no instance-id filter either, and takes InstanceIds without MaxResults: chunks of 100 ids.
+    For a few instances: InstanceIds in chunks of 100 (the API takes no MaxResults with ids). For many:
+    the region's whole status list, page by page, joined by instance id.
     """
+    wanted = set(instance_ids)
+    if len(wanted) > REGION_STATUS_THRESHOLD:
+        region = describe_region_instance_statuses(ec2, page_size)
+        return dict((instance_id, status) for instance_id, status in region.items() if instance_id in wanted)
     statuses = {}
-    for chunk in _chunks(sorted(instance_ids), STATUS_IDS_PER_CALL):
+    for chunk in _chunks(sorted(wanted), STATUS_IDS_PER_CALL):
         result = paginate(ec2, "describe_instance_status", InstanceIds=chunk, IncludeAllInstances=True)
         for status in result.get("InstanceStatuses", []):
             statuses[status["InstanceId"]] = status
     return statuses
 
 
-def summarise_instance(instance):
-    placement = instance.get("Placement", {})
+def _status_summary(status):
+    system = (status or {}).get("SystemStatus") or {}
+    since = recovery_started([status]) if status else None
     return {
+        "SystemStatus": system.get("Status"),
+        "ImpairedSince": iso(since),
+        "Events": [
+            {
+                "Code": event.get("Code"),
+                "Description": event.get("Description"),
+                "NotBefore": iso(parse_time(event.get("NotBefore"))),
+                "NotAfter": iso(parse_time(event.get("NotAfter"))),
+                "InstanceEventId": event.get("InstanceEventId"),
+            }
+            for event in (status or {}).get("Events") or []
+        ],
+    }
+
+
+def summarise_instance(instance, status=None):
+    placement = instance.get("Placement", {})
+    summary = {
         "InstanceId": instance["InstanceId"],
         "InstanceType": instance.get("InstanceType"),
         "State": instance.get("State", {}).get("Name"),
@@ -147,22 +332,65 @@ def summarise_instance(instance):
         "PublicIpAddress": instance.get("PublicIpAddress"),
         "Platform": instance.get("Platform"),
     }
+    summary.update(_status_summary(status))
+    return summary
 
 
-def host_health(ec2, host_ids=None, filters=None):
-    """Each host with its health class, reasons, instances and capacity, in CamelCase as EC2 names them."""
+def _zone_hosts(ec2, hosts, region_scan, page_size):
+    """Hosts of every AZ where a host needs maintenance replacement candidates: the hosts already read when
+    they are the whole region, else one DescribeHosts filtered by those AZs."""
+    zones = sorted(set(host.get("AvailabilityZone") for host in hosts if needs_replacement_candidates(host)))
+    if not zones:
+        return []
+    if region_scan:
+        return hosts
+    return describe_hosts(ec2, filters={"availability-zone": zones}, page_size=page_size)
+
+
+def host_health(ec2, host_ids=None, filters=None, grace_period=AWS_RECOVERY_GRACE_PERIOD, ignore_aws_recovery=False,
+                recovery_assumed_start=None, now=None, page_sizes=None):
+    """Each host with its health class, reasons, instances and capacity, in CamelCase as EC2 names them.
+
+    Named hosts, and up to 200 hosts, have their instances read with DescribeInstances filtered by host id.
+    A larger fleet is classified from what DescribeHosts lists on each host (its running instances) and the
+    region's DescribeInstanceStatus pages, and only the hosts found degraded or failed have their instances
+    (stopped ones too) read with DescribeInstances: the calls grow with pages and with the hosts that need
+    attention, not with the fleet. ``page_sizes`` ({"hosts": n, "instances": n}) only exists for tests.
+    """
     ec2 = retrying(ec2)
-    hosts = describe_hosts(ec2, host_ids=host_ids, filters=filters)
-    instances = describe_host_instances(ec2, [host["HostId"] for host in hosts]) if hosts else []
-    statuses = describe_instance_statuses(ec2, [instance["InstanceId"] for instance in instances]) if instances else {}
-    by_host = {}
-    for instance in instances:
-        by_host.setdefault(instance.get("Placement", {}).get("HostId"), []).append(instance)
+    page_sizes = dict({"hosts": HOSTS_PAGE_SIZE, "instances": INSTANCES_PAGE_SIZE}, **(page_sizes or {}))
+    region_scan = not host_ids and not filters
+    hosts = describe_hosts(ec2, host_ids=host_ids, filters=filters, page_size=page_sizes["hosts"])
+    fleet = not host_ids and len(hosts) > FILTER_VALUES_MAX
+    zone_hosts = _zone_hosts(ec2, hosts, region_scan, page_sizes["hosts"])
+    now = now or utc_now()
+
+    def classify(host, by_host, statuses):
+        host_statuses = [statuses[entry["InstanceId"]] for entry in by_host.get(host["HostId"], []) if entry["InstanceId"] in statuses]
+        candidates = maintenance_replacement_candidates(host, zone_hosts) if needs_replacement_candidates(host) else []
+        return classify_host(
+            host, host_statuses, now=now, grace_period=grace_period, ignore_aws_recovery=ignore_aws_recovery,
+            recovery_assumed_start=recovery_assumed_start, replacement_candidates=candidates,
+        ) + (candidates,)
+
+    if fleet:
+        by_host = dict((host["HostId"], listed_instances(host)) for host in hosts)
+        statuses = describe_region_instance_statuses(ec2, page_size=page_sizes["instances"])
+        attention = [host["HostId"] for host in hosts if classify(host, by_host, statuses)[0] in (DEGRADED, FAILED)]
+        by_host.update((host_id, []) for host_id in attention)
+        details = describe_host_instances(ec2, attention, page_size=page_sizes["instances"]) if attention else []
+    else:
+        by_host = {}
+        details = describe_host_instances(ec2, [host["HostId"] for host in hosts], page_size=page_sizes["instances"]) if hosts else []
+        statuses = describe_instance_statuses(ec2, [instance["InstanceId"] for instance in details],
+                                              page_size=page_sizes["instances"]) if details else {}
+    for instance in details:
+        by_host.setdefault(instance["Placement"]["HostId"], []).append(instance)
     report = []
     for host in sorted(hosts, key=lambda entry: entry["HostId"]):
         host_instances = sorted(by_host.get(host["HostId"], []), key=lambda entry: entry["InstanceId"])
-        host_statuses = [statuses[entry["InstanceId"]] for entry in host_instances if entry["InstanceId"] in statuses]
-        health, reasons = classify_host(host, host_statuses)
+        health, reasons, recovery, candidates = classify(host, by_host, statuses)
+        properties = host.get("HostProperties") or {}
         report.append(
             {
                 "HostId": host["HostId"],
@@ -170,12 +398,25 @@ def host_health(ec2, host_ids=None, filters=None):
                 "Health": health,
                 "Reasons": reasons,
                 "AvailabilityZone": host.get("AvailabilityZone"),
-                "HostProperties": host.get("HostProperties", {}),
+                "InstanceFamily": properties.get("InstanceFamily"),
+                "InstanceType": properties.get("InstanceType"),
+                "HostProperties": properties,
                 "HostRecovery": host.get("HostRecovery"),
                 "HostMaintenance": host.get("HostMaintenance"),
+                "AllocationTime": iso(parse_time(host.get("AllocationTime"))),
+                "AwsRecovery": recovery,
+                "MaintenanceReplacementCandidates": candidates,
                 "AvailableCapacity": host.get("AvailableCapacity", {}),
-                "Tags": dict((tag["Key"], tag["Value"]) for tag in host.get("Tags", [])),
-                "Instances": [summarise_instance(instance) for instance in host_instances],
+                "Tags": tag_dict(host),
+                "Instances": [summarise_instance(instance, statuses.get(instance["InstanceId"])) for instance in host_instances],
             }
         )
     return report
+
+
+def summary(report):
+    """How many hosts of each class a host_health() report holds."""
+    counts = dict((health, 0) for health in CLASSES)
+    for host in report:
+        counts[host["Health"]] += 1
+    return counts

@@ -31,11 +31,14 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import CapacityError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import describe_host_instances
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import describe_hosts
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import final_state
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import get_record
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import list_records
 
 DEFAULT_RESERVED_TAGS = {"Role": "Reserved"}
 FAILOVER_TAG = "FailoverFor"
@@ -44,12 +47,17 @@ RELEASED_STATES = ("released", "released-permanent-failure")
 # EC2 answers these when it cannot give hosts now; retried a few times, then reported with the quota to raise.
 ALLOCATION_CAPACITY_CODES = ("InsufficientHostCapacity", "HostLimitExceeded")
 MAX_VERSION_BUMPS = 3
+# Where the packing puts instances first: hosts the operator named, then pool hosts, then the rest (capacity.pack).
+TARGET_SOURCE = "target"
+CLAIMED_SOURCES = (TARGET_SOURCE, "pool")
 DEFAULTS = dict(
     reserved_tags=DEFAULT_RESERVED_TAGS,
     allocate_hosts=True,
     max_new_hosts=2,
     allocation_attempts=3,
     allocation_retry_delay=5.0,
+    target_host_ids=[],
+    host_hourly_prices={},
 )
 
 
@@ -59,6 +67,48 @@ def client_token(failed_host_id, version, group=0):
     if group:
         token += "-%d" % (group + 1)
     return token[:CLIENT_TOKEN_MAX]
+
+
+def quota_name(family):
+    """The Service Quotas quota (Amazon EC2) that caps the Dedicated Hosts of ``family`` in a region."""
+    return "Running Dedicated %s Hosts" % family
+
+
+def host_family(host):
+    """The instance family of a DescribeHosts entry (single-type hosts name only their type)."""
+    properties = host.get("HostProperties") or {}
+    return properties.get("InstanceFamily") or capacity.split_type(properties.get("InstanceType") or "")[0] or None
+
+
+def hourly_prices(prices):
+    """``host_hourly_prices`` checked: {family: USD per hour >= 0}; prices vary by region and change, none are built in."""
+    checked = {}
+    for family, price in (prices or {}).items():
+        try:
+            value = float(price)
+        except (TypeError, ValueError):
+            value = -1.0
+        if not value >= 0 or value == float("inf"):
+            raise InvalidInputError("host_hourly_prices: the price of %s must be a number of USD per hour, 0 or more, got %r"
+                                    % (family, price), value=price)
+        checked[str(family)] = value
+    return checked
+
+
+def host_entry(host, role, prices, family=None):
+    """One host of the plan: its reservation and, for a new host, its allocation time and hourly price class.
+
+    A new host is on-demand unless it holds a reservation; its price is the operator's ``host_hourly_prices`` figure
+    for its family, else unknown. ``host`` may be a check-mode placeholder (only ``HostId``).
+    """
+    reservation = host.get("HostReservationId") or None
+    family = host_family(host) or family
+    entry = {"host_id": host["HostId"], "role": role, "instance_family": family, "reservation_id": reservation}
+    if role == "new":
+        entry["allocation_time"] = _iso(host["AllocationTime"]) if host.get("AllocationTime") else None
+        entry["price_class"] = "reserved" if reservation else "on-demand"
+        entry["hourly_price"] = None if reservation else prices.get(family)
+    return entry
 
 
 def tag_dict(resource):
@@ -155,6 +205,12 @@ class ReplacementPlanner(object):
         if int(self.options["max_new_hosts"]) < 0:
             raise InvalidInputError("max_new_hosts must be 0 or more, got %r" % self.options["max_new_hosts"])
         self.reserved_tags = dict((str(key), str(value)) for key, value in (self.options["reserved_tags"] or {}).items())
+        self.target_host_ids = []
+        for value in self.options["target_host_ids"] or []:
+            value = validate_host_id(value, what="target_host_ids item")
+            if value not in self.target_host_ids:
+                self.target_host_ids.append(value)
+        self.prices = hourly_prices(self.options["host_hourly_prices"])
         self.preflight_allow = preflight.check_allow(self.options.get("preflight_allow"))
         self.preflight_options = dict(preflight.DEFAULTS, settle_interval=5.0)
         self.preflight_options.update((key, self.options[key]) for key in self.preflight_options if key in self.options)
@@ -243,6 +299,41 @@ class ReplacementPlanner(object):
     def _allocated_ids(self):
         return [entry.get("hostId") for entry in self.item.get("AllocatedHosts") or [] if entry.get("hostId")]
 
+    def _source_of(self, host_id):
+        """``allocated``, ``target`` (named by the operator) or ``pool``: where a host of a stored plan came from."""
+        if host_id in self._allocated_ids():
+            return "allocated"
+        return TARGET_SOURCE if host_id in self.target_host_ids else "pool"
+
+    def _check_targets(self):
+        """The hosts of ``target_host_ids`` by id, once each is known to be usable; InvalidInputError before any change."""
+        if not self.target_host_ids:
+            return {}
+        try:
+            found = dict((host["HostId"], host) for host in describe_hosts(self.ec2, host_ids=self.target_host_ids))
+        except NotFoundError as error:
+            raise InvalidInputError("target_host_ids: %s; nothing was changed" % error.message, target_host_ids=self.target_host_ids)
+        family = host_family(self.host)
+        problems = []
+        for host_id in self.target_host_ids:
+            host = found[host_id]
+            if host_id == self.failed_host_id:
+                problems.append("%s is the failed host itself" % host_id)
+            elif host.get("AvailabilityZone") != self.availability_zone:
+                problems.append("%s is in %s, not in the failed host's zone %s" % (host_id, host.get("AvailabilityZone"), self.availability_zone))
+            elif host.get("State") != "available":
+                problems.append("%s is %s, not available" % (host_id, host.get("State")))
+            elif host_family(host) != family:
+                problems.append("%s is a %s host; the failed host's instances are %s" % (host_id, host_family(host), family))
+            else:
+                holder = claims.claimed_by(self.dynamodb, self.table, host_id) if self.dynamodb is not None else None
+                if holder not in (None, self.failed_host_id):
+                    problems.append("%s is claimed by the failover of %s" % (host_id, holder))
+        if problems:
+            raise InvalidInputError("target_host_ids refused, nothing was changed: %s" % "; ".join(problems),
+                                    target_host_ids=self.target_host_ids)
+        return found
+
     # ------------------------------------------------------------------ stored plan
 
     def _stored_plan(self):
@@ -271,7 +362,7 @@ class ReplacementPlanner(object):
         placements = []
         for instance_id, entry in self.movable.items():
             target = pending[instance_id]
-            placements.append(dict(entry, target_host_id=target, target_source="allocated" if target in allocated else "pool"))
+            placements.append(dict(entry, target_host_id=target, target_source=self._source_of(target)))
         return placements
 
     # ------------------------------------------------------------------ packing
@@ -284,17 +375,20 @@ class ReplacementPlanner(object):
         self.described.update(hosts)
         return hosts
 
-    def _candidates(self, pool, held, found):
+    def _candidates(self, pool, held, found, named):
         """``{host id: (DescribeHosts entry, source)}`` of every host this failover may use.
 
-        Pool hosts, hosts it already claimed (even if their pool tags changed since) and hosts already
-        allocated for it (recorded, or found by the ClientToken after a crash).
+        The hosts the operator named (``named``), pool hosts, hosts it already claimed (even if their pool
+        tags changed since) and hosts already allocated for it (recorded, or found by the ClientToken after a crash).
         """
         allocated_ids = set(self._allocated_ids()) | set(host["HostId"] for host in found)
         by_id = {}
         for host in pool:
             self.described[host["HostId"]] = host
             by_id[host["HostId"]] = (host, "pool")
+        for host_id, host in named.items():
+            self.described[host_id] = host
+            by_id[host_id] = (host, TARGET_SOURCE)
         extra = (set(held) | allocated_ids) - set(by_id) - {self.failed_host_id}
         for host_id, host in self._describe(extra).items():
             if _usable(host, self.availability_zone, allocated=host_id in allocated_ids):
@@ -316,7 +410,7 @@ class ReplacementPlanner(object):
 
     def _claim(self, result, held, excluded):
         """Claim the pool hosts the packing used; False when one is taken by another failover (it is excluded)."""
-        used = sorted(set(item["target_host_id"] for item in result["placements"] if item["target_source"] == "pool"))
+        used = sorted(set(item["target_host_id"] for item in result["placements"] if item["target_source"] in CLAIMED_SOURCES))
         for host_id in used:
             if host_id in held:
                 continue
@@ -396,7 +490,7 @@ class ReplacementPlanner(object):
     def _capacity_error(self, code, config, quantity, attempts):
         what = config.get("InstanceFamily") or config.get("InstanceType")
         family = capacity.split_type(what)[0]
-        quota = "Running Dedicated %s Hosts" % family
+        quota = quota_name(family)
         if code == "HostLimitExceeded":
             message = (
                 "AllocateHosts refused %d %s host(s) in %s after %d attempt(s): HostLimitExceeded. Raise the Service Quotas "
@@ -420,6 +514,7 @@ class ReplacementPlanner(object):
         self.described = {}
         self._found = []
         self._read_source()
+        named = self._check_targets()
         version = int(self.item.get("PlanVersion") or 0) or 1
         held = set(claims.claims_for(self.dynamodb, self.table, self.failed_host_id))
         if self.item.get("Plan") or (self.item and not self.movable):
@@ -427,9 +522,9 @@ class ReplacementPlanner(object):
             if placements is not None and self._claim({"placements": placements}, held, set()):
                 return self._result(self._finish(placements, version, new_groups=[], held=held))
             self._release_new_claims()
-        return self._result(self._replan(version, held))
+        return self._result(self._replan(version, held, named))
 
-    def _replan(self, version, held):
+    def _replan(self, version, held, named):
         stored_token = self.item.get("AllocationClientToken")
         tokens = []
         if stored_token:
@@ -437,7 +532,7 @@ class ReplacementPlanner(object):
                       for index in range(max(int(self.options["max_new_hosts"]), 1))]
         found = hosts_for_tokens(self.ec2, tokens)
         pool = find_pool_hosts(self.ec2, self.availability_zone, self.reserved_tags, exclude={self.failed_host_id})
-        candidates = self._candidates(pool, held, found)
+        candidates = self._candidates(pool, held, found, named)
         excluded = set()
         for _attempt in range(len(candidates) + 1):
             result = self._pack(candidates, excluded)
@@ -497,13 +592,17 @@ class ReplacementPlanner(object):
                     new_ids.extend(host_ids)
                 for entry in placements:
                     entry["target_host_id"] = mapping.get(entry["target_host_id"], entry["target_host_id"])
+        if new_ids:
+            self._describe(new_ids)  # their AllocationTime and reservation, for the plan and the record
         for entry in self.moved.values():
-            placements.append(dict(entry, target_source="allocated" if entry["target_host_id"] in self._allocated_ids() else "pool"))
+            placements.append(dict(entry, target_source=self._source_of(entry["target_host_id"])))
         placements.sort(key=lambda entry: entry["instance_id"])
-        pool_ids = sorted(set(entry["target_host_id"] for entry in placements if entry["target_source"] == "pool"))
-        allocated_ids = sorted(set(entry["target_host_id"] for entry in placements if entry["target_source"] == "allocated"))
+        target_ids, pool_ids, allocated_ids = [
+            sorted(set(entry["target_host_id"] for entry in placements if entry["target_source"] == source))
+            for source in (TARGET_SOURCE, "pool", "allocated")]
         plan = {
             "placements": placements,
+            "target_host_ids": target_ids,
             "pool_host_ids": pool_ids,
             "allocated_host_ids": allocated_ids,
             "client_token": client_token(self.failed_host_id, version) if (new_groups or self.item.get("AllocationClientToken")
@@ -512,14 +611,28 @@ class ReplacementPlanner(object):
             "unplaced": [],
             "skipped": self.skipped,
         }
+        plan["hosts"] = self._plan_hosts(plan)
         if self.check_mode:
             plan["would_allocate"] = would_allocate
             return plan
-        self._tag_pool_hosts(pool_ids)
+        self._tag_pool_hosts(target_ids + pool_ids)
         self._store(plan, new_ids, held)
         return plan
 
+    def _plan_hosts(self, plan):
+        """Every host of the plan (the failed one first) with its reservation; new hosts with allocation time and price."""
+        real = [host_id for host_id in plan["target_host_ids"] + plan["pool_host_ids"] + plan["allocated_host_ids"]
+                if host_id not in self.described and not host_id.startswith("new-")]
+        self._describe(real)
+        family = host_family(self.host)
+        entries = [host_entry(self.host, "failed", self.prices)]
+        for role, key in ((TARGET_SOURCE, "target_host_ids"), ("pool", "pool_host_ids"), ("new", "allocated_host_ids")):
+            for host_id in plan[key]:
+                entries.append(host_entry(self.described.get(host_id) or {"HostId": host_id}, role, self.prices, family=family))
+        return entries
+
     def _tag_pool_hosts(self, pool_ids):
+        """Mark the claimed hosts (named targets and pool hosts) with FailoverFor."""
         if not pool_ids:
             return
         missing = [host_id for host_id in pool_ids if host_id not in self.described]
@@ -539,15 +652,16 @@ class ReplacementPlanner(object):
         allocated = list(self.item.get("AllocatedHosts") or [])
         known = set(self._allocated_ids())
         for host_id, allocation_time in [(host["HostId"], _iso(host.get("AllocationTime"))) for host in self._found] + [
-                (host_id, _now_iso()) for host_id in new_ids]:
+                (host_id, _iso((self.described.get(host_id) or {}).get("AllocationTime"))) for host_id in new_ids]:
             if host_id not in known:
                 allocated.append({"hostId": host_id, "allocationTime": allocation_time})
                 known.add(host_id)
         fields = {
             "Plan": dict((entry["instance_id"], entry["target_host_id"]) for entry in plan["placements"]),
-            "ReplacementHostIds": plan["pool_host_ids"] + plan["allocated_host_ids"],
+            "ReplacementHostIds": plan["target_host_ids"] + plan["pool_host_ids"] + plan["allocated_host_ids"],
             "PlanVersion": plan["plan_version"],
             "AllocatedHosts": allocated,
+            "PlanHosts": [dict((_camel(key), value) for key, value in entry.items()) for entry in plan["hosts"]],
         }
         if plan["client_token"]:
             fields["AllocationClientToken"] = plan["client_token"]
@@ -565,7 +679,7 @@ class ReplacementPlanner(object):
             self.record.initialise_instances(instances)
             self.changed = self.changed or self.record.changed
         # Claims this failover holds on pool hosts the plan no longer uses go back to the pool.
-        for host_id in sorted(set(held) - set(plan["pool_host_ids"])):
+        for host_id in sorted(set(held) - set(plan["pool_host_ids"]) - set(plan["target_host_ids"])):
             claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id)
             self.changed = True
 
@@ -587,6 +701,11 @@ class _ParameterMismatch(Exception):
     """AllocateHosts refused a reused ClientToken with other parameters."""
 
 
+def _camel(name):
+    head, _sep, tail = name.partition("_")
+    return head + "".join(part.capitalize() for part in tail.split("_")) if tail else head
+
+
 def _iso(value):
     if value is None:
         return _now_iso()
@@ -606,3 +725,442 @@ def plan_replacement(ec2, dynamodb, table, failed_host_id, record=None, run_id=N
     planner = ReplacementPlanner(ec2, dynamodb, table, failed_host_id, record=record, run_id=run_id,
                                  instance_ids=instance_ids, check_mode=check_mode, sleep=sleep, **options)
     return planner.run()
+
+
+# ---------------------------------------------------------------------------------------------------- after the failover
+
+OUTCOME_TAGS = ("FailoverOutcome", "FailoverRunId", "FailoverAt")
+# An instance whose placement was changed is on its target host, whatever happened after.
+RECEIVED_PHASES = ("placed", "starting", "running", "verified")
+SETTLE_DEFAULTS = dict(
+    reserved_tags=DEFAULT_RESERVED_TAGS,
+    allocate_hosts=True,
+    max_new_hosts=2,
+    release_failed_host=False,
+    replenish_pool=False,
+)
+
+
+# Result keys of a spare and the record's names for them.
+SPARE_FIELDS = (("host_id", "hostId"), ("replaces", "replaces"), ("client_token", "clientToken"), ("allocation_time", "allocationTime"))
+
+
+def spare_client_token(failed_host_id, version, pool_host_id):
+    """The AllocateHosts ClientToken of the spare that replaces ``pool_host_id`` (``spare-<failed>-v<n>-<pool host>``)."""
+    return ("spare-%s-v%d-%s" % (failed_host_id, version, pool_host_id))[:CLIENT_TOKEN_MAX]
+
+
+def spare_config(pool_host):
+    """AllocateHosts parameters for a spare like ``pool_host``: same zone, family (or single type) and settings."""
+    properties = pool_host.get("HostProperties") or {}
+    if pool_host.get("AllowsMultipleInstanceTypes") == "off" and properties.get("InstanceType"):
+        config = {"InstanceType": properties["InstanceType"]}
+    else:
+        config = {"InstanceFamily": host_family(pool_host)}
+    config.update(AvailabilityZone=pool_host["AvailabilityZone"], AutoPlacement="off")
+    for field in ("HostRecovery", "HostMaintenance"):
+        if pool_host.get(field) in ("on", "off"):
+            config[field] = pool_host[field]
+    return config
+
+
+def instances_on(ec2, host_ids):
+    """``{host id: [instance ids]}`` of the live instances (running, stopped, ...) placed on or targeting each host."""
+    found = dict((host_id, []) for host_id in host_ids)
+    if not host_ids:
+        return found
+    for instance in describe_host_instances(ec2, list(host_ids)):
+        host_id = (instance.get("Placement") or {}).get("HostId")
+        if host_id in found:
+            found[host_id].append(instance["InstanceId"])
+    return found
+
+
+def _unsuccessful(response):
+    return dict((entry.get("ResourceId"), "%s: %s" % ((entry.get("Error") or {}).get("Code"), (entry.get("Error") or {}).get("Message")))
+                for entry in response.get("Unsuccessful") or [])
+
+
+class Settlement(object):
+    """What happens to the hosts after a failover (``settle()``); every change is fenced by the run's lease.
+
+    * the failed host is tagged with the outcome (FailoverOutcome, FailoverRunId, FailoverAt);
+    * with ``release_failed_host`` it is released when nothing is left on it, running or stopped (a reserved host
+      cannot be released before its term ends: reported, never an error);
+    * claimed hosts that received instances lose the pool tags (the ``reserved_tags`` keys) and carry FailoverFor;
+      their claims stay (they record which failover took the host);
+    * claims on hosts that received nothing go back to the pool (the claim is deleted, the host's tags are left);
+    * with ``replenish_pool``, one spare per pool host consumed, within what ``max_new_hosts`` leaves, each allocated
+      once (ClientToken stored in the record's ``Settlement`` before AllocateHosts is called).
+
+    A failover that stopped before it had a plan (bad input, no capacity) has nothing to settle: the planner already
+    gave its claims back, and the failed host is not tagged. In check mode nothing changes; with ``planned`` (the plan
+    of a check-mode run) it previews the settlement of that plan as if every instance moved.
+    """
+
+    def __init__(self, ec2, dynamodb, table, failed_host_id, record=None, run_id=None, check_mode=False,
+                 failover_error=None, planned=None, wall_clock=time.time, **options):
+        self.ec2 = retrying(ec2)
+        self.dynamodb = retrying(dynamodb)
+        self.table = table
+        self.failed_host_id = validate_host_id(failed_host_id, what="failed_host_id")
+        self.record = record
+        self.run_id = run_id
+        self.check_mode = check_mode
+        self.failover_error = failover_error or None
+        self.planned = planned
+        self.wall_clock = wall_clock
+        self.options = dict(SETTLE_DEFAULTS)
+        self.options.update((key, value) for key, value in options.items() if value is not None)
+        if int(self.options["max_new_hosts"]) < 0:
+            raise InvalidInputError("max_new_hosts must be 0 or more, got %r" % self.options["max_new_hosts"])
+        self.reserved_tags = dict((str(key), str(value)) for key, value in (self.options["reserved_tags"] or {}).items())
+        if not check_mode:
+            if record is None or not run_id:
+                raise InvalidInputError("a run id and the migration record are required outside check mode")
+            record.fence_client(self.ec2)  # fence every attempt of CreateTags, DeleteTags, ReleaseHosts and AllocateHosts
+            self.item = record.item or {}
+        else:
+            self.item = get_record(self.dynamodb, table, self.failed_host_id) or {}
+        self.changed = False
+        self.lines = []
+        self.notes = []
+
+    def _guard(self):
+        """Right before a change: renew the lease if due, then make sure this run still holds it."""
+        self.record.heartbeat()
+        self.record.fence()
+
+    def _tag_host(self, method, operation, host_id, **params):
+        """One tagging call on one host, its error reported with the operation and the host."""
+        try:
+            return getattr(self.ec2, method)(aws_retry=True, Resources=[host_id], **params)
+        except botocore.exceptions.ClientError as error:
+            raise api_error(error, operation, "%s on %s failed" % (operation, host_id))
+
+    def _say(self, done, to_do):
+        """One line of what the settlement did (or, in check mode, would do)."""
+        self.lines.append(("would " + to_do) if self.check_mode else done)
+
+    # ------------------------------------------------------------------ what happened
+
+    def _outcome(self):
+        if self.planned is not None:
+            return "succeeded"  # the preview assumes every planned instance moves
+        if self.record is not None:
+            state = self.record.preview_finalize(error_details=self.failover_error)
+        else:
+            state = "failed" if self.failover_error else final_state(self.item.get("InstanceMigrations") or {})
+        return "succeeded" if state == "complete" else "failed"
+
+    def _received(self):
+        """Host ids that received at least one instance of the failed host."""
+        if self.planned is not None:
+            return set(entry["target_host_id"] for entry in self.planned.get("placements") or [])
+        return set(entry.get("targetHostId") for entry in (self.item.get("InstanceMigrations") or {}).values()
+                   if entry.get("targetHostId") and (entry.get("phase") in RECEIVED_PHASES or entry.get("status") == "success"))
+
+    def _held(self):
+        held = set(claims.claims_for(self.dynamodb, self.table, self.failed_host_id))
+        if self.planned is not None:
+            held |= set(self.planned.get("target_host_ids") or []) | set(self.planned.get("pool_host_ids") or [])
+        return held
+
+    # ------------------------------------------------------------------ steps
+
+    def _tag_outcome(self, outcome):
+        wanted = {"FailoverOutcome": outcome, "FailoverRunId": str(self.run_id or "check-mode"),
+                  "FailoverAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.wall_clock()))}
+        tags = tag_dict(self.host)
+        if self.host.get("State") in RELEASED_STATES:
+            self.notes.append("the failed host %s is %s: not tagged" % (self.failed_host_id, self.host["State"]))
+            return {}
+        if tags.get("FailoverOutcome") == outcome and tags.get("FailoverRunId") == wanted["FailoverRunId"]:
+            return dict((key, tags.get(key)) for key in OUTCOME_TAGS)
+        self._say("failed host %s tagged FailoverOutcome=%s" % (self.failed_host_id, outcome),
+                  "tag the failed host %s FailoverOutcome=%s" % (self.failed_host_id, outcome))
+        if not self.check_mode:
+            self._guard()
+            self._tag_host("create_tags", "CreateTags", self.failed_host_id, Tags=[{"Key": key, "Value": wanted[key]} for key in OUTCOME_TAGS])
+            self.changed = True
+        return wanted
+
+    def _retag(self, hosts):
+        """Claimed hosts that received instances: no longer spare (pool tags removed), FailoverFor set."""
+        retagged = []
+        for host in hosts:
+            host_id = host["HostId"]
+            tags = tag_dict(host)
+            pool_keys = sorted(key for key in self.reserved_tags if key in tags)
+            needs_mark = tags.get(FAILOVER_TAG) != self.failed_host_id
+            if not pool_keys and not needs_mark:
+                continue
+            retagged.append(host_id)
+            change = "%s out of the pool (tags removed: %s), tagged %s=%s" % (
+                host_id, ", ".join(pool_keys) or "none", FAILOVER_TAG, self.failed_host_id)
+            self._say("host " + change, "take host " + change)
+            if self.check_mode:
+                continue
+            self._guard()
+            if pool_keys:
+                self._tag_host("delete_tags", "DeleteTags", host_id, Tags=[{"Key": key} for key in pool_keys])
+            if needs_mark:
+                self._tag_host("create_tags", "CreateTags", host_id, Tags=[{"Key": FAILOVER_TAG, "Value": self.failed_host_id}])
+            self.changed = True
+        return retagged
+
+    def _return_claims(self, host_ids):
+        for host_id in host_ids:
+            self._say("unused claim on %s returned to the pool" % host_id, "return the unused claim on %s to the pool" % host_id)
+            if not self.check_mode:
+                self._guard()
+                if claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id):
+                    self.changed = True
+        return list(host_ids)
+
+    def _release_failed_host(self):
+        """Release the failed host when asked and when nothing is left on it; (released, why not)."""
+        if not self.options["release_failed_host"]:
+            return False, "release_failed_host is false"
+        if self.host.get("State") in RELEASED_STATES:
+            return False, "it is already %s" % self.host["State"]
+        left = instances_on(self.ec2, [self.failed_host_id])[self.failed_host_id]
+        if self.planned is not None:
+            moving = set(entry["instance_id"] for entry in self.planned.get("placements") or [])
+            left = [instance_id for instance_id in left if instance_id not in moving]
+        if left:
+            return False, "%d instance(s) are still on it (running or stopped): %s" % (len(left), ", ".join(sorted(left)))
+        if self.host.get("HostReservationId"):
+            return False, ("it holds the reservation %s: a reserved host cannot be released before the reservation term "
+                           "ends" % self.host["HostReservationId"])
+        self._say("failed host %s released" % self.failed_host_id, "release the failed host %s" % self.failed_host_id)
+        if self.check_mode:
+            return True, None
+        self._guard()
+        try:
+            response = self.ec2.release_hosts(aws_retry=True, HostIds=[self.failed_host_id])
+        except botocore.exceptions.ClientError as error:
+            return False, "ReleaseHosts refused it: %s" % error_code(error)
+        refused = _unsuccessful(response)
+        if self.failed_host_id in refused:
+            return False, "ReleaseHosts refused it: %s" % refused[self.failed_host_id]
+        self.changed = True
+        return True, None
+
+    def _replenish(self, consumed, described, settlement):
+        """One spare per consumed pool host, within what max_new_hosts leaves; returns the spare entries."""
+        spares = dict((entry["replaces"], dict(entry)) for entry in settlement.get("spares") or [])
+        if not self.options["replenish_pool"] or not consumed:
+            return [spares[key] for key in sorted(spares)]
+        if self.planned is not None:
+            allocated = len(self.planned.get("allocated_host_ids") or [])
+        else:
+            allocated = len(self.item.get("AllocatedHosts") or [])
+        budget = max(int(self.options["max_new_hosts"]) - allocated, 0) if self.options["allocate_hosts"] else 0
+        version = int(self.item.get("PlanVersion") or 0) or 1
+        for index, pool_id in enumerate(sorted(consumed)):
+            if pool_id in spares and spares[pool_id].get("hostId"):
+                continue
+            if index >= budget:
+                why = "allocate_hosts is false" if not self.options["allocate_hosts"] else (
+                    "max_new_hosts (%d) is used up by the %d host(s) this failover allocated" % (int(self.options["max_new_hosts"]), allocated))
+                self.notes.append("pool host %s not replenished: %s" % (pool_id, why))
+                continue
+            entry = spares.setdefault(pool_id, {"replaces": pool_id, "clientToken": spare_client_token(self.failed_host_id, version, pool_id)})
+            if self.check_mode:
+                self._say("", "allocate a spare for the pool in place of %s" % pool_id)
+                continue
+            found = hosts_for_tokens(self.ec2, [entry["clientToken"]])
+            if not found:
+                self.record.set_fields(Settlement=dict(settlement, spares=[spares[key] for key in sorted(spares)]))
+                found = self._allocate_spare(described[pool_id], entry["clientToken"])
+            if found:
+                entry.update(hostId=found[0]["HostId"], allocationTime=_iso(found[0].get("AllocationTime")))
+        return [spares[key] for key in sorted(spares)]
+
+    def _allocate_spare(self, pool_host, token):
+        tags = ([{"Key": key, "Value": value} for key, value in sorted(self.reserved_tags.items())]
+                + cost_allocation_tags(pool_host, self.reserved_tags) + [{"Key": FAILOVER_TAG, "Value": self.failed_host_id}])
+        params = dict(spare_config(pool_host), Quantity=1, ClientToken=token,
+                      TagSpecifications=[{"ResourceType": "dedicated-host", "Tags": tags}])
+        self._guard()
+        try:
+            host_ids = self.ec2.allocate_hosts(aws_retry=True, **params).get("HostIds") or []
+        except botocore.exceptions.ClientError as error:
+            code = error_code(error)
+            if code in ALLOCATION_CAPACITY_CODES:
+                self.notes.append("no spare allocated in place of %s: %s; raise the Service Quotas quota '%s' (Amazon EC2) "
+                                  "or retry later" % (pool_host["HostId"], code, quota_name(host_family(pool_host))))
+                return []
+            raise api_error(error, "AllocateHosts", "allocating a spare in place of %s failed" % pool_host["HostId"])
+        self.changed = True
+        return describe_hosts(self.ec2, host_ids=host_ids) if host_ids else []
+
+    # ------------------------------------------------------------------ run
+
+    def run(self):
+        self.host = describe_hosts(self.ec2, host_ids=[self.failed_host_id])[0]
+        attempted = self.planned is not None or bool(self.item.get("Plan")) or bool(self.item.get("InstanceMigrations"))
+        if not attempted:
+            self.notes.append("the failover stopped before it had a plan: nothing to settle")
+            return self._result(None, {}, [], [], [], (False, "the failover never had a plan"), [])
+        outcome = self._outcome()
+        received = self._received()
+        held = self._held()
+        settlement = dict(self.item.get("Settlement") or {})
+        used = sorted(held & received)
+        described = dict((host["HostId"], host) for host in describe_hosts(self.ec2, host_ids=used)) if used else {}
+        consumed = set(settlement.get("consumedPoolHostIds") or []) | set(
+            host_id for host_id, host in described.items() if self.reserved_tags and matches_tags(host, self.reserved_tags))
+        for host_id in sorted(consumed - set(described)):  # consumed by an earlier settle of this failover
+            described.update((host["HostId"], host) for host in describe_hosts(self.ec2, host_ids=[host_id]))
+        tags = self._tag_outcome(outcome)
+        retagged = self._retag([described[host_id] for host_id in used])
+        returned = self._return_claims(sorted(held - received))
+        released = self._release_failed_host()
+        settlement.update(consumedPoolHostIds=sorted(consumed))
+        spares = self._replenish(consumed, described, settlement)
+        for entry in self.item.get("AllocatedHosts") or []:
+            self.lines.append("new host %s allocated at %s for this failover" % (entry.get("hostId"), entry.get("allocationTime")))
+        for spare in spares:
+            if spare.get("hostId") and not self.check_mode:
+                self.lines.append("spare %s allocated at %s in place of %s" % (spare["hostId"], spare.get("allocationTime"), spare["replaces"]))
+        return self._result(outcome, tags, retagged, returned, sorted(consumed), released, spares, settlement)
+
+    def _result(self, outcome, tags, retagged, returned, consumed, released, spares, settlement=None):
+        released_now, why_not = released
+        if not released_now and outcome is not None and self.options["release_failed_host"]:
+            self.lines.append("failed host %s not released: %s" % (self.failed_host_id, why_not))
+        before = settlement or {}
+        released_ever = (bool(released_now) and not self.check_mode) or bool(before.get("failedHostReleased"))
+        summary = {
+            "outcome": outcome,
+            "runId": self.run_id,
+            "consumedPoolHostIds": consumed,
+            # What earlier settlements of this failover did stays recorded: a rerun that finds nothing left to do
+            # writes nothing.
+            "retaggedHostIds": sorted(set(retagged) | set(before.get("retaggedHostIds") or [])),
+            "returnedClaimHostIds": sorted(set(returned) | set(before.get("returnedClaimHostIds") or [])),
+            "failedHostReleased": released_ever,
+            "failedHostNotReleased": None if released_ever else why_not,
+            "spares": spares,
+            "notes": self.notes,
+        }
+        if settlement is not None and not self.check_mode:
+            stored = dict(settlement, **summary)
+            if stored != self.item.get("Settlement"):
+                self.record.set_fields(Settlement=stored)
+                self.changed = True
+        return {
+            "changed": self.changed,
+            "settlement": {
+                "outcome": outcome,
+                "failed_host": {"host_id": self.failed_host_id, "outcome_tags": tags, "released": summary["failedHostReleased"],
+                                "not_released_because": why_not,
+                                "reservation_id": self.host.get("HostReservationId")},
+                "consumed_pool_host_ids": consumed,
+                "retagged_host_ids": retagged,
+                "returned_claim_host_ids": returned,
+                "spares": [dict((key, spare.get(name)) for key, name in SPARE_FIELDS) for spare in spares],
+                "lines": self.lines + self.notes,
+                "notes": self.notes,
+            },
+        }
+
+
+def settle_failover(ec2, dynamodb, table, failed_host_id, record=None, run_id=None, check_mode=False, failover_error=None,
+                    planned=None, wall_clock=time.time, **options):
+    """Settle the hosts after the failover of ``failed_host_id`` (class Settlement); ``record`` holds the lease of ``run_id``.
+
+    ``options``: reserved_tags, allocate_hosts, max_new_hosts, release_failed_host, replenish_pool.
+    Returns ``{"changed", "settlement"}``.
+    """
+    return Settlement(ec2, dynamodb, table, failed_host_id, record=record, run_id=run_id, check_mode=check_mode,
+                      failover_error=failover_error, planned=planned, wall_clock=wall_clock, **options).run()
+
+
+# ---------------------------------------------------------------------------------------------------- unused hosts
+
+ALLOCATION_TOKEN_PREFIX = "failover-"
+LIVE_RECORD_STATES = ("pending", "processing")
+
+
+def _live_failovers(records, now):
+    """Failed host ids whose failover may still use its hosts: in progress (a crashed run resumes) or holding a lease."""
+    live = set()
+    for item in records:
+        lease_live = item.get("LeaseRunId") and float(item.get("LeaseExpiresAt") or 0) > now
+        if item.get("State") in LIVE_RECORD_STATES or lease_live:
+            live.add(item["HostId"])
+    return live
+
+
+def release_unused_hosts(ec2, dynamodb, table, reserved_tags=None, host_ids=None, check_mode=False, wall_clock=time.time):
+    """Release the replacement hosts failovers allocated that ended up unused; idempotent.
+
+    A host is released when all of these hold: it is ``available``; a failover allocated it (its ClientToken is a
+    failover's, or a record lists it in ``AllocatedHosts``); it carries FailoverFor; it is not a pool host (it lacks
+    ``reserved_tags``); no instance is on it or targets it (running or stopped); it holds no reservation; and neither
+    a claim nor its FailoverFor ties it to a failover still in progress. ``host_ids`` limits the search to those hosts.
+    Returns ``{"changed", "released_host_ids" (or what would be released in check mode), "kept": [{host_id, reason}]}``.
+    """
+    ec2 = retrying(ec2)
+    dynamodb = retrying(dynamodb)
+    reserved = dict((str(key), str(value)) for key, value in (DEFAULT_RESERVED_TAGS if reserved_tags is None else reserved_tags).items())
+    if host_ids:
+        names = []
+        for value in host_ids:
+            value = validate_host_id(value, what="release_host_ids item")
+            if value not in names:
+                names.append(value)
+        candidates = describe_hosts(ec2, host_ids=names)
+    else:
+        candidates = describe_hosts(ec2, filters={"tag-key": [FAILOVER_TAG], "state": ["available"]})
+    records = list_records(dynamodb, table)
+    allocated = set(entry.get("hostId") for item in records for entry in item.get("AllocatedHosts") or [])
+    live = _live_failovers(records, wall_clock())
+    claimed = claims.all_claims(dynamodb, table)
+    kept = []
+    unused = []
+    for host in sorted(candidates, key=lambda entry: entry["HostId"]):
+        host_id = host["HostId"]
+        tags = tag_dict(host)
+        reason = None
+        if host.get("State") != "available":
+            reason = "it is %s" % host.get("State")
+        elif not (str(host.get("ClientToken") or "").startswith(ALLOCATION_TOKEN_PREFIX) or host_id in allocated):
+            reason = "no failover allocated it"
+        elif FAILOVER_TAG not in tags:
+            reason = "it has no %s tag" % FAILOVER_TAG
+        elif reserved and matches_tags(host, reserved):
+            reason = "it is a pool host (tags %s)" % reserved
+        elif claimed.get(host_id) in live:
+            reason = "it is claimed by the failover of %s, still in progress" % claimed[host_id]
+        elif tags[FAILOVER_TAG] in live:
+            reason = "the failover of %s is still in progress" % tags[FAILOVER_TAG]
+        elif host.get("HostReservationId"):
+            reason = "it holds the reservation %s: a reserved host cannot be released before the term ends" % host["HostReservationId"]
+        if reason:
+            kept.append({"host_id": host_id, "reason": reason})
+        else:
+            unused.append(host_id)
+    occupied = instances_on(ec2, unused)
+    for host_id in list(unused):
+        if occupied[host_id]:
+            kept.append({"host_id": host_id, "reason": "%d instance(s) on it (running or stopped): %s"
+                         % (len(occupied[host_id]), ", ".join(sorted(occupied[host_id])))})
+            unused.remove(host_id)
+    released = []
+    if unused and not check_mode:
+        try:
+            response = ec2.release_hosts(aws_retry=True, HostIds=unused)
+        except botocore.exceptions.ClientError as error:
+            raise api_error(error, "ReleaseHosts", "releasing %s failed" % ", ".join(unused))
+        refused = _unsuccessful(response)
+        released = [host_id for host_id in unused if host_id not in refused]
+        kept.extend({"host_id": host_id, "reason": "ReleaseHosts refused it: %s" % refused[host_id]} for host_id in sorted(refused))
+    return {
+        "changed": bool(released),
+        "released_host_ids": unused if check_mode else released,
+        "kept": sorted(kept, key=lambda entry: entry["host_id"]),
+    }

@@ -45,7 +45,7 @@ DEFAULTS = dict(
     force_stop_after=120.0,  # graceful stop gets two minutes, then StopInstances Force=true
     stop_timeout=600.0,  # ten minutes, the ceiling of botocore's InstanceStopped waiter and AWS's "post a request for help"
     start_timeout=600.0,  # ten minutes, the ceiling of botocore's InstanceRunning waiter
-    poll_interval=5.0,
+    poll_interval=1.0,  # one DescribeInstances a second for the whole host, far below EC2's 20 per second refill
     start_attempts=3,
     start_backoff=None,  # seconds before the second start attempt (doubles each time); default 2 x poll_interval
     force_stop_immediately=False,
@@ -401,6 +401,8 @@ class Migration(object):
                 return
             self._set_phase(move, "running")
             move.step = "verify"
+            # The description that says running also says where: verify now, not a poll interval later.
+            self._on_verify(move, description, state)
             return
         if state == "stopped":
             move.stopped_seen += 1

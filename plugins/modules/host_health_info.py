@@ -9,15 +9,19 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: host_health_info
-short_description: Classify EC2 Dedicated Hosts as healthy, degraded or failed
+short_description: Classify EC2 Dedicated Hosts as healthy, degraded, failed or gone
 version_added: 0.1.0
 author:
   - Dedicated Hosts Failover maintainers (@dedicated-hosts)
 description:
   - Reads Dedicated Hosts, their instances and the instances' status with a few paginated calls
-    (DescribeHosts, DescribeInstances filtered by host id, DescribeInstanceStatus joined by instance id)
     and classifies each host as V(healthy), V(degraded), V(failed) or V(gone) (released), with the reasons.
-  - The classification table is in the collection's C(docs/health.md).
+  - For named hosts, DescribeInstances is filtered by host id; for a whole region the calls page through
+    the region (DescribeHosts 500 a page, DescribeInstances and DescribeInstanceStatus 1000 a page), so a
+    fleet of thousands of hosts takes tens of calls.
+  - The classification table is in the collection's C(docs/health.md). A host under assessment whose AWS
+    host recovery is on stays V(degraded) for O(aws_recovery_grace_period) seconds; a host in permanent
+    failure whose AWS host maintenance is on stays V(degraded), with the hosts that look like AWS's replacement.
   - Never changes anything, and never answers from a cache.
 options:
   host_ids:
@@ -32,6 +36,31 @@ options:
       - 'DescribeHosts filters, for example C({"availability-zone": "us-east-1a", "state": "available"}).'
     type: dict
     default: {}
+  aws_recovery_grace_period:
+    description:
+      - Seconds AWS host recovery is given, from the earliest C(ImpairedSince) of the host's instances,
+        before a host under assessment counts as V(failed).
+    type: float
+    default: 900
+  aws_recovery_assumed_start:
+    description:
+      - When AWS host recovery counts as begun if no instance of the host reports C(ImpairedSince),
+        as an ISO 8601 time (UTC when no offset is given). Without it, recovery counts as beginning now.
+      - The failover passes the start of its own wait, so that it waits the grace period once, not forever.
+    type: str
+  ignore_aws_recovery:
+    description:
+      - Classify a host under assessment, or in permanent failure, as V(failed) even when AWS host recovery
+        or AWS host maintenance is on.
+    type: bool
+    default: false
+  health:
+    description:
+      - Only return hosts of these classes. RV(summary) still counts every host read.
+    type: list
+    elements: str
+    choices: [healthy, degraded, failed, gone]
+    default: [healthy, degraded, failed, gone]
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -48,16 +77,22 @@ EXAMPLES = r"""
 - name: Find the failed hosts of a region
   dedicated_hosts.failover.host_health_info:
     region: eu-west-1
+    health: [failed]
   register: fleet
 
 - name: List them
   ansible.builtin.debug:
-    msg: "{{ fleet.hosts | selectattr('health', 'equalto', 'failed') | map(attribute='host_id') | list }}"
+    msg: "{{ fleet.hosts | map(attribute='host_id') | list }}"
+
+- name: Count the classes, giving AWS recovery five minutes
+  dedicated_hosts.failover.host_health_info:
+    aws_recovery_grace_period: 300
+  register: counts
 """
 
 RETURN = r"""
 hosts:
-  description: One entry per host, sorted by host id.
+  description: One entry per host of the requested classes, sorted by host id.
   returned: always
   type: list
   elements: dict
@@ -78,18 +113,63 @@ hosts:
       description: Why the host has that class; empty for a healthy host.
       type: list
       elements: str
+      sample: ["host is in permanent-failure and AWS host maintenance is off: AWS will not move its instances"]
     availability_zone:
       description: The host's availability zone.
       type: str
+      sample: us-east-1a
+    instance_family:
+      description: The host's instance family.
+      type: str
+      sample: m5
+    instance_type:
+      description: The host's one instance type; null when the host allows several types of its family.
+      type: str
+      sample: m5.large
     host_properties:
       description: Cores, sockets, vCPUs, instance family (and type for a single-type host).
       type: dict
     host_recovery:
       description: Whether AWS host recovery is on.
       type: str
+      sample: "on"
     host_maintenance:
       description: Whether AWS host maintenance is on.
       type: str
+      sample: "on"
+    allocation_time:
+      description: When the host was allocated (ISO 8601, UTC).
+      type: str
+      sample: "2026-01-31T12:00:00Z"
+    aws_recovery:
+      description:
+        - AWS host recovery's timing, for a host under assessment with host recovery on that is classified
+          against the grace period; null otherwise.
+      type: dict
+      contains:
+        in_progress:
+          description: Whether the grace period is still running (the host is then V(degraded)).
+          type: bool
+        since:
+          description: When recovery began (ISO 8601, UTC).
+          type: str
+        since_reported:
+          description: Whether an instance reported that time (C(ImpairedSince)); if not, O(aws_recovery_assumed_start) or now was used.
+          type: bool
+        grace_ends:
+          description: When the grace period ends (ISO 8601, UTC).
+          type: str
+        seconds_left:
+          description: Seconds until the grace period ends; 0 once it has.
+          type: float
+    maintenance_replacement_candidates:
+      description:
+        - For a host in permanent failure with AWS host maintenance on, the hosts that look like the replacement
+          AWS allocated (same AZ, instance type or family and tags, allocated later, available or pending, not
+          claimed by a failover). Empty for any other host.
+      type: list
+      elements: str
+      sample: [h-0fedcba9876543210]
     available_capacity:
       description: The host's available capacity as EC2 reports it.
       type: dict
@@ -116,11 +196,46 @@ hosts:
         affinity:
           description: The instance's host affinity.
           type: str
+        tenancy:
+          description: The instance's tenancy.
+          type: str
+        availability_zone:
+          description: The instance's availability zone.
+          type: str
+        platform:
+          description: V(windows) for a Windows instance, else null.
+          type: str
         public_ip_address:
           description: The public IPv4 address, if any.
           type: str
-counts:
-  description: How many hosts of each health class were found.
+        system_status:
+          description: The instance's system status (V(ok), V(impaired), V(not-applicable) for a stopped instance, ...).
+          type: str
+        impaired_since:
+          description: When the system status became impaired (ISO 8601, UTC), if EC2 says.
+          type: str
+        events:
+          description: The instance's scheduled events, completed ones included (their description starts with C([Completed])).
+          type: list
+          elements: dict
+          contains:
+            code:
+              description: The event code, for example V(instance-retirement).
+              type: str
+            description:
+              description: The event description.
+              type: str
+            not_before:
+              description: The earliest start of the event (ISO 8601, UTC).
+              type: str
+            not_after:
+              description: The latest end of the event (ISO 8601, UTC).
+              type: str
+            instance_event_id:
+              description: The event id.
+              type: str
+summary:
+  description: How many hosts of each health class were read (before O(health) selects the hosts returned).
   returned: always
   type: dict
   sample: {healthy: 10, degraded: 1, failed: 1, gone: 0}
@@ -129,27 +244,48 @@ counts:
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import camel_dict_to_snake_dict
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import DEGRADED
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import FAILED
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import GONE
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import HEALTHY
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import AWS_RECOVERY_GRACE_PERIOD
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import CLASSES
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import host_health
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import parse_time
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import summary
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 
 
 def run(module):
-    for host_id in module.params["host_ids"]:
+    params = module.params
+    for host_id in params["host_ids"]:
         validate_host_id(host_id)
-    report = host_health(module.aws_client("ec2"), host_ids=module.params["host_ids"], filters=module.params["filters"])
-    hosts = [camel_dict_to_snake_dict(host, ignore_list=["Tags"]) for host in report]
-    counts = dict((health, 0) for health in (HEALTHY, DEGRADED, FAILED, GONE))
-    for host in hosts:
-        counts[host["health"]] += 1
-    return dict(changed=False, hosts=hosts, counts=counts)
+    if params["aws_recovery_grace_period"] < 0:
+        raise InvalidInputError("aws_recovery_grace_period must be 0 or more, not %s" % params["aws_recovery_grace_period"])
+    try:
+        assumed_start = parse_time(params["aws_recovery_assumed_start"])
+    except ValueError:
+        module.fail_json(msg="aws_recovery_assumed_start %r is not an ISO 8601 time" % params["aws_recovery_assumed_start"])
+    report = host_health(
+        module.aws_client("ec2"),
+        host_ids=params["host_ids"],
+        filters=params["filters"],
+        grace_period=params["aws_recovery_grace_period"],
+        ignore_aws_recovery=params["ignore_aws_recovery"],
+        recovery_assumed_start=assumed_start,
+    )
+    hosts = [camel_dict_to_snake_dict(host, ignore_list=["Tags"]) for host in report if host["Health"] in params["health"]]
+    return dict(changed=False, hosts=hosts, summary=summary(report))
 
 
 def main():
-    module = FailoverModule(argument_spec=dict(host_ids=dict(type="list", elements="str", default=[]), filters=dict(type="dict", default={})))
+    module = FailoverModule(
+        argument_spec=dict(
+            host_ids=dict(type="list", elements="str", default=[]),
+            filters=dict(type="dict", default={}),
+            aws_recovery_grace_period=dict(type="float", default=AWS_RECOVERY_GRACE_PERIOD),
+            aws_recovery_assumed_start=dict(type="str"),
+            ignore_aws_recovery=dict(type="bool", default=False),
+            health=dict(type="list", elements="str", choices=list(CLASSES), default=list(CLASSES)),
+        ),
+    )
     module.run(run)
 
 

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: replacement_host
-short_description: Plan, claim and allocate replacement Dedicated Host capacity for a failed host
+short_description: Plan, claim and allocate replacement Dedicated Host capacity for a failed host, and settle the hosts after it
 version_added: 1.0.0
 description:
   - Reads the failed Dedicated Host and its instances (one paginated C(DescribeInstances) filtered by C(host-id); terminated
@@ -43,14 +43,40 @@ description:
     before each EC2 change.
   - In check mode nothing is written, claimed, tagged or allocated; the plan names placeholder hosts (C(new-1), ...) and
     RV(plan.would_allocate) lists the C(AllocateHosts) requests a real run would make.
+  - Hosts named in O(target_host_ids) (for example the replacement AWS allocated for a host in C(permanent-failure)) are
+    checked (they exist, are C(available), in the failed host's zone, of its instance family and not claimed by another
+    failover; a bad one fails the task before anything is claimed, tagged or allocated), claimed like pool hosts and
+    filled first.
+  - RV(plan.hosts) lists every host of the plan with its reservation (C(HostReservationId)); new hosts also with their
+    allocation time and hourly price class (V(on-demand) unless they hold a reservation; the price comes from
+    O(host_hourly_prices), else it is unknown). The record keeps the list as C(PlanHosts).
+  - O(action=settle) runs after the failover, while the run still holds the lease (the C(host_failover) role calls it
+    right before it finalizes the record). It tags the failed host with the outcome (C(FailoverOutcome),
+    C(FailoverRunId), C(FailoverAt)); with O(release_failed_host) releases it when no instance, running or stopped, is
+    left on it (a host with a reservation cannot be released before the term ends, which is reported and never an error); takes the
+    claimed hosts that received instances out of the pool (C(DeleteTags) of the O(reserved_tags) keys, C(FailoverFor)
+    set); returns claims on hosts that received nothing; and with O(replenish_pool) allocates one spare (same zone and
+    family, tagged with O(reserved_tags)) for each pool host consumed, within what O(max_new_hosts) leaves, idempotently.
+    What it did is stored in the record's C(Settlement). In check mode with O(planned) it previews the settlement of
+    that plan as if every instance moved.
+  - O(action=release_unused) releases the replacement hosts failovers allocated that ended up unused (no instance on
+    them, running or stopped; not pool hosts; no reservation; not tied to a failover in progress by a claim or by
+    C(FailoverFor)). In check mode it lists them. C(playbooks/release_unused_hosts.yml) wraps it.
 author:
   - Dedicated Hosts Failover maintainers (@dedicated-hosts)
 options:
+  action:
+    description:
+      - V(plan) plans, claims and allocates; V(settle) settles the hosts after the failover; V(release_unused) releases
+        replacement hosts that ended up unused.
+    type: str
+    choices: [plan, settle, release_unused]
+    default: plan
   failed_host_id:
     description:
       - The failed (source) Dedicated Host, V(h-) followed by 8 or 17 hex digits.
+      - Required unless O(action=release_unused).
     type: str
-    required: true
   run_id:
     description:
       - The run id that holds the lease on the host's migration record (from C(dedicated_hosts.failover.migration_record)).
@@ -113,6 +139,42 @@ options:
     description: Seconds a Mac instance gets to be running on its new host.
     type: float
     default: 7200.0
+  target_host_ids:
+    description:
+      - Hosts the operator names as preferred targets, filled before pool hosts (V(h-) ids).
+    type: list
+    elements: str
+    default: []
+  host_hourly_prices:
+    description:
+      - USD per hour of an on-demand host, by instance family (a dict such as C(m5) to V(5.069)), shown for new hosts.
+      - Prices vary by region and change, so none are built in; a family not listed shows V(price unknown).
+    type: dict
+    default: {}
+  release_failed_host:
+    description:
+      - With O(action=settle), release the failed host when no instance (running or stopped) is left on it.
+    type: bool
+    default: false
+  replenish_pool:
+    description:
+      - With O(action=settle), allocate one spare for each pool host the failover consumed, within O(max_new_hosts).
+    type: bool
+    default: false
+  failover_error:
+    description:
+      - With O(action=settle), the error that ended the failover, if any; the outcome is then V(failed).
+    type: str
+  planned:
+    description:
+      - With O(action=settle) in check mode, the plan (RV(plan)) whose settlement to preview.
+    type: dict
+  release_host_ids:
+    description:
+      - With O(action=release_unused), consider only these hosts (default every host tagged C(FailoverFor)).
+    type: list
+    elements: str
+    default: []
   settle_timeout:
     description:
       - Seconds preflight waits for instances in V(pending), V(stopping) or V(shutting-down) to settle before
@@ -153,6 +215,18 @@ EXAMPLES = r"""
     failed_host_id: h-0123456789abcdef0
   check_mode: true
   register: preview
+
+- name: After the failover, tag the failed host, release it if empty and replenish the pool
+  dedicated_hosts.failover.replacement_host:
+    action: settle
+    failed_host_id: h-0123456789abcdef0
+    run_id: "{{ lease.run_id }}"
+    release_failed_host: true
+    replenish_pool: true
+
+- name: Release replacement hosts that ended up unused
+  dedicated_hosts.failover.replacement_host:
+    action: release_unused
 """
 
 RETURN = r"""
@@ -171,10 +245,22 @@ plan:
       sample:
         - {instance_id: i-0123456789abcdef0, instance_type: m5.xlarge, target_host_id: h-0fedcba9876543210,
            target_source: pool, original_state: running}
+    target_host_ids:
+      description: The hosts of O(target_host_ids) the plan uses (claimed for this failover and tagged C(FailoverFor)).
+      type: list
+      elements: str
     pool_host_ids:
       description: The pool hosts used (claimed for this failover and tagged C(FailoverFor)).
       type: list
       elements: str
+    hosts:
+      description:
+        - The failed host, then every host the plan uses, each with C(host_id), C(role) (V(failed), V(target),
+          V(pool) or V(new)), C(instance_family) and C(reservation_id) (null without a reservation); new hosts also with
+          C(allocation_time) (null for a check-mode placeholder), C(price_class) (V(on-demand) or V(reserved)) and
+          C(hourly_price) (USD per hour from O(host_hourly_prices); null when unknown).
+      type: list
+      elements: dict
     allocated_host_ids:
       description: The hosts allocated for this failover that the plan uses (placeholders C(new-N) in check mode).
       type: list
@@ -221,6 +307,51 @@ quota:
   description: On an allocation failure, the Service Quotas quota to raise (for example C(Running Dedicated m5 Hosts)).
   returned: failure
   type: str
+settlement:
+  description: What O(action=settle) did (or in check mode would do).
+  returned: when O(action=settle)
+  type: dict
+  contains:
+    outcome:
+      description: V(succeeded) or V(failed); null when the failover stopped before it had a plan (nothing is settled).
+      type: str
+    failed_host:
+      description: C(host_id), C(outcome_tags), C(released), C(not_released_because) and C(reservation_id).
+      type: dict
+    consumed_pool_host_ids:
+      description: Pool hosts that received instances (no longer spare).
+      type: list
+      elements: str
+    retagged_host_ids:
+      description: Claimed hosts whose pool tags were removed and that were tagged C(FailoverFor).
+      type: list
+      elements: str
+    returned_claim_host_ids:
+      description: Hosts whose claim went back to the pool (they received nothing).
+      type: list
+      elements: str
+    spares:
+      description: Spares allocated for the pool, each with C(host_id), C(replaces), C(client_token) and C(allocation_time).
+      type: list
+      elements: dict
+    lines:
+      description: What was done (check mode; what would be done), one line each, then the notes.
+      type: list
+      elements: str
+    notes:
+      description: Why something was not done (a pool host not replenished, a host not tagged).
+      type: list
+      elements: str
+released_host_ids:
+  description: With O(action=release_unused), the hosts released (in check mode, those that would be).
+  returned: when O(action=release_unused)
+  type: list
+  elements: str
+kept:
+  description: With O(action=release_unused), the hosts considered and kept, each with C(host_id) and C(reason).
+  returned: when O(action=release_unused)
+  type: list
+  elements: dict
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import camel_dict_to_snake_dict
@@ -228,16 +359,28 @@ from ansible_collections.amazon.aws.plugins.module_utils.transformation import c
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import hourly_prices
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import plan_replacement
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import release_unused_hosts
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import settle_failover
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 
 
 def validate(params, check_mode):
+    if params["action"] == "release_unused":
+        for value in params["release_host_ids"]:
+            validate_host_id(value, what="option release_host_ids item")
+        return
+    if not params["failed_host_id"]:
+        raise InvalidInputError("failed_host_id is required for action=%s" % params["action"])
     validate_host_id(params["failed_host_id"], what="option failed_host_id")
     for value in params["instances"] or []:
         validate_instance_id(value, what="option instances item")
+    for value in params["target_host_ids"]:
+        validate_host_id(value, what="option target_host_ids item")
+    hourly_prices(params["host_hourly_prices"])
     if not check_mode and not (params["run_id"] or "").strip():
         raise InvalidInputError("run_id is required (the run that holds the lease), except in check mode")
     if params["max_new_hosts"] < 0:
@@ -248,21 +391,44 @@ def validate(params, check_mode):
         raise InvalidInputError("allocation_retry_delay must be 0 or more, got %s" % params["allocation_retry_delay"])
 
 
+def held_record(module, dynamodb):
+    """The failed host's record, its lease renewed by this process (the role took it); None in check mode."""
+    params = module.params
+    if module.check_mode:
+        return None
+    record = MigrationRecord(dynamodb, params["table"], params["failed_host_id"], params["run_id"])
+    if record.load() is None:
+        raise NotFoundError(
+            "host %s has no migration record: take its lease first (dedicated_hosts.failover.migration_record)"
+            % params["failed_host_id"],
+            host_id=params["failed_host_id"],
+        )
+    # The role took the lease; this process renews it so that its own monotonic deadline starts now.
+    record.renew()
+    return record
+
+
+def settle(module, dynamodb):
+    params = module.params
+    return settle_failover(
+        module.aws_client("ec2"), dynamodb, params["table"], params["failed_host_id"], record=held_record(module, dynamodb),
+        run_id=params["run_id"], check_mode=module.check_mode, failover_error=params["failover_error"],
+        planned=params["planned"] if module.check_mode else None, reserved_tags=params["reserved_tags"],
+        allocate_hosts=params["allocate_hosts"], max_new_hosts=params["max_new_hosts"],
+        release_failed_host=params["release_failed_host"], replenish_pool=params["replenish_pool"],
+    )
+
+
 def run(module):
     params = module.params
     validate(params, module.check_mode)
     dynamodb = module.record_client("dynamodb")
-    record = None
-    if not module.check_mode:
-        record = MigrationRecord(dynamodb, params["table"], params["failed_host_id"], params["run_id"])
-        if record.load() is None:
-            raise NotFoundError(
-                "host %s has no migration record: take its lease first (dedicated_hosts.failover.migration_record)"
-                % params["failed_host_id"],
-                host_id=params["failed_host_id"],
-            )
-        # The role took the lease; this process renews it so that its own monotonic deadline starts now.
-        record.renew()
+    if params["action"] == "release_unused":
+        return release_unused_hosts(module.aws_client("ec2"), dynamodb, params["table"], reserved_tags=params["reserved_tags"],
+                                    host_ids=params["release_host_ids"], check_mode=module.check_mode)
+    if params["action"] == "settle":
+        return settle(module, dynamodb)
+    record = held_record(module, dynamodb)
     result = plan_replacement(
         module.aws_client("ec2"),
         dynamodb,
@@ -282,6 +448,8 @@ def run(module):
         mac_stop_timeout=params["mac_stop_timeout"],
         mac_start_timeout=params["mac_start_timeout"],
         settle_timeout=params["settle_timeout"],
+        target_host_ids=params["target_host_ids"],
+        host_hourly_prices=params["host_hourly_prices"],
     )
     plan = result["plan"]
     if "would_allocate" in plan:
@@ -291,7 +459,8 @@ def run(module):
 
 def main():
     argument_spec = dict(
-        failed_host_id=dict(type="str", required=True),
+        action=dict(type="str", default="plan", choices=["plan", "settle", "release_unused"]),
+        failed_host_id=dict(type="str"),
         run_id=dict(type="str"),
         instances=dict(type="list", elements="str"),
         reserved_tags=dict(type="dict", default={"Role": "Reserved"}),
@@ -305,6 +474,13 @@ def main():
         mac_stop_timeout=dict(type="float", default=3600.0),
         mac_start_timeout=dict(type="float", default=7200.0),
         settle_timeout=dict(type="float", default=600.0),
+        target_host_ids=dict(type="list", elements="str", default=[]),
+        host_hourly_prices=dict(type="dict", default={}),
+        release_failed_host=dict(type="bool", default=False),
+        replenish_pool=dict(type="bool", default=False),
+        failover_error=dict(type="str"),
+        planned=dict(type="dict"),
+        release_host_ids=dict(type="list", elements="str", default=[]),
     )
     module = FailoverModule(argument_spec=argument_spec, record_options=True)
     module.run(run)

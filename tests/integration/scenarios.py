@@ -14,7 +14,7 @@ def load(simulator, scenario):
 
 def failed_host(name="failed", **extra):
     return dict({"name": name, "availability_zone": "us-east-1a", "instance_family": "m5", "state": "permanent-failure",
-                 "host_recovery": "off", "host_maintenance": "on", "tags": {"Name": name, "CostCenter": "42"}}, **extra)
+                 "host_recovery": "off", "host_maintenance": "off", "tags": {"Name": name, "CostCenter": "42"}}, **extra)
 
 
 def pool_host(name="pool", **extra):

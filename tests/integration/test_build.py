@@ -9,25 +9,47 @@ from conftest import COLLECTIONS_PATH
 from conftest import REPO_ROOT
 
 # What a checkout accumulates and a release must not carry.
-SCRATCH_MARKERS = (".venv/", ".work/", "__pycache__", ".pytest_cache", "reports/", "tests/output/", ".pyc", ".git/", ".tar.gz")
+SCRATCH_MARKERS = (".venv/", ".work/", "__pycache__", ".pytest_cache", "reports/", "tests/output/", ".pyc", ".git/", ".tar.gz",
+                   ".ansible/", ".plugin-cache.yaml")
+# Scratch that a demo, a lint run, a changelog build or a test run leaves in a checkout, made here when absent.
+PROBES = (os.path.join("reports", "build-probe", "failover-h-00000000.html"), os.path.join(".ansible", "build-probe"),
+          os.path.join("changelogs", ".plugin-cache.yaml"), os.path.join("plugins", "filter", "__pycache__", "build-probe.pyc"),
+          os.path.join("extensions", "ee", "dedicated_hosts-failover-0.0.1.tar.gz"))
 
 
 def test_the_release_tarball_holds_no_scratch_files_and_installs_with_no_deps(tmp_path):
-    # A scratch file like those a demo or test run leaves behind, which the build must leave out.
-    probe = os.path.join(REPO_ROOT, "reports", "build-probe")
-    os.makedirs(probe, exist_ok=True)
+    # Scratch files like those demos, lint, changelog and test runs leave behind, which the build must leave out.
+    made = []
     try:
+        for probe in PROBES:
+            path = os.path.join(REPO_ROOT, probe)
+            if os.path.exists(path):
+                continue
+            parents = []
+            parent = os.path.dirname(path)
+            while not os.path.isdir(parent):
+                parents.append(parent)
+                parent = os.path.dirname(parent)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write("scratch\n")
+            made.append((path, parents))
         build = subprocess.run([os.path.join(ANSIBLE_BIN, "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path), REPO_ROOT],
                                capture_output=True, text=True, check=False, cwd=str(tmp_path))
     finally:
-        os.rmdir(probe)
+        for path, parents in made:
+            os.remove(path)
+            for parent in parents:
+                os.rmdir(parent)
     assert build.returncode == 0, build.stderr
     tarball = tmp_path / "dedicated_hosts-failover-0.1.0.tar.gz"
     with tarfile.open(tarball) as archive:
         names = archive.getnames()
     assert [name for name in names if any(marker in name for marker in SCRATCH_MARKERS)] == []
     for expected in ("MANIFEST.json", "FILES.json", "meta/runtime.yml", "plugins/modules/instance_placement.py",
-                     "roles/host_failover/meta/argument_specs.yml", "playbooks/failover.yml", "docs/variables.md"):
+                     "roles/host_failover/meta/argument_specs.yml", "playbooks/failover.yml", "docs/variables.md",
+                     "meta/execution-environment.yml", "meta/ee-requirements.txt", "extensions/ee/execution-environment.yml",
+                     "extensions/awx/assets.json", "roles/host_failover/templates/report.html.j2", "docs/images/failover-report.png"):
         assert expected in names
 
     # A collections path that already holds amazon.aws and community.aws, as a user's would.

@@ -89,7 +89,7 @@ def test_without_a_pool_host_one_host_is_allocated_like_the_failed_one(simulator
     host = simulator.client("ec2").describe_hosts(HostIds=new_hosts)["Hosts"][0]
     assert host["AvailabilityZone"] == "us-east-1a"
     assert host["HostProperties"]["InstanceFamily"] == "m5" and host["AllowsMultipleInstanceTypes"] == "on"
-    assert host["AutoPlacement"] == "off" and host["HostMaintenance"] == "on"
+    assert host["AutoPlacement"] == "off" and host["HostMaintenance"] == "off"  # copied from the failed host
     tags = host_tags(simulator, new_hosts[0])
     assert tags["FailoverFor"] == failed and tags["CostCenter"] == "42"
     assert set(state for state, host_id, _affinity, _tenancy in instance_view(simulator, ids["instances"].values()).values()) == {"running"}

@@ -34,7 +34,7 @@ def world(hosts, instances):
 
 def failed_host(**extra):
     return dict({"name": "failed", "availability_zone": "us-east-1a", "instance_family": "m5", "state": "permanent-failure",
-                 "tags": {"Name": "app-1", "CostCenter": "42"}}, **extra)
+                 "host_maintenance": "off", "tags": {"Name": "app-1", "CostCenter": "42"}}, **extra)
 
 
 def pool_host(**extra):

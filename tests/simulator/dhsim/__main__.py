@@ -5,7 +5,7 @@ import signal
 import sys
 import threading
 
-from . import ec2_hosts, scenario
+from . import ec2_hosts, fleet, scenario
 from .server import SimulatorServer
 
 
@@ -50,20 +50,17 @@ def main(argv=None):
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--seed", type=int, default=None, help="seed for drawn latencies")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument("--fleet", metavar="FLEET_YML", help="fleet mode: serve a generated read-only fleet (dhsim/fleet.py) instead of moto")
     args = parser.parse_args(argv)
+    if args.fleet:
+        return run_fleet(args)
 
     data = scenario.read(args.scenario) if args.scenario else {}
     time_scale = args.time_scale if args.time_scale is not None else float(data.get("time_scale", 1.0))
     server = SimulatorServer(args.host, args.port, time_scale=time_scale, region=data.get("region") or args.region,
                              seed=args.seed, verbose=args.verbose)
     endpoint = server.start()
-    stop = threading.Event()
-
-    def _stop(_signum, _frame):
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = _stop_on_signal()
     ids = None
     if args.scenario:
         if args.time_scale is not None:
@@ -75,10 +72,38 @@ def main(argv=None):
     if ids is not None:
         sys.stdout.write(format_world(ec2_hosts.world(ec2_hosts.backend_for(data.get("region") or args.region)), ids) + "\n")
         sys.stdout.flush()
+    _serve_until(stop, server)
+    return 0
+
+
+def run_fleet(args):
+    """Fleet mode: generate the fleet, announce the endpoint, serve until SIGTERM or SIGINT."""
+    server = fleet.FleetServer(fleet.read_spec(args.fleet), args.host, args.port)
+    endpoint = server.start()
+    stop = _stop_on_signal()
+    sys.stdout.write("AWS_ENDPOINT_URL=%s\n" % endpoint)
+    sys.stdout.write(fleet.format_summary(server.fleet.summary()) + "\n")
+    sys.stdout.flush()
+    _serve_until(stop, server)
+    return 0
+
+
+def _stop_on_signal():
+    """An event that SIGTERM or SIGINT sets."""
+    stop = threading.Event()
+
+    def _stop(_signum, _frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    return stop
+
+
+def _serve_until(stop, server):
     while not stop.wait(0.5):
         pass
     server.stop()
-    return 0
 
 
 if __name__ == "__main__":

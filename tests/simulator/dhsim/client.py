@@ -62,6 +62,10 @@ class SimulatorControl:
         """Hosts and instances with their state, placement and capacity."""
         return self._call("GET", "/world" + ("?region=%s" % region if region else ""))
 
+    def fleet(self):
+        """Fleet mode only: the generated fleet and the health class each failed or degraded host must get."""
+        return self._call("GET", "/fleet")
+
     def set_host_state(self, host_id, state):
         """Move a host (id or scenario name) to any allocation state."""
         return self._call("POST", "/hosts/state", {"host_id": host_id, "state": state})
@@ -78,14 +82,23 @@ class SimulatorControl:
         """Replace scheduled events: [{"code": "instance-retirement", "not_before": ISO, "not_after": ISO, "description": ...}]."""
         return self._call("POST", "/instances/events", {"instance_id": instance_id, "events": events})
 
-    def set_instance_status(self, instance_id, system="unset", instance="unset"):
-        """Override system/instance status (ok, impaired, initializing, insufficient-data; None = derived)."""
+    def set_instance_status(self, instance_id, system="unset", instance="unset", impaired_since="unset"):
+        """Override system/instance status (ok, impaired, initializing, insufficient-data; None = derived).
+
+        ``impaired_since``: ISO 8601 time or seconds ago (number or "N seconds ago"); None = when first seen impaired.
+        """
         body = {"instance_id": instance_id}
         if system != "unset":
             body["system"] = system
         if instance != "unset":
             body["instance"] = instance
+        if impaired_since != "unset":
+            body["impaired_since"] = impaired_since
         return self._call("POST", "/instances/status", body)
+
+    def complete_host_recovery(self, host_id):
+        """Finish AWS host recovery: replacement host, running instances moved there, old host released-permanent-failure."""
+        return self._call("POST", "/hosts/complete-recovery", {"host_id": host_id})
 
     def set_instance_behaviour(self, instance_id, **behaviour):
         """Set hang_on_stop, stop_latency, start_latency or force_latency (seconds before time scaling)."""

@@ -138,7 +138,24 @@ def _instance_status(body):
             if body[key] not in allowed:
                 raise ControlError("%s status must be one of %s" % (key, allowed))
             meta["%s_status" % key] = body[key]
-    return {"instance_id": instance.id, "system": meta["system_status"], "instance": meta["instance_status"]}
+    if "impaired_since" in body:
+        try:
+            meta["impaired_since"] = ec2_hosts.parse_moment(body["impaired_since"])
+        except ValueError as exc:
+            raise ControlError("impaired_since must be an ISO 8601 time or a number of seconds ago: %s" % exc) from exc
+    return {"instance_id": instance.id, "system": meta["system_status"], "instance": meta["instance_status"],
+            "impaired_since": meta["impaired_since"]}
+
+
+def _complete_host_recovery(body):
+    host = _host(body)
+    backend, dummy = ec2_hosts.find_host_anywhere(host.id)
+    try:
+        with SIM.lock:
+            replacement, moved = ec2_hosts.complete_host_recovery(backend, host)
+    except ValueError as exc:
+        raise ControlError(str(exc)) from exc
+    return {"host_id": host.id, "state": host.state, "replacement_host_id": replacement.id, "moved_instance_ids": moved}
 
 
 def _instance_behaviour(body):
@@ -241,6 +258,7 @@ ROUTES = {
     ("POST", "/scenario"): _load_scenario,
     ("GET", "/world"): _world,
     ("POST", "/hosts/state"): _host_state,
+    ("POST", "/hosts/complete-recovery"): _complete_host_recovery,
     ("GET", "/quota"): _quota,
     ("POST", "/quota"): _quota,
     ("POST", "/instances/events"): _instance_events,

@@ -86,7 +86,7 @@ def host_meta(host):
     meta = getattr(host, "_dhsim", None)
     if meta is None:
         meta = {"host_maintenance": "on", "client_token": None, "release_time": None, "pending_until": None,
-                "allocation_time": now_utc(), "name": None}
+                "allocation_time": now_utc(), "name": None, "reservation_id": None}
         host._dhsim = meta
     return meta
 
@@ -97,7 +97,7 @@ def inst_meta(instance):
     if meta is None:
         meta = {"hang_on_stop": False, "stop_latency": None, "start_latency": None, "force_latency": None,
                 "deadline": None, "target": None, "events": [], "system_status": None, "instance_status": None,
-                "impaired_since": None, "name": None}
+                "impaired_since": None, "impaired_seen": None, "name": None}
         instance._dhsim = meta
     return meta
 
@@ -293,6 +293,8 @@ def host_view(backend, host):
         view["ReleaseTime"] = meta["release_time"]
     if meta["client_token"]:
         view["ClientToken"] = meta["client_token"]
+    if meta["reservation_id"]:
+        view["HostReservationId"] = meta["reservation_id"]
     return view
 
 
@@ -309,7 +311,7 @@ def _host_filter_value(host, name):
         "auto-placement": host.auto_placement,
         "availability-zone": host.zone,
         "client-token": meta["client_token"],
-        "host-reservation-id": None,
+        "host-reservation-id": meta["reservation_id"],
         "instance-type": host.instance_type,
         "state": host.state,
         "tag-key": [t["key"] for t in host.get_tags()],
@@ -540,6 +542,11 @@ def release_hosts(self):
                 unsuccessful.append(_unsuccessful(host_id, "InvalidHostID.NotFound", "The Dedicated Host ID '%s' does not exist" % host_id))
             elif host.state in RELEASED_STATES:
                 unsuccessful.append(_unsuccessful(host_id, "InvalidHostState", "The Dedicated Host %s is already %s." % (host_id, host.state)))
+            elif host_meta(host)["reservation_id"]:
+                unsuccessful.append(_unsuccessful(
+                    host_id, "InvalidHostState",
+                    "Dedicated Host %s is associated with the Dedicated Host Reservation %s and cannot be released before "
+                    "the reservation term ends." % (host_id, host_meta(host)["reservation_id"])))
             elif host_instances(backend, host_id):
                 unsuccessful.append(_unsuccessful(
                     host_id, "InvalidHostState",
@@ -831,10 +838,20 @@ def instance_statuses(backend, instance):
     return system, meta["instance_status"] or "ok"
 
 
+def _impaired_since(meta, impaired):
+    """The set ImpairedSince, else when the simulator first reported the instance impaired (kept, as EC2 keeps it)."""
+    if not impaired:
+        meta["impaired_seen"] = None
+        return None
+    if meta.get("impaired_seen") is None:
+        meta["impaired_seen"] = now_utc()
+    return meta["impaired_since"] or meta["impaired_seen"]
+
+
 def _status_view(backend, instance):
     meta = inst_meta(instance)
     system, inst_status = instance_statuses(backend, instance)
-    since = meta["impaired_since"] or now_utc()
+    since = _impaired_since(meta, "impaired" in (system, inst_status))
     return {
         "InstanceId": instance.id,
         "AvailabilityZone": instance.placement.zone,
@@ -912,6 +929,42 @@ def set_instance_events(instance, events):
         converted.append(item)
     meta["events"] = converted
     return converted
+
+
+def parse_moment(value):
+    """A UTC datetime from an ISO 8601 time, or from a number of seconds ago (int, float or "N seconds ago")."""
+    if value is None:
+        return None
+    if isinstance(value, datetime.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return now_utc() - datetime.timedelta(seconds=value)
+    text = str(value).strip()
+    if text.endswith("seconds ago"):
+        return now_utc() - datetime.timedelta(seconds=float(text[:-len("seconds ago")]))
+    return _parse_time(text)
+
+
+def complete_host_recovery(backend, host):
+    """What AWS does when host recovery succeeds: a replacement host with the same AZ, properties, settings and
+    tags, the running instances moved onto it with their ids, and the old host released-permanent-failure."""
+    if host.state in RELEASED_STATES:
+        raise ValueError("host %s is %s: there is nothing to recover" % (host.id, host.state))
+    meta = host_meta(host)
+    replacement = create_host(backend, host.zone, host.instance_type, None if host.instance_type else host.instance_family,
+                              host.auto_placement, host.host_recovery, meta["host_maintenance"],
+                              {t["key"]: t["value"] for t in host.get_tags()})
+    moved = []
+    for instance in host_instances(backend, host.id, consuming_only=False):
+        if instance.state != "running":
+            continue
+        instance.placement.host_id = replacement.id
+        instance_meta = inst_meta(instance)
+        instance_meta["system_status"] = None
+        instance_meta["impaired_since"] = None
+        moved.append(instance.id)
+    set_host_state(host, "released-permanent-failure")
+    return replacement, sorted(moved)
 
 
 def _parse_time(value):

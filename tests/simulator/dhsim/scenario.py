@@ -9,11 +9,11 @@ from .throttle import THROTTLE
 
 DEFAULT_AMI = "ami-12c6146b"
 HOST_KEYS = {"name", "availability_zone", "instance_family", "instance_type", "state", "auto_placement", "host_recovery",
-             "host_maintenance", "tags", "count"}
+             "host_maintenance", "tags", "count", "allocation_time", "reservation_id"}
 INSTANCE_KEYS = {"name", "host", "instance_type", "count", "state", "affinity", "hang_on_stop", "disable_api_stop", "platform",
                  "tags", "availability_zone", "image_id", "stop_latency", "start_latency", "force_latency", "events",
                  "system_status", "instance_status", "tenancy", "root_device", "asg", "host_resource_group",
-                 "license_configuration", "public_ip"}
+                 "license_configuration", "public_ip", "impaired_since"}
 TOP_KEYS = {"region", "time_scale", "latency", "seed", "hosts", "instances", "faults", "quotas", "default_quota", "name", "description",
             "ec2_rate_limits"}
 
@@ -92,6 +92,9 @@ def load(source):
                     backend, zone, itype, family, _on_off(item.get("auto_placement"), "off"), _on_off(item.get("host_recovery"), "off"),
                     _on_off(item.get("host_maintenance"), "on"), {str(k): str(v) for k, v in (item.get("tags") or {}).items()},
                     state=item.get("state") or "available")
+                if item.get("allocation_time") is not None:
+                    ec2_hosts.host_meta(host)["allocation_time"] = _moment("host %r: allocation_time" % name, item["allocation_time"])
+                ec2_hosts.host_meta(host)["reservation_id"] = item.get("reservation_id")  # DescribeHosts HostReservationId
                 hosts[name] = host.id
                 SIM.names["hosts"][name] = host.id
         instances = {}
@@ -109,6 +112,13 @@ def load(source):
                 spec["instance_id"] = instances[ref]
             FAULTS.add(**spec)
     return {"hosts": hosts, "instances": instances}
+
+
+def _moment(what, value):
+    try:
+        return ec2_hosts.parse_moment(value)
+    except ValueError as exc:
+        raise ScenarioError("%s must be an ISO 8601 time or a number of seconds ago: %s" % (what, exc)) from exc
 
 
 def _rate_limits(value):
@@ -153,6 +163,8 @@ def _create_instance(backend, region, zones, hosts, name, item):
     for key in ("stop_latency", "start_latency", "force_latency", "system_status", "instance_status"):
         if item.get(key) is not None:
             meta[key] = item[key]
+    if item.get("impaired_since") is not None:
+        meta["impaired_since"] = _moment("instance %r: impaired_since" % name, item["impaired_since"])
     if host is not None:
         instance.placement.host_id = host.id
         instance.placement.tenancy = "host"

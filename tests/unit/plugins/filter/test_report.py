@@ -87,3 +87,25 @@ def test_summary_message_lists_each_instance_and_the_next_step_on_failure():
     assert "Instances: 2 total, 1 moved, 1 failed, 0 skipped" in message
     assert "i-89abcdef failed" in message
     assert message.endswith("Next: rerun")
+
+
+def test_plan_lines_show_each_hosts_reservation_and_a_new_hosts_allocation_time_and_price():
+    plan = {"placements": [], "allocated_host_ids": ["h-22222222"], "hosts": [
+        {"host_id": "h-11111111", "role": "failed", "reservation_id": "hr-0123456789abcdef0"},
+        {"host_id": "h-33333333", "role": "target", "reservation_id": None},
+        {"host_id": "h-44444444", "role": "pool", "reservation_id": "hr-1"},
+        {"host_id": "h-22222222", "role": "new", "reservation_id": None, "allocation_time": "2026-11-27T09:00:00Z",
+         "price_class": "on-demand", "hourly_price": 5.069},
+        {"host_id": "new-1", "role": "new", "reservation_id": None, "allocation_time": None, "price_class": "on-demand",
+         "hourly_price": None},
+        {"host_id": "h-55555555", "role": "new", "reservation_id": "hr-2", "allocation_time": "2026-11-27T09:00:00Z",
+         "price_class": "reserved", "hourly_price": None},
+    ]}
+    assert report.plan_lines(plan) == [
+        "failed host h-11111111: reserved (hr-0123456789abcdef0), it keeps its reservation",
+        "named target host h-33333333: no reservation",
+        "pool host h-44444444: reserved (hr-1)",
+        "new host h-22222222 allocated at 2026-11-27T09:00:00Z: on-demand, 5.069 USD/hour",
+        "new host new-1 (to be allocated): on-demand, price unknown",
+        "new host h-55555555 allocated at 2026-11-27T09:00:00Z: reserved (hr-2)",
+    ]

@@ -37,7 +37,18 @@ def test_lists_accept_comma_separated_strings():
     assert setting("", [], "list") == []
 
 
-@pytest.mark.parametrize("value, kind", [("many", "int"), ("maybe", "bool"), ("1.5.2", "float")])
+def test_lists_accept_json_text():
+    assert setting("[]", None, "list") == []
+    assert setting('["h-01234567"]', None, "list") == ["h-01234567"]
+
+
+def test_dictionaries_accept_json_text():
+    assert setting('{"Role": "Spare"}', {}, "dict") == {"Role": "Spare"}
+    assert setting({"m5": 5.069}, {}, "dict") == {"m5": 5.069}
+
+
+@pytest.mark.parametrize("value, kind", [("many", "int"), ("maybe", "bool"), ("1.5.2", "float"), ("[1,", "list"), ("Role=Spare", "dict"),
+                                         ('["not", "a", "dict"]', "dict")])
 def test_values_that_do_not_convert_fail_naming_the_variable(value, kind):
     with pytest.raises(AnsibleFilterError) as caught:
         setting(value, None, kind, "failover_concurrency")

@@ -13,6 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import all_claims
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import claim_pool_host
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import claimed_by
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import claims_for
@@ -115,3 +116,12 @@ def test_missing_table(dynamodb):
         claim_pool_host(dynamodb, "NoSuchTable", POOL_1, FAILED_A, "run-a")
     with pytest.raises(NotFoundError):
         claims_for(dynamodb, "NoSuchTable", FAILED_A)
+
+
+def test_all_claims_lists_every_claim_with_its_failed_host_and_no_record(dynamodb):  # pylint: disable=redefined-outer-name
+    assert all_claims(dynamodb, TABLE) == {}
+    claim_pool_host(dynamodb, TABLE, POOL_1, FAILED_A, "run-a")
+    claim_pool_host(dynamodb, TABLE, POOL_2, FAILED_B, "run-b")
+    dynamodb.put_item(TableName=TABLE, Item={"HostId": {"S": FAILED_A}, "State": {"S": "complete"}})
+    assert all_claims(dynamodb, TABLE) == {POOL_1: FAILED_A, POOL_2: FAILED_B}
+    assert claims_for(dynamodb, TABLE, FAILED_B) == [POOL_2]

@@ -1,57 +1,184 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 dedicated_hosts.failover contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Host health classes (docs/health.md): the table itself, then the reads against the simulator."""
+"""Host health classes (docs/health.md): every row of the table, the replacement heuristic, then the reads
+against the simulator (calls, pagination, regions)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
+
 import pytest
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import health
 
-
-def status(instance_id, system="ok", events=()):
-    return {"InstanceId": instance_id, "SystemStatus": {"Status": system}, "Events": list(events)}
+NOW = datetime.datetime(2026, 3, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
 
 
-@pytest.mark.parametrize("state, expected", [
-    ("under-assessment", health.FAILED),
-    ("permanent-failure", health.FAILED),
-    ("pending", health.DEGRADED),
-    ("released", health.GONE),
-    ("released-permanent-failure", health.GONE),
-])
-def test_each_host_state_has_its_class_whatever_the_instances(state, expected):
-    classified, reasons = health.classify_host({"State": state}, [status("i-01234567", "impaired")])
-    assert classified == expected
-    assert len(reasons) == 1 and state in reasons[0]
+def ago(seconds):
+    return NOW - datetime.timedelta(seconds=seconds)
 
 
-def test_an_available_host_with_an_impaired_instance_has_failed():
-    classified, reasons = health.classify_host({"State": "available"}, [status("i-01234567", "impaired"), status("i-89abcdef")])
+def status(instance_id, system="ok", events=(), impaired_since=None):
+    details = [{"Name": "reachability", "Status": "failed" if system == "impaired" else "passed"}]
+    if impaired_since is not None:
+        details[0]["ImpairedSince"] = impaired_since
+    return {"InstanceId": instance_id, "SystemStatus": {"Status": system, "Details": details}, "Events": list(events)}
+
+
+def host(state, recovery="off", maintenance="off", **extra):
+    return dict({"HostId": "h-0123456789abcdef0", "State": state, "HostRecovery": recovery, "HostMaintenance": maintenance}, **extra)
+
+
+def classify(entry, statuses=(), **options):
+    options.setdefault("now", NOW)
+    return health.classify_host(entry, list(statuses), **options)
+
+
+# --------------------------------------------------------------------------- the table, row by row
+
+@pytest.mark.parametrize("state", ["released", "released-permanent-failure"])
+def test_row_1_released_hosts_are_gone_whatever_else_holds(state):
+    classified, reasons, recovery = classify(host(state, recovery="on", maintenance="on"), [status("i-01234567", "impaired")])
+    assert (classified, recovery) == (health.GONE, None)
+    assert reasons == ["host is %s: nothing is left to fail over" % state]
+
+
+def test_row_2_under_assessment_without_host_recovery_has_failed():
+    classified, reasons, recovery = classify(host("under-assessment"), [status("i-01234567", "impaired", impaired_since=ago(5))])
+    assert (classified, recovery) == (health.FAILED, None)
+    assert "AWS host recovery is off: AWS is not recovering it" in reasons[0]
+
+
+def test_row_3_under_assessment_with_host_recovery_but_ignored_has_failed():
+    classified, reasons, recovery = classify(host("under-assessment", recovery="on"), [status("i-01234567", "impaired", impaired_since=ago(5))],
+                                             ignore_aws_recovery=True)
+    assert (classified, recovery) == (health.FAILED, None)
+    assert "ignore_aws_recovery is set" in reasons[0]
+
+
+def test_row_4_recovery_within_the_grace_period_is_degraded_from_the_earliest_impaired_since():
+    statuses = [status("i-01234567", "impaired", impaired_since=ago(100)), status("i-89abcdef", "impaired", impaired_since=ago(300))]
+    classified, reasons, recovery = classify(host("under-assessment", recovery="on"), statuses, grace_period=900)
+    assert classified == health.DEGRADED
+    assert reasons == ["AWS host recovery in progress since 2026-03-01T11:55:00Z; a failover waits until 2026-03-01T12:10:00Z"]
+    assert recovery == {"InProgress": True, "Since": "2026-03-01T11:55:00Z", "SinceReported": True,
+                        "GraceEnds": "2026-03-01T12:10:00Z", "SecondsLeft": 600.0}
+
+
+def test_row_4_without_impaired_since_recovery_counts_from_now_or_the_assumed_start_and_says_so():
+    classified, reasons, recovery = classify(host("under-assessment", recovery="on"), [status("i-01234567", "not-applicable")], grace_period=60)
+    assert classified == health.DEGRADED
+    assert recovery["Since"] == "2026-03-01T12:00:00Z" and recovery["SinceReported"] is False and recovery["SecondsLeft"] == 60.0
+    assert "no instance reports when its system status became impaired: counted from 2026-03-01T12:00:00Z" in reasons[0]
+    classified, reasons, recovery = classify(host("under-assessment", recovery="on"), [], grace_period=120,
+                                             recovery_assumed_start="2026-03-01T11:58:30Z")
+    assert (classified, recovery["Since"], recovery["SecondsLeft"]) == (health.DEGRADED, "2026-03-01T11:58:30Z", 30.0)
+
+
+def test_row_5_recovery_past_the_grace_period_has_failed():
+    classified, reasons, recovery = classify(host("under-assessment", recovery="on"), [status("i-01234567", "impaired", impaired_since=ago(901))])
+    assert classified == health.FAILED
+    assert reasons[0].startswith("AWS host recovery has not finished within the grace period")
+    assert recovery["InProgress"] is False and recovery["SecondsLeft"] == 0.0
+    assumed = classify(host("under-assessment", recovery="on"), [], grace_period=10, recovery_assumed_start=ago(11))
+    assert assumed[0] == health.FAILED
+
+
+def test_a_zero_grace_period_fails_a_recovering_host_at_once():
+    assert classify(host("under-assessment", recovery="on"), [], grace_period=0)[0] == health.FAILED
+
+
+def test_row_6_permanent_failure_without_host_maintenance_has_failed():
+    classified, reasons, recovery = classify(host("permanent-failure", recovery="on"))
+    assert (classified, recovery) == (health.FAILED, None)
+    assert "AWS host maintenance is off" in reasons[0]
+
+
+def test_row_7_permanent_failure_with_host_maintenance_is_degraded_naming_the_candidates():
+    classified, reasons, dummy = classify(host("permanent-failure", maintenance="on"), replacement_candidates=["h-0aaaaaaaaaaaaaaaa", "h-0bbbbbbbbbbbbbbbb"])
+    assert classified == health.DEGRADED
+    assert reasons == ["AWS host maintenance will move the instances; candidate replacement(s): h-0aaaaaaaaaaaaaaaa, h-0bbbbbbbbbbbbbbbb"]
+    assert "none allocated yet" in classify(host("permanent-failure", maintenance="on"))[1][0]
+
+
+def test_row_7_with_ignore_aws_recovery_has_failed():
+    classified, reasons, dummy = classify(host("permanent-failure", maintenance="on"), ignore_aws_recovery=True)
+    assert classified == health.FAILED and "ignore_aws_recovery is set" in reasons[0]
+
+
+def test_row_8_pending_is_degraded():
+    classified, reasons, dummy = classify(host("pending"), [status("i-01234567", "impaired")])
+    assert classified == health.DEGRADED and "pending" in reasons[0]
+
+
+def test_row_9_an_available_host_with_an_impaired_instance_has_failed():
+    classified, reasons, dummy = classify(host("available"), [status("i-01234567", "impaired"), status("i-89abcdef")])
     assert classified == health.FAILED
     assert reasons == ["instance i-01234567 has an impaired system status on an available host"]
 
 
-@pytest.mark.parametrize("code", ["instance-retirement", "system-maintenance", "system-reboot", "instance-stop", "instance-reboot"])
-def test_a_scheduled_event_degrades_an_available_host(code):
-    classified, reasons = health.classify_host({"State": "available"}, [status("i-01234567", events=[{"Code": code, "Description": "x"}])])
+@pytest.mark.parametrize("code", ["instance-retirement", "instance-stop", "system-maintenance", "system-reboot", "instance-reboot"])
+def test_row_10_a_scheduled_event_degrades_an_available_host_with_one_reason_per_event(code):
+    events = [{"Code": code, "Description": "x", "NotBefore": datetime.datetime(2026, 3, 9, 4, 0, tzinfo=datetime.timezone.utc)},
+              {"Code": "system-reboot", "Description": "y", "NotBefore": "2026-03-10T00:00:00Z"}]
+    classified, reasons, dummy = classify(host("available"), [status("i-01234567", events=events)])
     assert classified == health.DEGRADED
-    assert reasons and "i-01234567" in reasons[0]
+    assert reasons == ["instance i-01234567 has a scheduled %s event not before 2026-03-09T04:00:00Z" % code,
+                       "instance i-01234567 has a scheduled system-reboot event not before 2026-03-10T00:00:00Z"]
 
 
-def test_completed_events_are_ignored_and_a_quiet_host_is_healthy():
+def test_row_11_completed_events_are_ignored_and_a_quiet_host_is_healthy():
     done = {"Code": "instance-retirement", "Description": "[Completed] retired"}
-    assert health.classify_host({"State": "available"}, [status("i-01234567", events=[done])]) == (health.HEALTHY, [])
-    assert health.classify_host({"State": "available"}, []) == (health.HEALTHY, [])
+    assert classify(host("available"), [status("i-01234567", events=[done])]) == (health.HEALTHY, [], None)
+    assert classify(host("available")) == (health.HEALTHY, [], None)
 
 
-def test_host_health_reads_hosts_instances_and_status_in_few_calls(simulator):
+# --------------------------------------------------------------------------- replacement candidates
+
+def described(host_id, allocated, state="available", zone="us-east-1a", family="m5", instance_type=None, tags=None):
+    properties = {"InstanceFamily": family}
+    if instance_type:
+        properties["InstanceType"] = instance_type
+    return {"HostId": host_id, "State": state, "AvailabilityZone": zone, "HostProperties": properties,
+            "AllowsMultipleInstanceTypes": "off" if instance_type else "on", "AllocationTime": ago(allocated),
+            "Tags": [{"Key": key, "Value": value} for key, value in sorted((tags or {}).items())]}
+
+
+def test_candidates_are_later_like_hosts_of_the_zone_with_the_same_user_tags():
+    tags = {"Name": "db", "CostCenter": "42"}
+    failed = dict(described("h-00000000000000000", 1000, state="permanent-failure", tags=dict(tags, **{"aws:cloudformation:stack-name": "x"})),
+                  HostMaintenance="on")
+    zone = [
+        failed,
+        described("h-00000000000000001", 10, tags=tags),  # the replacement
+        described("h-00000000000000002", 10, state="pending", tags=dict(tags, **{"aws:x": "y"})),  # aws: tags do not count
+        described("h-00000000000000003", 2000, tags=tags),  # allocated before the failed host
+        described("h-00000000000000004", 10, zone="us-east-1b", tags=tags),
+        described("h-00000000000000005", 10, family="c5", tags=tags),
+        described("h-00000000000000006", 10, tags=dict(tags, Name="other")),
+        described("h-00000000000000007", 10, tags=dict(tags, FailoverFor="h-00000000000000000")),  # claimed by a failover
+        described("h-00000000000000008", 10, state="released", tags=tags),
+        described("h-00000000000000009", 10, instance_type="m5.large", tags=tags),  # single-type: not the same kind
+    ]
+    assert health.maintenance_replacement_candidates(failed, zone) == ["h-00000000000000001", "h-00000000000000002"]
+
+
+def test_a_single_type_host_matches_hosts_of_the_same_instance_type():
+    failed = described("h-00000000000000000", 1000, state="permanent-failure", instance_type="c5.large")
+    zone = [failed, described("h-00000000000000001", 5, instance_type="c5.large", family="c5"),
+            described("h-00000000000000002", 5, instance_type="c5.xlarge", family="c5")]
+    assert health.maintenance_replacement_candidates(failed, zone) == ["h-00000000000000001"]
+
+
+# --------------------------------------------------------------------------- reads against the simulator
+
+def test_host_health_reads_a_region_in_one_call_of_each_kind(simulator):
     ids = simulator.load_scenario({
         "hosts": [
-            {"name": "failed", "availability_zone": "us-east-1a", "instance_family": "m5", "state": "permanent-failure"},
+            {"name": "failed", "availability_zone": "us-east-1a", "instance_family": "m5", "state": "permanent-failure", "host_maintenance": "off"},
             {"name": "ok", "availability_zone": "us-east-1a", "instance_family": "m5"},
             {"name": "sick", "availability_zone": "us-east-1b", "instance_type": "c5.large"},
         ],
@@ -59,11 +186,12 @@ def test_host_health_reads_hosts_instances_and_status_in_few_calls(simulator):
             {"name": "a", "host": "failed", "instance_type": "m5.large", "count": 2},
             {"name": "b", "host": "ok", "instance_type": "m5.xlarge", "state": "stopped"},
             {"name": "c", "host": "sick", "instance_type": "c5.large", "system_status": "impaired"},
+            {"name": "shared", "instance_type": "m5.large"},  # default tenancy: not read
         ],
     })
     simulator.control.reset_calls()
 
-    report = dict((host["HostId"], host) for host in health.host_health(simulator.client("ec2")))
+    report = dict((entry["HostId"], entry) for entry in health.host_health(simulator.client("ec2")))
 
     assert report[ids["hosts"]["failed"]]["Health"] == health.FAILED
     assert report[ids["hosts"]["ok"]]["Health"] == health.HEALTHY
@@ -71,12 +199,98 @@ def test_host_health_reads_hosts_instances_and_status_in_few_calls(simulator):
     assert sorted(entry["InstanceId"] for entry in report[ids["hosts"]["failed"]]["Instances"]) == sorted(
         [ids["instances"]["a-0"], ids["instances"]["a-1"]])
     assert report[ids["hosts"]["ok"]]["Instances"][0]["State"] == "stopped"  # stopped instances that target the host count
+    sick = report[ids["hosts"]["sick"]]["Instances"][0]
+    assert sick["SystemStatus"] == "impaired" and sick["ImpairedSince"].endswith("Z")
+    assert report[ids["hosts"]["sick"]]["InstanceType"] == "c5.large" and report[ids["hosts"]["ok"]]["InstanceFamily"] == "m5"
     counts = simulator.control.calls()["counts"]["ec2"]
     assert counts == {"DescribeHosts": 1, "DescribeInstances": 1, "DescribeInstanceStatus": 1}
+    assert health.summary(report.values()) == {"healthy": 1, "degraded": 0, "failed": 2, "gone": 0}
+
+
+def test_maintenance_candidates_cost_one_describe_hosts_for_named_hosts_and_none_for_a_region(simulator):
+    ids = simulator.load_scenario({
+        "hosts": [
+            {"name": "failed", "availability_zone": "us-east-1a", "instance_family": "m5", "state": "permanent-failure",
+             "host_maintenance": "on", "tags": {"App": "db"}, "allocation_time": 3600},
+            {"name": "replacement", "availability_zone": "us-east-1a", "instance_family": "m5", "state": "pending", "tags": {"App": "db"}},
+            {"name": "pool", "availability_zone": "us-east-1a", "instance_family": "m5", "tags": {"App": "db", "Role": "Reserved"}},
+        ],
+        "instances": [{"name": "a", "host": "failed", "instance_type": "m5.large"}],
+    })
+    failed = ids["hosts"]["failed"]
+    simulator.control.reset_calls()
+
+    [entry] = health.host_health(simulator.client("ec2"), host_ids=[failed])
+
+    assert entry["Health"] == health.DEGRADED
+    assert entry["MaintenanceReplacementCandidates"] == [ids["hosts"]["replacement"]]
+    assert ids["hosts"]["replacement"] in entry["Reasons"][0]
+    assert simulator.control.call_count("ec2", "DescribeHosts") == 2
+    simulator.control.reset_calls()
+    region = dict((item["HostId"], item) for item in health.host_health(simulator.client("ec2")))
+    assert region[failed]["MaintenanceReplacementCandidates"] == [ids["hosts"]["replacement"]]
+    assert simulator.control.call_count("ec2", "DescribeHosts") == 1
+    ignored = health.host_health(simulator.client("ec2"), host_ids=[failed], ignore_aws_recovery=True)[0]
+    assert ignored["Health"] == health.FAILED and ignored["MaintenanceReplacementCandidates"] == [ids["hosts"]["replacement"]]
+
+
+def test_recovery_timing_comes_from_the_instances_impaired_since(simulator):
+    ids = simulator.load_scenario({
+        "hosts": [{"name": "sick", "availability_zone": "us-east-1a", "instance_family": "m5", "state": "under-assessment", "host_recovery": "on"}],
+        "instances": [{"name": "a", "host": "sick", "impaired_since": 1000}, {"name": "b", "host": "sick", "impaired_since": 10}],
+    })
+    [entry] = health.host_health(simulator.client("ec2"), host_ids=[ids["hosts"]["sick"]], grace_period=900)
+    assert entry["Health"] == health.FAILED and entry["AwsRecovery"]["InProgress"] is False
+    [entry] = health.host_health(simulator.client("ec2"), host_ids=[ids["hosts"]["sick"]], grace_period=2000)
+    assert entry["Health"] == health.DEGRADED and 950 <= entry["AwsRecovery"]["SecondsLeft"] <= 1001
+
+
+def test_a_region_scan_pages_through_every_call(simulator):
+    simulator.load_scenario({
+        "hosts": [{"name": "h", "availability_zone": "us-east-1a", "instance_type": "m5.large", "count": 12}],
+        "instances": [{"name": "i", "host": "h-%d" % index, "instance_type": "m5.large"} for index in range(12)],
+    })
+    simulator.control.reset_calls()
+
+    report = health.host_health(simulator.client("ec2"), page_sizes={"hosts": 5, "instances": 5})
+
+    assert len(report) == 12 and all(len(entry["Instances"]) == 1 for entry in report)
+    counts = simulator.control.calls()["counts"]["ec2"]
+    assert counts["DescribeHosts"] == 3  # 5 + 5 + 2
+    assert counts["DescribeInstances"] == 3
+
+
+def test_many_instances_read_their_status_region_wide_a_page_at_a_time(simulator, monkeypatch):
+    monkeypatch.setattr(health, "REGION_STATUS_THRESHOLD", 4)
+    monkeypatch.setattr(health, "FILTER_VALUES_MAX", 3)  # more hosts than one host-id filter: read the region's host instances
+    ids = simulator.load_scenario({
+        "hosts": [{"name": "h", "availability_zone": "us-east-1a", "instance_family": "m5", "count": 4}],
+        "instances": [{"name": "i%d" % index, "host": "h-%d" % index, "instance_type": "m5.large", "count": 3} for index in range(4)]
+        + [{"name": "impaired", "host": "h-2", "instance_type": "m5.large", "system_status": "impaired"}],
+    })
+    simulator.control.reset_calls()
+
+    report = dict((entry["HostId"], entry) for entry in health.host_health(simulator.client("ec2"), page_sizes={"instances": 5}))
+
+    assert report[ids["hosts"]["h-2"]]["Health"] == health.FAILED
+    assert sum(len(entry["Instances"]) for entry in report.values()) == 13
+    log = [entry for entry in simulator.control.call_log() if entry["action"] == "DescribeInstanceStatus"]
+    assert len(log) == 3 and not any(entry["instance_ids"] for entry in log)  # 13 statuses, 5 a page, no InstanceIds
+    # A fleet is classified from DescribeHosts' instance lists: only the failed host's instances are described.
+    described = [entry for entry in simulator.control.call_log() if entry["action"] == "DescribeInstances"]
+    assert len(described) == 1
+    assert report[ids["hosts"]["h-2"]]["Instances"][0]["AvailabilityZone"] == "us-east-1a"
+
+
+def test_a_region_without_hosts_reads_nothing_else(simulator):
+    simulator.load_scenario({"hosts": [], "instances": [{"name": "shared"}]})
+    simulator.control.reset_calls()
+    assert health.host_health(simulator.client("ec2", region="eu-west-1")) == []
+    assert simulator.control.calls()["counts"]["ec2"] == {"DescribeHosts": 1}
 
 
 def test_an_unknown_host_id_is_reported_as_not_found(simulator):
     simulator.load_scenario({"hosts": [], "instances": []})
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(health.NotFoundError) as caught:
         health.host_health(simulator.client("ec2"), host_ids=["h-0123456789abcdef0"])
     assert "h-0123456789abcdef0" in str(caught.value)

@@ -13,11 +13,13 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils import cl
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import hosts
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import CapacityError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import get_record
 from conftest import TABLE
 from conftest import create_migration_table
+from dhsim.testing import wait_for_state
 
 RUN_ID = "run-0000000000000001"
 OTHER_FAILED = "h-0000000000000000f"
@@ -413,3 +415,284 @@ def test_client_token_and_tag_helpers():
     assert not hosts.matches_tags(host, {"Role": "Spare"})
     assert hosts.classify_instance({"RootDeviceType": "instance-store"})
     assert hosts.classify_instance({"RootDeviceType": "ebs"}) is None
+
+
+# ---------------------------------------------------------------------------------------------------- named targets
+
+def test_a_named_target_is_filled_first_claimed_and_tagged(simulator):
+    world = World(simulator, scenario(pool_host("pool"), pool_host("target", tags={"Name": "aws-replacement"})))
+    target = world.host("target")
+    result = world.plan(target_host_ids=[target])
+    plan = result["plan"]
+    assert set(targets(result).values()) == {target}
+    assert set(entry["target_source"] for entry in plan["placements"]) == {"target"}
+    assert (plan["target_host_ids"], plan["pool_host_ids"]) == ([target], [])
+    assert claims.claims_for(world.dynamodb, TABLE, world.failed) == [target]
+    assert world.tags(target)["FailoverFor"] == world.failed
+    assert world.item()["ReplacementHostIds"] == [target]
+    # A rerun keeps the stored plan and the source of its hosts.
+    again = world.plan(record=world.record(), target_host_ids=[target])
+    assert again["plan"]["target_host_ids"] == [target] and again["changed"] is False
+
+
+@pytest.mark.parametrize("bad, expected", [
+    ("zone", "is in us-east-1b, not in the failed host's zone us-east-1a"),
+    ("family", "is a c5 host; the failed host's instances are m5"),
+    ("state", "is under-assessment, not available"),
+    ("failed", "is the failed host itself"),
+    ("claimed", "is claimed by the failover of %s" % OTHER_FAILED),
+    ("h-0123456789abcdef0", "not found"),
+])
+def test_a_bad_target_is_refused_before_any_change(simulator, bad, expected):
+    world = World(simulator, scenario(pool_host("pool"), pool_host("zone", availability_zone="us-east-1b"),
+                                      pool_host("family", instance_family="c5"), pool_host("state", state="under-assessment"),
+                                      pool_host("claimed")))
+    claims.claim_pool_host(world.dynamodb, TABLE, world.host("claimed"), OTHER_FAILED, "run-other")
+    target = world.names["hosts"].get(bad, bad)
+    record = world.record()
+    simulator.control.reset_calls()
+    with pytest.raises(InvalidInputError) as caught:
+        world.plan(record=record, target_host_ids=[target])
+    assert "target_host_ids" in caught.value.message and expected in caught.value.message and target in caught.value.message
+    assert [world.calls(action) for action in ("CreateTags", "AllocateHosts")] == [0, 0]
+    assert simulator.control.call_count("dynamodb", "PutItem") == 0
+    assert claims.claims_for(world.dynamodb, TABLE, world.failed) == []
+
+
+# ---------------------------------------------------------------------------------------------------- cost
+
+def test_the_plan_lists_each_hosts_reservation_and_new_hosts_allocation_time_and_price(simulator):
+    spec = scenario(pool_host("pool"))
+    spec["hosts"][0] = dict(FAILED_HOST, reservation_id="hr-0123456789abcdef0")
+    spec["instances"].append({"name": "huge", "host": "failed", "instance_type": "m5.24xlarge", "state": "stopped"})
+    world = World(simulator, spec)
+    preview = world.plan(check_mode=True)["plan"]
+    assert preview["hosts"][-1] == {"host_id": "new-1", "role": "new", "instance_family": "m5", "reservation_id": None,
+                                    "allocation_time": None, "price_class": "on-demand", "hourly_price": None}
+
+    plan = world.plan(host_hourly_prices={"m5": "5.069"})["plan"]
+
+    by_role = dict((entry["role"], entry) for entry in plan["hosts"])
+    assert by_role["failed"] == {"host_id": world.failed, "role": "failed", "instance_family": "m5",
+                                 "reservation_id": "hr-0123456789abcdef0"}
+    assert by_role["pool"]["reservation_id"] is None and "price_class" not in by_role["pool"]
+    (new,) = plan["allocated_host_ids"]
+    allocated_at = world.describe(new)["AllocationTime"].strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert by_role["new"] == {"host_id": new, "role": "new", "instance_family": "m5", "reservation_id": None,
+                              "allocation_time": allocated_at, "price_class": "on-demand", "hourly_price": 5.069}
+    item = world.item()
+    assert item["AllocatedHosts"] == [{"hostId": new, "allocationTime": allocated_at}]
+    assert [entry["role"] for entry in item["PlanHosts"]] == ["failed", "pool", "new"]
+    assert item["PlanHosts"][-1]["hourlyPrice"] == 5.069 and item["PlanHosts"][-1]["priceClass"] == "on-demand"
+
+
+def test_host_entry_and_hourly_prices():
+    reserved_new = {"HostId": "h-01234567", "HostReservationId": "hr-1", "HostProperties": {"InstanceType": "c5.large"},
+                    "AllocationTime": "2026-11-27T09:00:00Z"}
+    assert hosts.host_entry(reserved_new, "new", {"c5": 2.0}) == {
+        "host_id": "h-01234567", "role": "new", "instance_family": "c5", "reservation_id": "hr-1",
+        "allocation_time": "2026-11-27T09:00:00Z", "price_class": "reserved", "hourly_price": None}
+    assert hosts.hourly_prices({"m5": "5.1", "c5": 0}) == {"m5": 5.1, "c5": 0.0}
+    for bad in ({"m5": -1}, {"m5": "cheap"}, {"m5": None}, {"m5": float("nan")}):
+        with pytest.raises(InvalidInputError):
+            hosts.hourly_prices(bad)
+    assert hosts.quota_name("m5") == "Running Dedicated m5 Hosts"
+
+
+# ---------------------------------------------------------------------------------------------------- after the failover
+
+TWO_POOL_HOSTS = dict(instances=[
+    {"name": "huge", "host": "failed", "instance_type": "m5.12xlarge", "count": 2},
+    {"name": "resident-a", "host": "pool-a", "instance_type": "m5.12xlarge"},
+    {"name": "resident-b", "host": "pool-b", "instance_type": "m5.12xlarge"},
+])
+
+
+def move(world, record, placements):
+    """What instance_placement does, in short: stop, place on the target, record success."""
+    ids = [entry["instance_id"] for entry in placements]
+    world.ec2.stop_instances(InstanceIds=ids, Force=True)
+    wait_for_state(world.ec2, ids, "stopped")
+    for entry in placements:
+        world.ec2.modify_instance_placement(InstanceId=entry["instance_id"], HostId=entry["target_host_id"])
+    record.update_instances(dict((instance_id, {"status": "success", "phase": "verified"}) for instance_id in ids))
+
+
+def settle(world, record, **options):
+    return hosts.settle_failover(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID, **options)
+
+
+def test_settle_tags_the_outcome_takes_the_consumed_pool_host_out_of_the_pool_and_is_idempotent(simulator):
+    world = World(simulator, scenario(pool_host("pool", tags={"Role": "Reserved", "Team": "ops"})))
+    pool = world.host("pool")
+    record = world.record()
+    move(world, record, world.plan(record=record)["plan"]["placements"])
+
+    result = settle(world, record, reserved_tags={"Role": "Reserved"})
+
+    settlement = result["settlement"]
+    assert result["changed"] is True and settlement["outcome"] == "succeeded"
+    tags = world.tags(world.failed)
+    assert (tags["FailoverOutcome"], tags["FailoverRunId"]) == ("succeeded", RUN_ID) and tags["FailoverAt"].endswith("Z")
+    assert world.tags(pool) == {"Team": "ops", "FailoverFor": world.failed}
+    assert settlement["consumed_pool_host_ids"] == settlement["retagged_host_ids"] == [pool]
+    assert claims.claims_for(world.dynamodb, TABLE, world.failed) == [pool]  # the claim says which failover took it
+    assert world.item()["Settlement"]["consumedPoolHostIds"] == [pool]
+    simulator.control.reset_calls()
+    again = settle(world, record, reserved_tags={"Role": "Reserved"})
+    assert again["changed"] is False
+    assert [world.calls(action) for action in ("CreateTags", "DeleteTags", "ReleaseHosts", "AllocateHosts")] == [0, 0, 0, 0]
+
+
+def test_settle_returns_the_claim_on_a_host_that_received_nothing(simulator):
+    world = World(simulator, scenario(pool_host("pool-a"), pool_host("pool-b"), **TWO_POOL_HOSTS))
+    record = world.record()
+    placements = world.plan(record=record)["plan"]["placements"]
+    moved, unmoved = placements
+    move(world, record, [moved])
+
+    settlement = settle(world, record, failover_error="huge-1 could not be stopped")["settlement"]
+
+    assert settlement["outcome"] == "failed"
+    assert settlement["returned_claim_host_ids"] == [unmoved["target_host_id"]]
+    assert claims.claims_for(world.dynamodb, TABLE, world.failed) == [moved["target_host_id"]]
+    assert world.tags(unmoved["target_host_id"])["Role"] == "Reserved"  # its tags are left as they are
+    assert "Role" not in world.tags(moved["target_host_id"])
+    assert world.tags(world.failed)["FailoverOutcome"] == "failed"
+
+
+@pytest.mark.parametrize("case", ["empty", "instance-left", "reserved"])
+def test_release_failed_host_only_when_nothing_is_left_and_no_reservation(simulator, case):
+    spec = scenario(pool_host("pool"))
+    if case == "reserved":
+        spec["hosts"][0] = dict(FAILED_HOST, reservation_id="hr-0123456789abcdef0")
+    world = World(simulator, spec)
+    record = world.record()
+    placements = world.plan(record=record)["plan"]["placements"]
+    move(world, record, placements[1:] if case == "instance-left" else placements)
+
+    settlement = settle(world, record, release_failed_host=True)["settlement"]
+
+    released = case == "empty"
+    assert settlement["failed_host"]["released"] is released
+    assert world.describe(world.failed)["State"] == ("released-permanent-failure" if released else "permanent-failure")
+    assert world.calls("ReleaseHosts") == (1 if released else 0)
+    if case == "instance-left":
+        assert settlement["failed_host"]["not_released_because"] == (
+            "1 instance(s) are still on it (running or stopped): %s" % placements[0]["instance_id"])
+    if case == "reserved":
+        assert "reservation hr-0123456789abcdef0" in settlement["failed_host"]["not_released_because"]
+    assert world.tags(world.failed)["FailoverOutcome"] == ("succeeded" if case != "instance-left" else "failed")
+
+
+def test_replenish_pool_allocates_one_spare_per_consumed_pool_host_within_max_new_hosts_once(simulator):
+    world = World(simulator, scenario(pool_host("pool-a", host_recovery="on"), pool_host("pool-b"), **TWO_POOL_HOSTS))
+    record = world.record()
+    move(world, record, world.plan(record=record)["plan"]["placements"])
+    consumed = sorted([world.host("pool-a"), world.host("pool-b")])
+
+    settlement = settle(world, record, replenish_pool=True, max_new_hosts=1)["settlement"]
+
+    (spare,) = settlement["spares"]
+    assert spare["replaces"] == consumed[0]
+    assert spare["client_token"] == hosts.spare_client_token(world.failed, 1, consumed[0])
+    host = world.describe(spare["host_id"])
+    assert (host["AvailabilityZone"], host["HostProperties"]["InstanceFamily"], host["AutoPlacement"]) == ("us-east-1a", "m5", "off")
+    assert world.tags(spare["host_id"])["Role"] == "Reserved"
+    assert any("%s not replenished: max_new_hosts (1)" % consumed[1] in note for note in settlement["notes"])
+    assert world.calls("AllocateHosts") == 1
+    again = settle(world, record, replenish_pool=True, max_new_hosts=1)
+    assert world.calls("AllocateHosts") == 1 and again["settlement"]["spares"][0]["host_id"] == spare["host_id"]
+    # allocate_hosts=false allows no spare at all.
+    none = hosts.settle_failover(world.ec2, world.dynamodb, TABLE, world.failed, check_mode=True, replenish_pool=True,
+                                 allocate_hosts=False, max_new_hosts=5)["settlement"]
+    assert any("%s not replenished: allocate_hosts is false" % consumed[1] in note for note in none["notes"])
+
+
+def test_spare_config_copies_the_pool_hosts_zone_family_and_settings():
+    multi = {"HostId": "h-01234567", "AvailabilityZone": "us-east-1a", "AllowsMultipleInstanceTypes": "on", "HostRecovery": "on",
+             "HostMaintenance": "off", "AutoPlacement": "on", "HostProperties": {"InstanceFamily": "m5"}}
+    assert hosts.spare_config(multi) == {"InstanceFamily": "m5", "AvailabilityZone": "us-east-1a", "AutoPlacement": "off",
+                                         "HostRecovery": "on", "HostMaintenance": "off"}
+    single = dict(multi, AllowsMultipleInstanceTypes="off", HostProperties={"InstanceType": "c5.large", "InstanceFamily": "c5"})
+    assert hosts.spare_config(single)["InstanceType"] == "c5.large" and "InstanceFamily" not in hosts.spare_config(single)
+
+
+def test_check_mode_settle_previews_a_plan_without_any_change(simulator):
+    world = World(simulator, scenario(pool_host("pool")))
+    plan = world.plan(check_mode=True)["plan"]
+    simulator.control.reset_calls()
+
+    result = hosts.settle_failover(world.ec2, world.dynamodb, TABLE, world.failed, check_mode=True, planned=plan,
+                                   release_failed_host=True, replenish_pool=True)
+
+    lines = result["settlement"]["lines"]
+    assert result["changed"] is False
+    assert "would tag the failed host %s FailoverOutcome=succeeded" % world.failed in lines
+    assert "would release the failed host %s" % world.failed in lines
+    assert "would allocate a spare for the pool in place of %s" % world.host("pool") in lines
+    changes = ("CreateTags", "DeleteTags", "ReleaseHosts", "AllocateHosts")
+    assert [world.calls(action) for action in changes] == [0, 0, 0, 0]
+    assert [simulator.control.call_count("dynamodb", action) for action in ("PutItem", "UpdateItem", "DeleteItem")] == [0, 0, 0]
+
+
+def test_settle_changes_nothing_once_the_lease_is_lost(simulator):
+    world = World(simulator, scenario(pool_host("pool")))
+    clock = {"now": 0.0}
+    record = MigrationRecord(world.dynamodb, TABLE, world.failed, RUN_ID, monotonic=lambda: clock["now"])
+    record.acquire(lease_seconds=30)
+    move(world, record, world.plan(record=record)["plan"]["placements"])
+    MigrationRecord(world.dynamodb, TABLE, world.failed, "run-taker").acquire(lease_seconds=30, break_lock=True)
+    clock["now"] = 29.0
+    simulator.control.reset_calls()
+
+    with pytest.raises(LeaseLostError):
+        settle(world, record, release_failed_host=True)
+
+    assert [world.calls(action) for action in ("CreateTags", "DeleteTags", "ReleaseHosts", "AllocateHosts")] == [0, 0, 0, 0]
+    assert simulator.control.call_count("dynamodb", "DeleteItem") == 0
+
+
+def test_a_failover_without_a_plan_has_nothing_to_settle(simulator):
+    world = World(simulator, scenario(pool_host("pool")))
+    record = world.record()
+    simulator.control.reset_calls()
+
+    result = settle(world, record, failover_error="no place", release_failed_host=True)
+
+    assert result["changed"] is False and result["settlement"]["outcome"] is None
+    assert "FailoverOutcome" not in world.tags(world.failed)
+    assert world.calls("CreateTags") == 0
+
+
+# ---------------------------------------------------------------------------------------------------- unused hosts
+
+def test_release_unused_hosts_releases_only_idle_hosts_a_failover_allocated(simulator):
+    world = World(simulator, scenario(pool_host("pool"), instances=[{"name": "web", "host": "failed"}]))
+    token = hosts.client_token(world.failed, 1)
+    tags = [{"ResourceType": "dedicated-host", "Tags": [{"Key": "FailoverFor", "Value": world.failed}]}]
+    idle, busy = world.ec2.allocate_hosts(AvailabilityZone="us-east-1a", InstanceFamily="m5", Quantity=2, ClientToken=token,
+                                          TagSpecifications=tags)["HostIds"]
+    world.ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="m5.large",
+                            Placement={"HostId": busy, "Tenancy": "host", "AvailabilityZone": "us-east-1a"})
+    world.ec2.create_tags(Resources=[world.host("pool")], Tags=[{"Key": "FailoverFor", "Value": world.failed}])
+    simulator.control.reset_calls()
+
+    preview = hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE, check_mode=True)
+    assert preview["released_host_ids"] == [idle] and preview["changed"] is False and world.calls("ReleaseHosts") == 0
+    kept = dict((entry["host_id"], entry["reason"]) for entry in preview["kept"])
+    assert kept[world.host("pool")].startswith("no failover allocated it")
+    assert kept[busy].startswith("1 instance(s) on it")
+
+    # While the failover is in progress, its hosts are left alone.
+    record = world.record()
+    assert hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE)["released_host_ids"] == []
+    record.finalize()
+
+    done = hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE)
+    assert done["released_host_ids"] == [idle] and done["changed"] is True
+    assert world.describe(idle)["State"] == "released"
+    again = hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE)
+    assert again == {"changed": False, "released_host_ids": [], "kept": again["kept"]} and world.calls("ReleaseHosts") == 1
+    with pytest.raises(InvalidInputError):
+        hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE, host_ids=["h-nope"])

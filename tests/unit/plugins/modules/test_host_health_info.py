@@ -21,7 +21,8 @@ WORLD = {
 
 def test_classifies_the_named_host_with_snake_case_keys_and_tags_kept(simulator, run_module):
     ids = simulator.load_scenario(WORLD)
-    failed, result = run_module(host_health_info, {"host_ids": [ids["hosts"]["failed"]], "endpoint_url": simulator.endpoint})
+    failed, result = run_module(host_health_info, {"host_ids": [ids["hosts"]["failed"]], "endpoint_url": simulator.endpoint,
+                                                   "aws_recovery_grace_period": 0})
     assert not failed, result
     assert result["changed"] is False
     host = result["hosts"][0]
@@ -29,14 +30,56 @@ def test_classifies_the_named_host_with_snake_case_keys_and_tags_kept(simulator,
     assert (host["state"], host["health"], host["host_recovery"]) == ("under-assessment", "failed", "on")
     assert host["tags"]["Team"] == "web" and "team" not in host["tags"]  # tag keys are not snake_cased
     assert host["instances"][0]["instance_id"] == ids["instances"]["web"]
-    assert result["counts"] == {"healthy": 0, "degraded": 0, "failed": 1, "gone": 0}
+    assert host["instances"][0]["system_status"] == "impaired" and host["instances"][0]["events"] == []
+    assert (host["availability_zone"], host["instance_family"], host["instance_type"]) == ("us-east-1a", "m5", None)
+    assert host["aws_recovery"]["in_progress"] is False and host["aws_recovery"]["since"].endswith("Z")
+    assert host["maintenance_replacement_candidates"] == [] and host["host_maintenance"] == "on"
+    assert "available_capacity" in host
+    assert result["summary"] == {"healthy": 0, "degraded": 0, "failed": 1, "gone": 0}
 
 
 def test_without_ids_every_host_is_classified(simulator, run_module):
     simulator.load_scenario(WORLD)
     failed, result = run_module(host_health_info, {"endpoint_url": simulator.endpoint})
     assert not failed, result
-    assert result["counts"] == {"healthy": 1, "degraded": 0, "failed": 1, "gone": 0}
+    assert result["summary"] == {"healthy": 1, "degraded": 1, "failed": 0, "gone": 0}  # AWS recovery gets 900 s
+
+
+def test_the_grace_period_and_ignore_aws_recovery_decide_a_recovering_host(simulator, run_module):
+    ids = simulator.load_scenario(WORLD)
+    failed_id = ids["hosts"]["failed"]
+    failed, result = run_module(host_health_info, {"host_ids": [failed_id], "endpoint_url": simulator.endpoint})
+    assert not failed, result
+    host = result["hosts"][0]
+    assert host["health"] == "degraded" and host["aws_recovery"]["in_progress"] is True
+    assert 899 <= host["aws_recovery"]["seconds_left"] <= 900
+    assert host["reasons"][0].startswith("AWS host recovery in progress since ")
+    failed, result = run_module(host_health_info, {"host_ids": [failed_id], "endpoint_url": simulator.endpoint, "ignore_aws_recovery": True})
+    assert result["hosts"][0]["health"] == "failed" and result["hosts"][0]["aws_recovery"] is None
+    failed, result = run_module(host_health_info, {"host_ids": [failed_id], "endpoint_url": simulator.endpoint,
+                                                   "aws_recovery_assumed_start": "2020-01-01T00:00:00Z"})
+    # The instance reports ImpairedSince: the assumed start only applies when none does.
+    assert result["hosts"][0]["health"] == "degraded"
+
+
+def test_health_selects_the_hosts_returned_but_the_summary_counts_all(simulator, run_module):
+    ids = simulator.load_scenario(WORLD)
+    failed, result = run_module(host_health_info, {"endpoint_url": simulator.endpoint, "health": ["healthy"]})
+    assert not failed, result
+    assert [host["host_id"] for host in result["hosts"]] == [ids["hosts"]["spare"]]
+    assert result["summary"] == {"healthy": 1, "degraded": 1, "failed": 0, "gone": 0}
+
+
+def test_bad_timing_options_fail_before_any_call(simulator, run_module):
+    simulator.load_scenario(WORLD)
+    simulator.control.reset_calls()
+    failed, result = run_module(host_health_info, {"endpoint_url": simulator.endpoint, "aws_recovery_grace_period": -1})
+    assert failed and "aws_recovery_grace_period must be 0 or more" in result["msg"]
+    failed, result = run_module(host_health_info, {"endpoint_url": simulator.endpoint, "aws_recovery_assumed_start": "soon"})
+    assert failed and "'soon' is not an ISO 8601 time" in result["msg"]
+    failed, result = run_module(host_health_info, {"endpoint_url": simulator.endpoint, "health": ["sick"]})
+    assert failed and "health" in result["msg"]
+    assert simulator.control.calls()["total"] == 0
 
 
 def test_a_malformed_id_fails_before_any_call(simulator, run_module):

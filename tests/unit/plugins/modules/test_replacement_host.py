@@ -124,6 +124,11 @@ def test_allocation_failure_names_the_quota(world):  # pylint: disable=redefined
     (dict(failed_host_id="h-0123456789abcdef0"), False, "run_id is required"),
     (dict(failed_host_id="h-0123456789abcdef0", instances=["i-xyz"]), True, "i-xyz"),
     (dict(failed_host_id="h-0123456789abcdef0", run_id=RUN_ID, max_new_hosts=-1), False, "max_new_hosts"),
+    (dict(failed_host_id="h-0123456789abcdef0", target_host_ids=["h-xyz"]), True, "target_host_ids item"),
+    (dict(failed_host_id="h-0123456789abcdef0", host_hourly_prices={"m5": "cheap"}), True, "host_hourly_prices"),
+    (dict(action="settle"), True, "failed_host_id is required for action=settle"),
+    (dict(action="settle", failed_host_id="h-0123456789abcdef0"), False, "run_id is required"),
+    (dict(action="release_unused", release_host_ids=["h-nope"]), True, "release_host_ids item"),
 ])
 def test_bad_input_is_refused_before_any_call(world, args, check_mode, expected):  # pylint: disable=redefined-outer-name
     world["sim"].control.reset_calls()
@@ -145,3 +150,34 @@ def test_a_lease_held_by_another_run_is_refused(world):  # pylint: disable=redef
     assert failed
     assert world["sim"].control.call_count("ec2", "AllocateHosts") == 0
     assert claims.claims_for(world["dynamodb"], TABLE, world["failed"]) == []
+
+
+def test_settle_after_the_plan_tags_the_failed_host_and_retags_the_pool_host(world):  # pylint: disable=redefined-outer-name
+    take_lease(world)
+    failed, planned = run_module(world, dict(failed_host_id=world["failed"], run_id=RUN_ID, max_new_hosts=1))
+    assert not failed, planned
+    failed, preview = run_module(world, dict(action="settle", failed_host_id=world["failed"], planned=planned["plan"],
+                                             release_failed_host=True), check_mode=True)
+    assert not failed, preview
+    assert preview["changed"] is False
+    assert "would tag the failed host %s FailoverOutcome=succeeded" % world["failed"] in preview["settlement"]["lines"]
+
+    failed, result = run_module(world, dict(action="settle", failed_host_id=world["failed"], run_id=RUN_ID,
+                                            failover_error="stopped by the operator"))
+    assert not failed, result
+    assert result["changed"] is True
+    assert result["settlement"]["outcome"] == "failed"  # the error given decides, as finalize does
+    assert result["settlement"]["returned_claim_host_ids"] == [world["pool"]]  # nothing moved: the claim goes back
+    tags = world["ec2"].describe_hosts(HostIds=[world["failed"]])["Hosts"][0]["Tags"]
+    assert dict((tag["Key"], tag["Value"]) for tag in tags)["FailoverOutcome"] == "failed"
+    assert claims.claims_for(world["dynamodb"], TABLE, world["failed"]) == []
+
+
+def test_release_unused_in_check_mode_lists_and_changes_nothing(world):  # pylint: disable=redefined-outer-name
+    idle = world["ec2"].allocate_hosts(AvailabilityZone="us-east-1a", InstanceFamily="m5", Quantity=1,
+                                       ClientToken="failover-%s-v1" % world["failed"], TagSpecifications=[{
+                                           "ResourceType": "dedicated-host", "Tags": [{"Key": "FailoverFor", "Value": world["failed"]}]}])["HostIds"][0]
+    failed, result = run_module(world, dict(action="release_unused"), check_mode=True)
+    assert not failed, result
+    assert (result["changed"], result["released_host_ids"], result["kept"]) == (False, [idle], [])
+    assert world["sim"].control.call_count("ec2", "ReleaseHosts") == 0
