@@ -12,6 +12,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import threading
+import time
+
 try:
     import botocore
 except ImportError:
@@ -32,6 +35,8 @@ EXTRA_RETRY_CODES = (
     "KMSThrottlingException",  # SNS with an encrypted topic
     "EC2ThrottledException",
 )
+# EC2's request bucket for describe calls (maximum, refill per second): client-side buckets keep within it.
+DESCRIBE_RATE_LIMIT = (100, 20.0)
 RETRIES = 10  # attempts in all, as AWSRetry counts them
 RETRY_DELAY = 0.5
 RETRY_MAX_DELAY = 15
@@ -86,3 +91,37 @@ def paginate(client, operation, **params):
 
 def is_client_error(error):
     return isinstance(error, botocore.exceptions.ClientError)
+
+
+class TokenBucket(object):
+    """A client-side token bucket, so that the calls of one module stay within EC2's request limits.
+
+    Safe to share between threads: a taker holds the lock while it waits, so tokens go out in turn.
+    """
+
+    def __init__(self, capacity, rate, monotonic=time.monotonic, sleep=time.sleep):
+        self._lock = threading.Lock()
+        self.capacity = float(capacity)
+        self.rate = float(rate)
+        self.tokens = float(capacity)
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._stamp = monotonic()
+
+    def _refill(self):
+        now = self._monotonic()
+        self.tokens = min(self.capacity, self.tokens + max(0.0, now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def take(self):
+        """Take one token, waiting for it when the bucket is empty; returns the seconds waited."""
+        with self._lock:
+            self._refill()
+            waited = 0.0
+            if self.tokens < 1.0:
+                waited = (1.0 - self.tokens) / self.rate
+                self._sleep(waited)
+                self._refill()
+                self.tokens = max(self.tokens, 1.0)
+            self.tokens -= 1.0
+            return waited

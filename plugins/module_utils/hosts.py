@@ -115,6 +115,15 @@ def tag_dict(resource):
     return dict((tag["Key"], tag["Value"]) for tag in resource.get("Tags") or [])
 
 
+def host_options(defaults, options):
+    """``defaults`` updated with the given options (None counts as not given), and the reserved tags as strings."""
+    merged = dict(defaults)
+    merged.update((key, value) for key, value in options.items() if value is not None)
+    if int(merged["max_new_hosts"]) < 0:
+        raise InvalidInputError("max_new_hosts must be 0 or more, got %r" % merged["max_new_hosts"])
+    return merged, dict((str(key), str(value)) for key, value in (merged["reserved_tags"] or {}).items())
+
+
 def matches_tags(host, reserved_tags):
     """Whether a host carries every reserved tag with its value (compared here: EC2 filters keys only)."""
     tags = tag_dict(host)
@@ -200,11 +209,7 @@ class ReplacementPlanner(object):
         if not check_mode and record is not None and hasattr(record, "fence_client"):
             record.fence_client(self.ec2)  # fence every attempt of AllocateHosts and CreateTags, retries included
         self.sleep = sleep
-        self.options = dict(DEFAULTS)
-        self.options.update((key, value) for key, value in options.items() if value is not None)
-        if int(self.options["max_new_hosts"]) < 0:
-            raise InvalidInputError("max_new_hosts must be 0 or more, got %r" % self.options["max_new_hosts"])
-        self.reserved_tags = dict((str(key), str(value)) for key, value in (self.options["reserved_tags"] or {}).items())
+        self.options, self.reserved_tags = host_options(DEFAULTS, options)
         self.target_host_ids = []
         for value in self.options["target_host_ids"] or []:
             value = validate_host_id(value, what="target_host_ids item")
@@ -810,11 +815,7 @@ class Settlement(object):
         self.failover_error = failover_error or None
         self.planned = planned
         self.wall_clock = wall_clock
-        self.options = dict(SETTLE_DEFAULTS)
-        self.options.update((key, value) for key, value in options.items() if value is not None)
-        if int(self.options["max_new_hosts"]) < 0:
-            raise InvalidInputError("max_new_hosts must be 0 or more, got %r" % self.options["max_new_hosts"])
-        self.reserved_tags = dict((str(key), str(value)) for key, value in (self.options["reserved_tags"] or {}).items())
+        self.options, self.reserved_tags = host_options(SETTLE_DEFAULTS, options)
         if not check_mode:
             if record is None or not run_id:
                 raise InvalidInputError("a run id and the migration record are required outside check mode")

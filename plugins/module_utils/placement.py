@@ -26,6 +26,8 @@ __metaclass__ = type
 import time
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import capacity as host_room
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import DESCRIBE_RATE_LIMIT
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import TokenBucket
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import is_client_error
@@ -68,8 +70,8 @@ DESCRIBE_CHUNK = 200
 
 # Client-side token buckets per action (maximum, refill per second), from EC2's published request limits.
 RATE_LIMITS = {
-    "DescribeInstances": (100, 20.0),
-    "DescribeInstanceStatus": (100, 20.0),
+    "DescribeInstances": DESCRIBE_RATE_LIMIT,
+    "DescribeInstanceStatus": DESCRIBE_RATE_LIMIT,
     "StopInstances": (50, 5.0),
     "ModifyInstancePlacement": (50, 5.0),
     "StartInstances": (5, 2.0),
@@ -93,35 +95,6 @@ RETRYABLE_CODES = CAPACITY_CODES + THROTTLING_CODES + ("IncorrectInstanceState",
 REQUEST_WIDE_CODES = THROTTLING_CODES + ("UnauthorizedOperation", "AuthFailure", "Blocked", "OptInRequired", "DryRunOperation")
 
 GONE_STATES = ("terminated", "shutting-down")
-
-
-class TokenBucket(object):
-    """A client-side token bucket, so that the calls of one migration stay within EC2's request limits."""
-
-    def __init__(self, capacity, rate, monotonic=time.monotonic, sleep=time.sleep):
-        self.capacity = float(capacity)
-        self.rate = float(rate)
-        self.tokens = float(capacity)
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._stamp = monotonic()
-
-    def _refill(self):
-        now = self._monotonic()
-        self.tokens = min(self.capacity, self.tokens + max(0.0, now - self._stamp) * self.rate)
-        self._stamp = now
-
-    def take(self):
-        """Take one token, waiting for it when the bucket is empty; returns the seconds waited."""
-        self._refill()
-        waited = 0.0
-        if self.tokens < 1.0:
-            waited = (1.0 - self.tokens) / self.rate
-            self._sleep(waited)
-            self._refill()
-            self.tokens = max(self.tokens, 1.0)
-        self.tokens -= 1.0
-        return waited
 
 
 def _chunks(items, size):
@@ -291,10 +264,12 @@ class Migration(object):
             if self.check_mode:
                 return self._plan_only()
             while True:
+                started = self._monotonic()
                 self._tick()
                 if all(move.done for move in self.moves):
                     break
-                self._sleep(self.poll_interval)
+                # A steady cadence: the time a tick takes (describe, actions, record write) is not added to the interval.
+                self._sleep(max(0.0, self.poll_interval - (self._monotonic() - started)))
         except LeaseLostError as error:
             details = dict(error.details)
             details["instances"] = self.results()

@@ -90,6 +90,17 @@ def test_one_malformed_id_in_the_list_refuses_every_host_before_anything_is_read
     assert read_record(simulator, ids["hosts"]["first"]) is None
 
 
+def test_a_malformed_target_host_id_is_refused_before_anything_is_read(simulator, migration_table, run_playbook):
+    ids = two_failed_hosts(simulator)
+    simulator.control.reset_calls()
+
+    result = run_playbook("failover.yml", {"failed_host_id": ids["hosts"]["first"], "target_host_ids": "h-zz"})
+
+    assert result.returncode != 0, result
+    assert "'h-zz' is malformed" in result.output and "'%s' is malformed" % ids["hosts"]["first"] not in result.output
+    assert simulator.control.call_count("ec2", "DescribeHosts") == 0 and state_changing_calls(simulator) == {}
+
+
 def test_one_host_failing_fails_the_run_but_not_the_other_host(simulator, migration_table, run_playbook):
     ids = load(simulator, world(
         [failed_host("first"), failed_host("second", availability_zone="us-east-1b"),

@@ -33,11 +33,12 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 import botocore.session
-import yaml
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import WSGIRequestHandler
 
 from . import capacity
+from .documents import read_mapping
 from .faults import identify, render_error
+from .serving import ThreadedServer
 
 PREFIX = "/_dhsim"
 ACCOUNT_ID = "123456789012"
@@ -93,16 +94,7 @@ def ec2_model():
 
 def read_spec(source):
     """A fleet description from a mapping, YAML text or a .yml path, completed with the defaults and checked."""
-    if isinstance(source, dict):
-        data = dict(source)
-    else:
-        text = str(source)
-        if "\n" not in text and text.endswith((".yml", ".yaml")):
-            with open(text, encoding="utf-8") as handle:
-                text = handle.read()
-        data = yaml.safe_load(text) or {}
-    if not isinstance(data, dict):
-        raise SpecError("a fleet description must be a mapping")
+    data = dict(read_mapping(source, SpecError, "a fleet description"))
     unknown = set(data) - SPEC_KEYS
     if unknown:
         raise SpecError("unknown fleet keys: %s (allowed: %s)" % (", ".join(sorted(unknown)), ", ".join(sorted(SPEC_KEYS))))
@@ -731,8 +723,10 @@ class _QuietHandler(WSGIRequestHandler):
         """Do not log successful requests."""
 
 
-class FleetServer:
+class FleetServer(ThreadedServer):
     """A fleet on a werkzeug threaded server in a background thread (same interface as SimulatorServer)."""
+
+    thread_name = "dhsim-fleet"
 
     def __init__(self, spec, host="127.0.0.1", port=0):
         self.fleet = Fleet(spec)
@@ -740,31 +734,9 @@ class FleetServer:
         self.app = FleetApp(self.fleet)
         self.host = host
         self.port = port
-        self._server = None
-        self._thread = None
 
-    @property
-    def endpoint(self):
-        """http://HOST:PORT of the running server."""
-        host, port = self._server.server_address[:2]
-        return "http://%s:%d" % (host, port)
-
-    def start(self):
-        """Start serving in a daemon thread; returns the endpoint."""
-        self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="dhsim-fleet", daemon=True)
-        self._thread.start()
-        return self.endpoint
-
-    def stop(self):
-        """Stop serving and wait for the thread."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
+    def request_handler(self):
+        return _QuietHandler
 
 
 def format_summary(summary):

@@ -1,8 +1,7 @@
 """Scenario loader: builds hosts, instances and faults from a YAML/dict description."""
 
-import yaml
-
 from . import capacity, ec2_hosts, preflight_sim
+from .documents import read_mapping
 from .faults import FAULTS
 from .state import SIM
 from .throttle import THROTTLE
@@ -24,16 +23,7 @@ class ScenarioError(ValueError):
 
 def read(source):
     """Parse a scenario from a path, YAML text or dict."""
-    if isinstance(source, dict):
-        return source
-    text = str(source)
-    if "\n" not in text and text.endswith((".yml", ".yaml")):
-        with open(text, encoding="utf-8") as handle:
-            text = handle.read()
-    data = yaml.safe_load(text) or {}
-    if not isinstance(data, dict):
-        raise ScenarioError("a scenario must be a mapping")
-    return data
+    return read_mapping(source, ScenarioError, "a scenario")
 
 
 def _on_off(value, default):

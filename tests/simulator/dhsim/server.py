@@ -3,14 +3,13 @@
 import html
 import io
 import re
-import threading
 import time
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
 
 from . import capacity_units, control, ec2_hosts, preflight_sim, services
 from .faults import CALLS, FAULTS, error_code_from_body, identify, render_error
+from .serving import ThreadedServer
 from .state import SIM
 from .throttle import THROTTLE, THROTTLE_CODE, THROTTLE_MESSAGE, THROTTLE_STATUS
 
@@ -112,8 +111,10 @@ class QuietRequestHandler(MotoRequestHandler):
         """Do not log successful requests."""
 
 
-class SimulatorServer:
+class SimulatorServer(ThreadedServer):
     """A simulator on a werkzeug threaded server in a background thread."""
+
+    thread_name = "dhsim-server"
 
     def __init__(self, host="127.0.0.1", port=0, time_scale=1.0, region="us-east-1", seed=None, verbose=False):
         self.host = host
@@ -124,31 +125,9 @@ class SimulatorServer:
         SIM.base_seed = seed
         SIM.reset()
         self.app = SimulatorApp()
-        self._server = None
-        self._thread = None
 
-    @property
-    def endpoint(self):
-        """http://HOST:PORT of the running server."""
-        host, port = self._server.server_address[:2]
-        return "http://%s:%d" % (host, port)
-
-    def start(self):
-        """Start serving in a daemon thread; returns the endpoint."""
-        self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=MotoRequestHandler if self.verbose else QuietRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="dhsim-server", daemon=True)
-        self._thread.start()
-        return self.endpoint
-
-    def stop(self):
-        """Stop serving and wait for the thread."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
+    def request_handler(self):
+        return MotoRequestHandler if self.verbose else QuietRequestHandler
 
     def reset(self):
         """Reset moto and the simulator to a clean state."""

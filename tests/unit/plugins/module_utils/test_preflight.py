@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import threading
+
 import pytest
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import preflight
@@ -116,3 +118,34 @@ def test_an_instance_this_failover_is_already_moving_is_not_waited_for_or_skippe
     result = preflight.wait_until_settled(lambda: calls.append(1) or [instance(State={"Name": "stopping"})], 60,
                                           sleep=lambda _s: None, ignore={"i-0123456789abcdef0"})
     assert result[0]["State"]["Name"] == "stopping" and calls == [1]
+
+
+class AttributeReader(object):
+    """An EC2 client whose DescribeInstanceAttribute answers only once two calls are in flight together."""
+
+    def __init__(self, protected):
+        self.protected = protected
+        self.together = threading.Barrier(2, timeout=5)
+        self.attribute_calls = []
+
+    def describe_instance_types(self, aws_retry=False, InstanceTypes=()):
+        return {"InstanceTypes": [{"InstanceType": name, "InstanceStorageSupported": name.startswith("m5d")} for name in InstanceTypes]}
+
+    def describe_instance_attribute(self, aws_retry=False, InstanceId=None, Attribute=None):
+        self.attribute_calls.append((InstanceId, Attribute))
+        self.together.wait()
+        return {"DisableApiStop": {"Value": InstanceId in self.protected}}
+
+
+def test_gather_facts_reads_stop_protection_of_several_instances_at_once():
+    instances = [{"InstanceId": "i-%08x" % number, "InstanceType": "m5d.large" if number == 3 else "m5.large"} for number in range(4)]
+    instances.append({"InstanceId": "i-000000ff", "InstanceType": "m5.large", "RootDeviceType": "instance-store"})
+    ec2 = AttributeReader(protected={"i-00000001"})
+
+    facts = preflight.gather_facts(ec2, instances)
+
+    # Read one at a time, the first call would wait for a second one forever (the barrier breaks after 5 s).
+    assert sorted(call[0] for call in ec2.attribute_calls) == ["i-%08x" % number for number in range(4)]
+    assert [facts["i-%08x" % number]["stop_protected"] for number in range(4)] == [False, True, False, False]
+    assert facts["i-00000003"]["instance_store"] and not facts["i-00000000"]["instance_store"]
+    assert facts["i-000000ff"] == {"instance_store": False, "stop_protected": False}
