@@ -12,16 +12,16 @@ import re
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 
 # EC2 ids carry 8 (older resources) or 17 lowercase hex digits after the prefix.
-HOST_ID_PATTERN = re.compile(r"^h-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
-INSTANCE_ID_PATTERN = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+HOST_ID_PATTERN = re.compile(r"^h-(?:[0-9a-f]{8}|[0-9a-f]{17})\Z")
+INSTANCE_ID_PATTERN = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})\Z")
 ARN_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 _ARN_PATTERN = re.compile(
     r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):"
-    r"(?P<account>\d{12}|):(?P<resource>.+)$"
+    r"(?P<account>\d{12}|):(?P<resource>.+)\Z"
 )
-_TOPIC_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}(?:\.fifo)?$")
-_TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
-REGION_PATTERN = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+$")
+_TOPIC_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}(?:\.fifo)?\Z")
+_TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,255}\Z")
+REGION_PATTERN = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+\Z")
 
 
 def _require_string(value, what):

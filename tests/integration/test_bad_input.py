@@ -128,3 +128,12 @@ def test_a_host_with_no_instances_completes_with_nothing_moved(simulator, migrat
     assert report["status"]["migrationSummary"]["progressPercentage"] == 100
     moves = ("StopInstances", "StartInstances", "ModifyInstancePlacement", "AllocateHosts")
     assert not [key for key in state_changing_calls(simulator) if key[1] in moves]
+
+
+def test_a_module_refuses_a_host_id_with_a_trailing_newline_before_any_call(simulator, migration_table, tmp_path):
+    result = run_placement_task(simulator, tmp_path, "Move with a spare host id that ends in a newline",
+                                'spare_host_ids: ["h-0123456789abcdef0\\n"]')
+
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "spare_host_ids[0] 'h-0123456789abcdef0\\\\n' is malformed" in result.stdout, result.stdout
+    assert not simulator.control.call_log()

@@ -86,3 +86,19 @@ def test_table_names(value):
 def test_bad_table_names(value):
     with pytest.raises(InvalidInputError):
         ids.validate_table_name(value)
+
+
+@pytest.mark.parametrize(
+    "validate, value",
+    [
+        (ids.validate_host_id, "h-0123456789abcdef0\n"),
+        (ids.validate_instance_id, "i-0123456789abcdef0\n"),
+        (ids.validate_topic_arn, "arn:aws:sns:us-east-1:123456789012:host-failover\n"),
+        (ids.parse_arn, "arn:aws:sns:us-east-1:123456789012:host-failover\n"),
+        (ids.validate_table_name, "HostMigrationQueue\n"),
+    ],
+)
+def test_a_trailing_newline_is_refused(validate, value):
+    # A module called directly (not through the playbook's normalisation) gets the value as it was typed.
+    with pytest.raises(InvalidInputError, match="malformed"):
+        validate(value)
