@@ -21,7 +21,6 @@ _ARN_PATTERN = re.compile(
 )
 _TOPIC_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}(?:\.fifo)?\Z")
 _TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,255}\Z")
-REGION_PATTERN = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+\Z")
 
 
 def _require_string(value, what):
