@@ -138,6 +138,12 @@ def next_action(error, results, host_id, table):
         return "check the host; rerun with force=true only if it really must be evacuated"
     if "malformed" in text or "not found" in text or "must be" in text:
         return "correct the input and rerun"
+    if text.startswith("cancel requested by"):
+        return (
+            "the instances the cancel left (status pending) are where they were, running or stopped as before; "
+            "to finish the failover later, run failover.yml -e failed_host_id=%s again (the health check does not resume "
+            "a cancelled failover)" % host_id
+        )
     failed = [result for result in results if result.get("status") == "failed"]
     if failed:
         return (
@@ -156,6 +162,7 @@ def summary_message(results, host_id, outcome, summary, error, next_step):
         lines.append(
             "Instances: %s total, %s moved, %s failed, %s skipped"
             % (summary.get("totalInstances"), summary.get("successfulMigrations"), summary.get("failedMigrations"), summary.get("skippedMigrations", 0))
+            + (", %s left where they were by the cancel" % summary["cancelledMigrations"] if summary.get("cancelledMigrations") else "")
         )
     if error:
         lines.append("Error: %s" % error)

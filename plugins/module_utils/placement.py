@@ -38,6 +38,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import cancel_text
 
 PHASES = ("pending", "stopping", "force-stopping", "stopped", "placed", "starting", "running", "verified")
 
@@ -95,6 +96,8 @@ RETRYABLE_CODES = CAPACITY_CODES + THROTTLING_CODES + ("IncorrectInstanceState",
 REQUEST_WIDE_CODES = THROTTLING_CODES + ("UnauthorizedOperation", "AuthFailure", "Blocked", "OptInRequired", "DryRunOperation")
 
 GONE_STATES = ("terminated", "shutting-down")
+# Steps of an instance in flight that nothing has been done to yet: a cancel leaves it where it is.
+UNBEGUN_STEPS = ("stop", "settle")
 
 
 def _chunks(items, size):
@@ -196,7 +199,7 @@ class InstanceMove(object):
 class Migration(object):
     """One migration of a set of instances; ``run()`` returns the per-instance results."""
 
-    def __init__(self, ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic):
+    def __init__(self, ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None):
         self.ec2 = retrying(ec2_client)
         self.record = record
         self.options = dict(DEFAULTS)
@@ -223,6 +226,8 @@ class Migration(object):
         self.ticks = 0
         self.writes = 0
         self.now = monotonic()
+        self.interrupted = interrupted
+        self.cancel = None
 
     # ------------------------------------------------------------------ setup
 
@@ -294,6 +299,7 @@ class Migration(object):
         self.now = self._monotonic()
         self.record.heartbeat()
         self._observe()
+        self._check_cancel()
         self._admit()
         # Observing can take long on a slow or throttled API: renew (when a third of the lease has passed)
         # right before acting too, so that a live run is not fenced off by a lease it could have renewed.
@@ -303,6 +309,28 @@ class Migration(object):
 
     def results(self):
         return [move.result() for move in self.moves]
+
+    # ------------------------------------------------------------------ cancel
+
+    def _check_cancel(self):
+        """A cancel request (playbooks/abort.yml, or a signal the module caught) stops every move not yet begun.
+
+        Instances already stopping, stopped or placed by this failover go on as planned (placed and started);
+        the others are left where they are, untouched, with status ``pending`` and the reason.
+        """
+        if self.cancel is None:
+            signal_name = self.interrupted() if self.interrupted else None
+            if signal_name:
+                self.cancel = self.record.cancel_own_run(
+                    "signal %s to run %s" % (signal_name, self.record.run_id), "the run was interrupted (Ctrl-C, or a job cancel)")
+            else:
+                self.cancel = self.record.cancel_request()
+            if self.cancel is None:
+                return
+        for move in list(self.queue) + [move for move in self.in_flight if move.step in UNBEGUN_STEPS]:
+            was_stopped = (move.original_state or _state_of(self.observed.get(move.instance_id))) == "stopped"
+            self._finish(move, "pending", error="cancelled before it was %s: left where it is (%s)" % (
+                "moved" if was_stopped else "stopped", cancel_text(self.cancel)))
 
     # ------------------------------------------------------------------ observation
 
@@ -771,18 +799,20 @@ class Migration(object):
         return actions
 
 
-def migrate(ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic):
+def migrate(ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None):
     """Move ``placements`` (dicts with instance_id, target_host_id, original_state) and return per-instance results.
 
     ``record`` is a MigrationRecord whose lease the caller holds; ``options`` keys are those of DEFAULTS.
-    Raises LeaseLostError (with the results so far under ``instances``) as soon as the lease is lost.
+    ``interrupted`` (optional) returns the name of a signal the caller caught, or None: a signal cancels the
+    migration like a cancel request in the record. Raises LeaseLostError (with the results so far under
+    ``instances``) as soon as the lease is lost.
     """
-    return Migration(ec2_client, record, placements, options, sleep=sleep, monotonic=monotonic).run()
+    return Migration(ec2_client, record, placements, options, sleep=sleep, monotonic=monotonic, interrupted=interrupted).run()
 
 
 def summarize(results):
     """Counts of the per-instance results by status, plus changed and force-stopped counts."""
-    summary = dict(total=len(results), success=0, failed=0, skipped=0, changed=0, force_stopped=0)
+    summary = dict(total=len(results), success=0, failed=0, skipped=0, pending=0, changed=0, force_stopped=0)
     for result in results:
         summary[result["status"]] = summary.get(result["status"], 0) + 1
         summary["changed"] += 1 if result["changed"] else 0

@@ -60,7 +60,8 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids impor
 PHASES = ("pending", "stopping", "force-stopping", "stopped", "placed", "starting", "running", "verified")
 STATUSES = ("pending", "in-progress", "success", "failed", "skipped")
 DONE_STATUSES = ("success", "failed", "skipped")
-RECORD_STATES = ("pending", "processing", "complete", "failed", "healthy")
+RECORD_STATES = ("pending", "processing", "complete", "failed", "cancelled", "healthy")
+FINISHED_STATES = ("complete", "failed", "cancelled")
 
 CLAIM_PREFIX = "claim#"
 # previous_owner reported when a record left in processing without a lease (a reference-system run) is taken over
@@ -378,6 +379,105 @@ def lost_error(host_id, run_id, item):
     )
 
 
+# --------------------------------------------------------------------------- cancel request
+# An operator (playbooks/abort.yml) or a signal to the module asks the run that holds the lease to stop.
+# The request is one attribute beside the lease, addressed to that run by its id, so a later run of the
+# same host (an explicit resume) is not cancelled by it. instance_placement reads it at its polls.
+
+CANCEL_FIELD = "CancelRequest"
+# instance_placement reads the request at most this often: one small consistent read a second at most.
+CANCEL_POLL_SECONDS = 1.0
+
+
+def cancel_request_for(item, run_id):
+    """The cancel request of ``item`` addressed to ``run_id`` ({runId, requestedBy, reason, requestedAt}), or None."""
+    request = (item or {}).get(CANCEL_FIELD)
+    if isinstance(request, dict) and run_id and request.get("runId") == run_id:
+        return request
+    return None
+
+
+def cancel_text(request):
+    """``cancel requested by <who> at <when>[: <reason>]``."""
+    text = "cancel requested by %s at %s" % (request.get("requestedBy") or "unknown", request.get("requestedAt") or "an unknown time")
+    return text + (": %s" % request["reason"] if request.get("reason") else "")
+
+
+def _check_cancellable(host_id, item, now):
+    """Raise NotFoundError unless ``item`` is a processing record whose lease a live run holds."""
+    if item is None:
+        raise NotFoundError("nothing to cancel: there is no migration record for host %s" % host_id, host_id=host_id)
+    if item["State"] != "processing":
+        raise NotFoundError(
+            "nothing to cancel: the failover of host %s is not running (its record is %s, last run %s)"
+            % (host_id, item["State"], item.get("RunId") or "unknown"),
+            host_id=host_id, state=item["State"],
+        )
+    if lease_state(item, None, now) != "held":
+        why = "its run %s stopped renewing it" % item["LeaseRunId"] if item.get("LeaseRunId") else "the record has no lease"
+        raise NotFoundError(
+            "nothing to cancel: no live run holds the lease of host %s (%s); a failover that was killed is resumed by "
+            "running failover.yml again" % (host_id, why),
+            host_id=host_id, state=item["State"],
+        )
+
+
+def request_cancel(dynamodb_client, table, host_id, requested_by=None, reason=None, now=None, check_mode=False, run_id=None):
+    """Ask the run that is failing ``host_id`` over (``run_id``, default whichever holds the lease) to stop.
+
+    One conditional write on a live processing record (State ``processing``, the lease of the run the request
+    names); asking again while a request for that run stands changes nothing. Returns ``(changed, request)``.
+    Raises NotFoundError when no live run is there to cancel, LeaseLostError when ``run_id`` no longer holds the
+    lease; in check mode nothing is written.
+    """
+    validate_host_id(host_id)
+    now = time.time() if now is None else now
+    client = retrying(dynamodb_client)
+    item = get_record(client, table, host_id)
+    if run_id and (item or {}).get("LeaseRunId") != run_id:
+        raise lost_error(host_id, run_id, item)
+    _check_cancellable(host_id, item, now)
+    existing = cancel_request_for(item, item["LeaseRunId"])
+    if existing:
+        return False, existing
+    request = {"runId": item["LeaseRunId"], "requestedBy": requested_by or default_owner(), "requestedAt": iso_time(now)}
+    if reason:
+        request["reason"] = reason
+    if check_mode:
+        return True, request
+    update = _Update()
+    update.set(CANCEL_FIELD, request)
+    update.require_equal("State", "processing")
+    update.require_equal("LeaseRunId", item["LeaseRunId"])
+    try:
+        call_table(client, table, "UpdateItem", "update_item", Key={"HostId": {"S": host_id}}, **update.params())
+    except ConditionFailed:
+        # The run finished, or another run took the lease, between the read and the write.
+        current = get_record(client, table, host_id)
+        _check_cancellable(host_id, current, now)
+        raise ConflictError("the failover of host %s changed hands while it was being cancelled (now run %s); ask again"
+                            % (host_id, current["LeaseRunId"]), host_id=host_id)
+    return True, request
+
+
+def final_outcome(item, run_id, error_details=None):
+    """``(State, ErrorDetails)`` that finalize writes for ``item`` as run ``run_id``.
+
+    An error given by the caller means the run did not finish its work, even when it failed before any instance
+    reached the map (no place for them, say): ``failed``. A run asked to cancel that left instances unmoved
+    because of it is ``cancelled``; one whose cancel came after its last stop finished everything, and its state
+    is that of the instance map (``complete`` or ``failed``).
+    """
+    migrations = item["InstanceMigrations"]
+    if error_details:
+        return "failed", error_details
+    state = final_state(migrations)
+    request = cancel_request_for(item, run_id)
+    if request and any(entry.get("status") not in DONE_STATUSES for entry in migrations.values()):
+        return "cancelled", "%s; %s" % (cancel_text(request), failure_summary(migrations))
+    return state, error_details if error_details is not None else (failure_summary(migrations) if state == "failed" else None)
+
+
 # --------------------------------------------------------------------------- instance map changes
 
 
@@ -539,13 +639,16 @@ def migration_summary(item):
     )
     total = counts["TotalInstances"]
     done = counts["SuccessfulMigrations"] + counts["FailedMigrations"] + counts["SkippedMigrations"]
+    # A cancelled record is finished: the instances it left unmoved (status pending) are not in progress.
+    cancelled = max(total - done, 0) if item.get("State") == "cancelled" else 0
     return {
         "totalInstances": total,
         "successfulMigrations": counts["SuccessfulMigrations"],
         "failedMigrations": counts["FailedMigrations"],
         "skippedMigrations": counts["SkippedMigrations"],
-        "inProgressMigrations": max(total - done, 0),
-        "progressPercentage": _percentage(done, total),
+        "cancelledMigrations": cancelled,
+        "inProgressMigrations": max(total - done - cancelled, 0),
+        "progressPercentage": _percentage(done + cancelled, total),
     }
 
 
@@ -573,6 +676,8 @@ def status_document(item):
         "expirationTime": item["ExpirationTime"],
         "runId": item["RunId"],
         "lease": lease,
+        # The cancel request addressed to the record's last run (a pending one while that run still holds the lease).
+        "cancel": copy.deepcopy(cancel_request_for(item, item["RunId"])),
     }
 
 
@@ -1021,6 +1126,38 @@ class MigrationRecord(object):
                             unique_id="dedicated-hosts-fence-%s-%s-%d" % (service, action, id(self)))
         return client
 
+    # ----------------------------------------------------------------- cancel request (see request_cancel)
+
+    _cancel = None  # the request addressed to this run, once seen
+    _cancel_read_at = None  # monotonic time of the last read of the request
+
+    def cancel_request(self):
+        """The cancel request addressed to this run, or None; read from the table at most every CANCEL_POLL_SECONDS."""
+        if self._cancel is None:
+            self._cancel = cancel_request_for(self.item, self.run_id)
+        now = self._monotonic()
+        if self._cancel is None and (self._cancel_read_at is None or now - self._cancel_read_at >= CANCEL_POLL_SECONDS):
+            self._cancel_read_at = now
+            response = self._call("GetItem", "get_item", Key=self._key(), ConsistentRead=True,
+                                  ProjectionExpression="#c", ExpressionAttributeNames={"#c": CANCEL_FIELD})
+            self._cancel = cancel_request_for(deserialize_item(response.get("Item")), self.run_id)
+        return self._cancel
+
+    def request_cancel(self, requested_by=None, reason=None, check_mode=False):
+        """Ask the run that holds the lease to stop (see request_cancel()); returns ``(changed, request)``."""
+        changed, request = request_cancel(self._client, self.table, self.host_id, requested_by, reason, now=self.now(),
+                                          check_mode=check_mode)
+        self.changed = changed and not check_mode
+        if self.changed:
+            self.load()
+        return changed, request
+
+    def cancel_own_run(self, requested_by, reason=None):
+        """Write a cancel request addressed to this run itself (a signal asked it to stop); returns the request."""
+        self._cancel = request_cancel(self._client, self.table, self.host_id, requested_by, reason, now=self.now(),
+                                      run_id=self.run_id)[1]
+        return self._cancel
+
     def release(self):
         """Clear the lease if this run holds it; True if it did. Releasing a released lease is a no-op."""
         with self._lock:
@@ -1157,11 +1294,11 @@ class MigrationRecord(object):
     def preview_finalize(self, item=None, error_details=None):
         """The State that finalize() would write for ``item`` (default: the current record)."""
         item = item or self._current()
-        return "failed" if error_details else final_state(item["InstanceMigrations"])
+        return final_outcome(item, self.run_id, error_details)[0]
 
     def is_finalized_by_run(self, item):
         """True when ``item`` was finalized by this run (finalize again is then a no-op)."""
-        return not item.get("LeaseRunId") and item.get("RunId") == self.run_id and item["State"] in ("complete", "failed")
+        return not item.get("LeaseRunId") and item.get("RunId") == self.run_id and item["State"] in FINISHED_STATES
 
     def finalize(self, error_details=None, ttl_seconds=DEFAULT_TTL_SECONDS):
         """Finish the record: State complete or failed (from the instance map; always failed when
@@ -1180,10 +1317,7 @@ class MigrationRecord(object):
 
             def build(current):
                 migrations = current["InstanceMigrations"]
-                # An error given by the caller means the run did not finish its work, even when it failed
-                # before any instance reached the map (no place for them, say): never ``complete`` then.
-                state = "failed" if error_details else final_state(migrations)
-                details = error_details if error_details is not None else (failure_summary(migrations) if state == "failed" else None)
+                state, details = final_outcome(current, self.run_id, error_details)
                 update = _Update()
                 update.set("State", state)
                 update.set("ExpirationTime", int(self.now() + ttl))

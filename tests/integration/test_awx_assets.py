@@ -29,6 +29,7 @@ SURVEY_TYPES = {"text", "textarea", "password", "multiplechoice", "multiselect",
 REQUIRED_KEYS = {"question_name", "variable", "type", "required"}
 FAILOVER_PLAYBOOK = "playbooks/failover.yml"
 HEALTH_PLAYBOOK = "playbooks/health_check.yml"
+ABORT_PLAYBOOK = "playbooks/abort.yml"
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,7 @@ def accepted_variables(playbook):
 
 def test_every_survey_question_follows_awx_rules(assets):
     surveys = [template["related"]["survey_spec"] for template in assets["job_templates"]]
-    assert len(surveys) == 2
+    assert len(surveys) == 3
     for survey in surveys:
         assert {"name", "description", "spec"} <= set(survey)
         variables = [question["variable"] for question in survey["spec"]]
@@ -122,7 +123,18 @@ def test_the_health_check_survey_and_forks(assets):
         assert template["forks"] >= 10, template["name"]
 
 
-@pytest.mark.parametrize("playbook", [FAILOVER_PLAYBOOK, HEALTH_PLAYBOOK])
+def test_the_abort_template_comes_last_and_asks_for_the_host_and_the_reason(assets):
+    abort = assets["job_templates"][-1]
+    assert abort["playbook"] == ABORT_PLAYBOOK and abort["survey_enabled"] is True
+    questions = dict((question["variable"], question) for question in abort["related"]["survey_spec"]["spec"])
+    assert set(questions) == {"failed_host_id", "abort_reason"}
+    assert questions["failed_host_id"]["required"] is True and questions["failed_host_id"]["type"] == "text"
+    assert questions["abort_reason"]["required"] is False
+    # It runs while the failover job runs, and its check mode (the job type) writes nothing.
+    assert abort["allow_simultaneous"] is True and abort["ask_job_type_on_launch"] is True
+
+
+@pytest.mark.parametrize("playbook", [FAILOVER_PLAYBOOK, HEALTH_PLAYBOOK, ABORT_PLAYBOOK])
 def test_every_survey_variable_is_a_public_variable_of_its_playbook(assets, playbook):
     template = templates_by_playbook(assets)[playbook]
     accepted = accepted_variables(playbook)

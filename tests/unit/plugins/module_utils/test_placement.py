@@ -17,6 +17,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import migrate
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import request_cancel
 
 TABLE = "HostMigrationQueue"
 RUN_ID = "run-placement-test"
@@ -134,7 +135,7 @@ def test_happy_path_running_and_stopped_instances_batched(simulator):
         assert entry["status"] == "success" and entry["phase"] == "verified"
         assert entry["endTime"]
     assert item["SuccessfulMigrations"] == 9 and item["FailedMigrations"] == 0
-    assert summarize(results) == dict(total=9, success=9, failed=0, skipped=0, changed=9, force_stopped=0)
+    assert summarize(results) == dict(total=9, success=9, failed=0, skipped=0, pending=0, changed=9, force_stopped=0)
 
 
 def test_record_written_once_per_tick(simulator):
@@ -464,3 +465,79 @@ def test_concurrency_none_moves_every_instance_at_once(simulator):
     world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=3, state="running")])
     migration = Migration(world.ec2, world.record, world.placements(["web-0", "web-1", "web-2"]), dict(FAST, concurrency=None))
     assert migration.limit == 3
+
+
+# ------------------------------------------------------------------ cancel
+
+
+def cancel_after_first_stop(world, cancel):
+    """A sleep that calls ``cancel()`` once the first StopInstances has been answered (the move has begun)."""
+    done = []
+
+    def sleep(seconds):
+        if not done and world.log("StopInstances"):
+            done.append(cancel())
+        time.sleep(seconds)
+
+    return sleep
+
+
+def assert_cancelled_after_the_first_batch(world, results, names, reason_part):
+    results = by_id(results)
+    stopped = set(sum((entry["instance_ids"] for entry in world.log("StopInstances")), []))
+    moved = [name for name in names if world.instances[name] in stopped]
+    left = [name for name in names if name not in moved]
+    assert len(moved) == 2 and len(left) == 3, (moved, left)
+    item = world.record.load()
+    for name in moved:
+        assert results[world.instances[name]]["status"] == "success"
+        assert world.describe(name)["State"]["Name"] == "running"
+        assert world.describe(name)["Placement"]["HostId"] == world.hosts["target"]
+    for name in left:
+        result = results[world.instances[name]]
+        assert result["status"] == "pending" and result["changed"] is False
+        assert result["error"].startswith("cancelled before it was stopped: left where it is (cancel requested by %s" % reason_part)
+        assert world.describe(name)["State"]["Name"] == "running"
+        assert world.describe(name)["Placement"]["HostId"] == world.hosts["failed"]
+        entry = item["InstanceMigrations"][world.instances[name]]
+        assert entry["status"] == "pending" and entry["errorMessage"] == result["error"]
+    assert summarize(list(results.values()))["pending"] == 3
+    assert item["SuccessfulMigrations"] == 2 and item["TotalInstances"] == 5
+
+
+def test_a_cancel_request_stops_no_further_instance_and_finishes_those_begun(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=5, state="running")])
+    names = ["web-%d" % i for i in range(5)]
+    world.record.initialise_instances(dict((world.instances[name], {"targetHostId": world.hosts["target"]}) for name in names))
+
+    def cancel():
+        return request_cancel(world.dynamodb, TABLE, world.hosts["failed"], "alice@bastion", "keep the rest")
+
+    results = Migration(world.ec2, world.record, world.placements(names), dict(FAST, concurrency=2),
+                        sleep=cancel_after_first_stop(world, cancel)).run()
+    assert_cancelled_after_the_first_batch(world, results, names, "alice@bastion")
+    assert world.record.cancel_request()["reason"] == "keep the rest"
+
+
+def test_a_signal_cancels_like_a_request_and_says_so_in_the_record(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=5, state="running")])
+    names = ["web-%d" % i for i in range(5)]
+    caught = []
+    results = Migration(world.ec2, world.record, world.placements(names), dict(FAST, concurrency=2),
+                        sleep=cancel_after_first_stop(world, lambda: caught.append("SIGINT")),
+                        interrupted=lambda: caught[0] if caught else None).run()
+    assert_cancelled_after_the_first_batch(world, results, names, "signal SIGINT to run %s" % RUN_ID)
+    request = world.record.load()["CancelRequest"]
+    assert request["runId"] == RUN_ID and request["requestedBy"] == "signal SIGINT to run %s" % RUN_ID
+
+
+def test_a_cancel_before_the_first_poll_stops_nothing(simulator):
+    world = World(simulator, [
+        dict(name="web", host="failed", instance_type="m5.large", count=2, state="running"),
+        dict(name="cold", host="failed", instance_type="m5.large", state="stopped"),
+    ])
+    request_cancel(world.dynamodb, TABLE, world.hosts["failed"], "alice@bastion")
+    results = migrate(world.ec2, world.record, world.placements(["web-0", "web-1", "cold"]), FAST)
+    assert [result["status"] for result in results] == ["pending"] * 3
+    assert "cancelled before it was moved" in by_id(results)[world.instances["cold"]]["error"]
+    assert world.changing_calls() == dict((action, 0) for action in STATE_CHANGING)

@@ -606,6 +606,7 @@ def test_reference_record_loads_with_defaults(dynamodb, clock):
         "successfulMigrations": 1,
         "failedMigrations": 0,
         "skippedMigrations": 0,
+        "cancelledMigrations": 0,
         "inProgressMigrations": 2,
         "progressPercentage": 33,
     }
@@ -675,6 +676,7 @@ def test_status_document_numbers(dynamodb, clock):
         "successfulMigrations": 1,
         "failedMigrations": 1,
         "skippedMigrations": 1,
+        "cancelledMigrations": 0,
         "inProgressMigrations": 1,
         "progressPercentage": 75,
     }
@@ -693,6 +695,7 @@ def test_progress_rounds_like_the_reference():
         "successfulMigrations": 0,
         "failedMigrations": 0,
         "skippedMigrations": 0,
+        "cancelledMigrations": 0,
         "inProgressMigrations": 0,
         "progressPercentage": 100,
     }
@@ -715,3 +718,105 @@ def test_list_records_ignores_claims_and_filters_by_state(dynamodb, clock):
     assert [item["HostId"] for item in list_records(dynamodb, TABLE, state="processing")] == [HOST]
     with pytest.raises(InvalidInputError):
         list_records(dynamodb, TABLE, state="done")
+
+
+# ----------------------------------------------------------------------------- cancel request
+
+
+def test_cancel_request_is_addressed_to_the_live_run_and_asking_again_changes_nothing(dynamodb, clock):
+    record = initialised(dynamodb, clock)
+    changed, request = record_utils.request_cancel(dynamodb, TABLE, HOST, "alice@bastion", "app team asked", now=clock.wall)
+    assert changed and request == {"runId": "run-a", "requestedBy": "alice@bastion", "reason": "app team asked",
+                                   "requestedAt": record_utils.iso_time(clock.wall)}
+    assert record.cancel_request() == request
+    again, same = record_utils.request_cancel(dynamodb, TABLE, HOST, "bob@bastion", now=clock.wall)
+    assert not again and same == request
+    # The lease and the record version are untouched: the run's own conditional writes go on.
+    item = record.load()
+    assert item["LeaseRunId"] == "run-a" and item["CancelRequest"] == request
+    record.update_instances({I1: {"status": "in-progress", "phase": "stopping"}})
+    assert record.changed
+
+
+def test_cancel_in_check_mode_writes_nothing(dynamodb, clock):
+    initialised(dynamodb, clock)
+    before = raw_item(dynamodb)
+    changed, request = record_utils.request_cancel(dynamodb, TABLE, HOST, "alice@bastion", now=clock.wall, check_mode=True)
+    assert changed and request["runId"] == "run-a" and "reason" not in request
+    assert raw_item(dynamodb) == before
+
+
+@pytest.mark.parametrize("situation, message", [
+    ("no record", "there is no migration record for host"),
+    ("finished", "is not running (its record is complete, last run run-a)"),
+    ("expired", "no live run holds the lease of host %s (its run run-a stopped renewing it)" % HOST),
+])
+def test_nothing_to_cancel_is_a_clear_error(dynamodb, clock, situation, message):
+    if situation != "no record":
+        record = initialised(dynamodb, clock)
+        if situation == "finished":
+            record.update_instances({I1: {"status": "success"}, I2: {"status": "success"}})
+            record.finalize()
+        else:
+            clock.advance(30 + 3 + 0.1)  # past the lease and its margin
+    with pytest.raises(NotFoundError) as raised:
+        record_utils.request_cancel(dynamodb, TABLE, HOST, "alice@bastion", now=clock.wall)
+    assert message in raised.value.message and raised.value.message.startswith("nothing to cancel: ")
+
+
+def test_a_cancel_request_is_read_at_most_once_a_second(dynamodb, clock):
+    calls = []
+    record = make(dynamodb, clock, client=CountingClient(dynamodb, calls))
+    record.acquire(30)
+
+    def reads():
+        return [name for name, _kwargs in calls].count("get_item")
+
+    before = reads()
+    assert record.cancel_request() is None
+    assert record.cancel_request() is None
+    assert reads() == before + 1
+    record_utils.request_cancel(dynamodb, TABLE, HOST, "alice@bastion", now=clock.wall)
+    clock.advance(record_utils.CANCEL_POLL_SECONDS)
+    assert record.cancel_request()["requestedBy"] == "alice@bastion"
+    assert reads() == before + 2
+    # Once seen, it is not read again.
+    clock.advance(record_utils.CANCEL_POLL_SECONDS)
+    assert record.cancel_request()["requestedBy"] == "alice@bastion" and reads() == before + 2
+
+
+def test_a_cancel_request_for_an_earlier_run_does_not_cancel_a_resumed_one(dynamodb, clock):
+    initialised(dynamodb, clock)
+    record_utils.request_cancel(dynamodb, TABLE, HOST, "alice@bastion", now=clock.wall)
+    clock.advance(40)
+    resumed = make(dynamodb, clock, "run-b")
+    resumed.acquire(30)
+    assert resumed.cancel_request() is None
+    assert status_document(resumed.item)["cancel"] is None
+
+
+def test_finalize_after_a_cancel_that_left_instances_is_cancelled_with_exact_counters(dynamodb, clock):
+    record = initialised(dynamodb, clock)
+    record_utils.request_cancel(dynamodb, TABLE, HOST, "alice@bastion", "keep them", now=clock.wall)
+    record.update_instances({I1: {"status": "success", "phase": "verified"},
+                             I2: {"status": "pending", "errorMessage": "cancelled before it was moved: left where it is"}})
+    assert record.preview_finalize() == "cancelled"
+    item = record.finalize()
+    assert item["State"] == "cancelled" and item["LeaseRunId"] is None and item["ExpirationTime"]
+    assert item["ErrorDetails"].startswith("cancel requested by alice@bastion at %s: keep them; " % record_utils.iso_time(START))
+    assert item["TotalInstances"] == 3 and item["SuccessfulMigrations"] == 1 and item["SkippedMigrations"] == 1
+    document = status_document(item)
+    assert document["migrationSummary"]["cancelledMigrations"] == 1
+    assert document["migrationSummary"]["inProgressMigrations"] == 0
+    assert document["migrationSummary"]["progressPercentage"] == 100
+    assert document["cancel"]["requestedBy"] == "alice@bastion"
+    assert record.finalize()["State"] == "cancelled" and not record.changed
+
+
+def test_finalize_after_a_cancel_that_came_after_the_last_stop_is_complete(dynamodb, clock):
+    record = initialised(dynamodb, clock)
+    record_utils.request_cancel(dynamodb, TABLE, HOST, "alice@bastion", now=clock.wall)
+    record.update_instances({I1: {"status": "success"}, I2: {"status": "success"}})
+    item = record.finalize()
+    assert item["State"] == "complete" and item["ErrorDetails"] is None
+    assert status_document(item)["migrationSummary"]["cancelledMigrations"] == 0
