@@ -34,6 +34,10 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import describe_host_instances
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import describe_hosts
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import is_maintenance_replacement
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import settings_before_failover
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import turn_off_host_recovery
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import wait_until_available
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import final_state
@@ -318,6 +322,7 @@ class ReplacementPlanner(object):
             found = dict((host["HostId"], host) for host in describe_hosts(self.ec2, host_ids=self.target_host_ids))
         except NotFoundError as error:
             raise InvalidInputError("target_host_ids: %s; nothing was changed" % error.message, target_host_ids=self.target_host_ids)
+        found = self._await_aws_replacements(found)
         family = host_family(self.host)
         problems = []
         for host_id in self.target_host_ids:
@@ -326,6 +331,9 @@ class ReplacementPlanner(object):
                 problems.append("%s is the failed host itself" % host_id)
             elif host.get("AvailabilityZone") != self.availability_zone:
                 problems.append("%s is in %s, not in the failed host's zone %s" % (host_id, host.get("AvailabilityZone"), self.availability_zone))
+            elif host.get("State") == "pending" and is_maintenance_replacement(self.host, host):
+                problems.append("%s, the replacement AWS host maintenance allocated, was still pending after %gs (settle_timeout)"
+                                % (host_id, float(self.preflight_options["settle_timeout"])))
             elif host.get("State") != "available":
                 problems.append("%s is %s, not available" % (host_id, host.get("State")))
             elif host_family(host) != family:
@@ -338,6 +346,24 @@ class ReplacementPlanner(object):
             raise InvalidInputError("target_host_ids refused, nothing was changed: %s" % "; ".join(problems),
                                     target_host_ids=self.target_host_ids)
         return found
+
+    def _await_aws_replacements(self, found):
+        """Named targets that AWS host maintenance allocated for the failed host and that are still ``pending``, waited
+        for until they are available (at most ``settle_timeout``, the lease renewed meanwhile); check mode takes them
+        as they will be."""
+        waiting = sorted(host_id for host_id, host in found.items()
+                         if host.get("State") == "pending" and is_maintenance_replacement(self.host, host))
+        if not waiting:
+            return found
+        if self.check_mode:
+            self.notes.append("would wait for %s (allocated by AWS host maintenance, pending) to become available" % ", ".join(waiting))
+            return dict(found, **dict((host_id, dict(found[host_id], State="available")) for host_id in waiting))
+        ready = wait_until_available(lambda host_ids: describe_hosts(self.ec2, host_ids=host_ids), waiting,
+                                     self.preflight_options["settle_timeout"], interval=self.preflight_options["settle_interval"],
+                                     sleep=self.sleep, on_wait=self.record.heartbeat)
+        self.notes.extend("waited for %s (allocated by AWS host maintenance) to become available" % host_id
+                          for host_id in waiting if ready[host_id].get("State") == "available")
+        return dict(found, **ready)
 
     # ------------------------------------------------------------------ stored plan
 
@@ -468,9 +494,10 @@ class ReplacementPlanner(object):
             ClientToken=token,
             TagSpecifications=[{"ResourceType": "dedicated-host", "Tags": tags}],
         )
+        settings = settings_before_failover(self.host, self.item)  # the failover may have turned recovery off
         for field in ("HostRecovery", "HostMaintenance"):
-            if self.host.get(field) in ("on", "off"):
-                params[field] = self.host[field]
+            if settings.get(field) in ("on", "off"):
+                params[field] = settings[field]
         attempts = max(int(self.options["allocation_attempts"]), 1)
         delay = float(self.options["allocation_retry_delay"])
         for attempt in range(attempts):
@@ -525,9 +552,9 @@ class ReplacementPlanner(object):
         if self.item.get("Plan") or (self.item and not self.movable):
             placements = self._stored_plan() if self.movable else []
             if placements is not None and self._claim({"placements": placements}, held, set()):
-                return self._result(self._finish(placements, version, new_groups=[], held=held))
+                return self._done(self._finish(placements, version, new_groups=[], held=held))
             self._release_new_claims()
-        return self._result(self._replan(version, held, named))
+        return self._done(self._replan(version, held, named))
 
     def _replan(self, version, held, named):
         stored_token = self.item.get("AllocationClientToken")
@@ -687,6 +714,16 @@ class ReplacementPlanner(object):
         for host_id in sorted(set(held) - set(plan["pool_host_ids"]) - set(plan["target_host_ids"])):
             claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id)
             self.changed = True
+
+    def _done(self, plan):
+        """The result, once AWS host recovery is off on the failed host: the plan is stored and its capacity secured
+        (a failover that cannot go on leaves AWS's recovery alone), and the next step stops instances."""
+        if any(entry["instance_id"] in self.movable for entry in plan["placements"]):
+            note = turn_off_host_recovery(self.ec2, self.host, record=self.record, run_id=self.run_id, check_mode=self.check_mode)
+            if note:
+                self.notes.append(note)
+                self.changed = self.changed or not self.check_mode
+        return self._result(plan)
 
     def _result(self, plan):
         return {

@@ -678,6 +678,7 @@ def status_document(item):
         "lease": lease,
         # The cancel request addressed to the record's last run (a pending one while that run still holds the lease).
         "cancel": copy.deepcopy(cancel_request_for(item, item["RunId"])),
+        "hostRecoveryTurnedOff": item.get("HostRecoveryTurnedOff"),
     }
 
 

@@ -46,7 +46,14 @@ description:
   - Hosts named in O(target_host_ids) (for example the replacement AWS allocated for a host in C(permanent-failure)) are
     checked (they exist, are C(available), in the failed host's zone, of its instance family and not claimed by another
     failover; a bad one fails the task before anything is claimed, tagged or allocated), claimed like pool hosts and
-    filled first.
+    filled first. A named host that is still V(pending) and looks like the replacement AWS host maintenance allocated
+    for the failed host (same zone, instance type or family and tags, allocated after it) is waited for until it is
+    V(available) (at most O(settle_timeout), the lease renewed meanwhile); in check mode it is planned onto as it is.
+  - Once the plan is stored, and only when the plan moves at least one instance, AWS host recovery is turned off on the
+    failed host (C(ModifyHosts HostRecovery=off)) when it is on, so that AWS and the failover never move the same
+    instances. The record's C(HostRecoveryTurnedOff) is written before the call (which the lease fences); hosts
+    allocated later for this failover still get the failed host's setting from before. In check mode RV(notes) says
+    it would, and nothing is changed.
   - RV(plan.hosts) lists every host of the plan with its reservation (C(HostReservationId)); new hosts also with their
     allocation time and hourly price class (V(on-demand) unless they hold a reservation; the price comes from
     O(host_hourly_prices), else it is unknown). The record keeps the list as C(PlanHosts).
@@ -179,6 +186,8 @@ options:
     description:
       - Seconds preflight waits for instances in V(pending), V(stopping) or V(shutting-down) to settle before
         classifying them; one still in such a state then is skipped with its reason.
+      - Also the longest wait for a V(pending) host of O(target_host_ids) that AWS host maintenance allocated for
+        the failed host; one still V(pending) then is refused before anything is claimed, allocated or stopped.
     type: float
     default: 600.0
 extends_documentation_fragment:
@@ -294,7 +303,8 @@ failed_host:
   type: dict
   sample: {host_id: h-0123456789abcdef0, state: permanent-failure, availability_zone: us-east-1a, instance_family: m5}
 notes:
-  description: Why a stored plan was replaced, or a pool host skipped.
+  description: Why a stored plan was replaced, or a pool host skipped; AWS host recovery turned off (or, in check mode,
+    that it would be); a wait for AWS's replacement host.
   returned: success
   type: list
   elements: str

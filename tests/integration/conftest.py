@@ -141,6 +141,21 @@ def read_record(simulator, host_id, table=TABLE):
     return dict((key, deserializer.deserialize(value)) for key, value in item.items())
 
 
+def sns_inbox(simulator, topic_name="host-failover"):
+    """(topic ARN, messages()): a topic with an SQS subscriber; messages() returns the SNS envelopes received."""
+    sns, sqs = simulator.client("sns"), simulator.client("sqs")
+    topic_arn = sns.create_topic(Name=topic_name)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+    def messages():
+        received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(message["Body"]) for message in received]
+
+    return topic_arn, messages
+
+
 def instance_view(simulator, instance_ids):
     """{instance id: (state, host id, affinity, tenancy)} as EC2 describes it now."""
     result = simulator.client("ec2").describe_instances(InstanceIds=list(instance_ids))

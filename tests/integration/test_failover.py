@@ -1,6 +1,5 @@
 """playbooks/failover.yml end to end against the simulator."""
 
-import json
 import time
 
 import pytest
@@ -10,6 +9,7 @@ from conftest import finish_playbook
 from conftest import instance_view
 from conftest import read_record
 from conftest import start_playbook
+from conftest import sns_inbox
 from conftest import state_changing_calls
 from scenarios import failed_host
 from scenarios import load
@@ -272,16 +272,12 @@ def test_force_true_fails_over_a_healthy_host(simulator, migration_table, run_pl
 def test_notifications_reach_an_sqs_subscriber(simulator, migration_table, run_playbook):
     ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=2)]))
     failed = ids["hosts"]["failed"]
-    sns, sqs = simulator.client("sns"), simulator.client("sqs")
-    topic_arn = sns.create_topic(Name="host-failover")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    topic_arn, inbox = sns_inbox(simulator)
 
     result = run_playbook("failover.yml", {"failed_host_id": failed, "notification_topic_arn": topic_arn})
 
     assert result.returncode == 0, result
-    messages = [json.loads(message["Body"]) for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]]
+    messages = inbox()
     subjects = [message["Subject"] for message in messages]
     assert subjects == ["EC2 Dedicated Host Failover - Failover of %s started" % failed,
                         "EC2 Dedicated Host Failover - Succeeded: %s" % failed]

@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
+
 import pytest
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
@@ -696,3 +698,108 @@ def test_release_unused_hosts_releases_only_idle_hosts_a_failover_allocated(simu
     assert again == {"changed": False, "released_host_ids": [], "kept": again["kept"]} and world.calls("ReleaseHosts") == 1
     with pytest.raises(InvalidInputError):
         hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE, host_ids=["h-nope"])
+
+
+# ---------------------------------------------------------------------------------------------------- AWS's own moves
+
+def test_planning_turns_aws_host_recovery_off_after_the_plan_is_stored_and_records_it(simulator):
+    world = World(simulator, scenario(pool_host("pool")))
+    simulator.control.reset_calls()
+    result = world.plan()
+    assert world.describe(world.failed)["HostRecovery"] == "off"
+    assert world.calls("ModifyHosts") == 1
+    note = world.item()["HostRecoveryTurnedOff"]
+    assert (note["runId"], note["previous"]) == (RUN_ID, "on") and note["at"].endswith("Z")
+    assert any(line.startswith("AWS host recovery turned off on %s" % world.failed) for line in result["notes"])
+    # A resumed run finds it off and the record saying so: no second call.
+    again = world.plan(record=world.record())
+    assert world.calls("ModifyHosts") == 1
+    assert not any("host recovery" in line for line in again["notes"])
+
+
+def test_check_mode_only_says_it_would_turn_host_recovery_off(simulator):
+    world = World(simulator, scenario(pool_host("pool")))
+    simulator.control.reset_calls()
+    result = world.plan(check_mode=True)
+    assert "would turn AWS host recovery off on %s before any instance is stopped" % world.failed in result["notes"]
+    assert world.calls("ModifyHosts") == 0
+    assert world.describe(world.failed)["HostRecovery"] == "on"
+    assert world.item() is None
+
+
+def test_a_failover_that_cannot_place_its_instances_leaves_aws_recovery_on(simulator):
+    world = World(simulator, scenario())
+    with pytest.raises(CapacityError):
+        world.plan(allocate_hosts=False)
+    assert world.describe(world.failed)["HostRecovery"] == "on"
+    assert world.calls("ModifyHosts") == 0
+    assert "HostRecoveryTurnedOff" not in world.item()
+
+
+def test_hosts_allocated_after_recovery_was_turned_off_keep_the_failed_hosts_setting(simulator):
+    world = World(simulator, scenario())
+    record = world.record()
+    record.set_fields(HostRecoveryTurnedOff={"runId": "run-earlier", "at": "2026-01-01T00:00:00Z", "previous": "on"})
+    world.ec2.modify_hosts(HostIds=[world.failed], HostRecovery="off")
+    plan = world.plan(record=record)["plan"]
+    assert world.describe(plan["allocated_host_ids"][0])["HostRecovery"] == "on"
+
+
+def maintained_scenario(replacement_state="pending", **replacement):
+    failed = dict(FAILED_HOST, host_maintenance="on", host_recovery="off", allocation_time=3600, tags={"Name": "app-host-1"})
+    aws_replacement = dict({"name": "aws", "availability_zone": "us-east-1a", "instance_family": "m5", "state": replacement_state,
+                            "host_maintenance": "on", "tags": {"Name": "app-host-1"}}, **replacement)
+    return {"hosts": [failed, aws_replacement], "instances": [{"name": "web", "host": "failed", "instance_type": "m5.large"}]}
+
+
+def test_a_pending_replacement_from_aws_maintenance_is_waited_for_with_the_lease_renewed(simulator):
+    world = World(simulator, maintained_scenario())
+    record = MigrationRecord(world.dynamodb, TABLE, world.failed, RUN_ID)
+    record.acquire(lease_seconds=3)
+    version = world.item()["LeaseVersion"]
+    aws = world.host("aws")
+    pauses = []
+
+    def sleep(seconds):
+        # The first pause outlasts a third of the lease (the next check renews it); AWS finishes during the second.
+        pauses.append(seconds)
+        if len(pauses) == 1:
+            time.sleep(1.2)
+        else:
+            simulator.control.set_host_state(aws, "available")
+
+    result = hosts.plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID,
+                                    target_host_ids=[aws], settle_interval=0.2, sleep=sleep)
+    assert pauses == [0.2, 0.2]
+    assert set(targets(result).values()) == {aws} and result["plan"]["target_host_ids"] == [aws]
+    assert "waited for %s (allocated by AWS host maintenance) to become available" % aws in result["notes"]
+    assert world.item()["LeaseVersion"] > version  # renewed while waiting
+    assert claims.claims_for(world.dynamodb, TABLE, world.failed) == [aws]
+
+
+def test_check_mode_plans_onto_a_pending_aws_replacement_without_waiting(simulator):
+    world = World(simulator, maintained_scenario())
+    aws = world.host("aws")
+    result = world.plan(check_mode=True, target_host_ids=[aws])
+    assert set(targets(result).values()) == {aws}
+    assert "would wait for %s (allocated by AWS host maintenance, pending) to become available" % aws in result["notes"]
+    assert world.describe(aws)["State"] == "pending"
+
+
+def test_an_aws_replacement_still_pending_after_settle_timeout_is_refused_before_any_change(simulator):
+    world = World(simulator, maintained_scenario())
+    record = world.record()
+    simulator.control.reset_calls()
+    with pytest.raises(InvalidInputError) as caught:
+        world.plan(record=record, target_host_ids=[world.host("aws")], settle_timeout=0.3, settle_interval=0.1)
+    assert "%s, the replacement AWS host maintenance allocated, was still pending after 0.3s" % world.host("aws") in caught.value.message
+    assert [world.calls(action) for action in ("CreateTags", "AllocateHosts", "ModifyHosts")] == [0, 0, 0]
+
+
+def test_a_pending_host_that_is_not_aws_replacement_is_refused_at_once(simulator):
+    world = World(simulator, maintained_scenario(tags={"Name": "another-app"}))
+    simulator.control.reset_calls()
+    with pytest.raises(InvalidInputError) as caught:
+        world.plan(target_host_ids=[world.host("aws")], settle_timeout=5, settle_interval=0.1)
+    assert "%s is pending, not available" % world.host("aws") in caught.value.message  # not "still pending after 5s"
+    assert world.calls("DescribeHosts") == 2  # the failed host, then the target once: no wait
