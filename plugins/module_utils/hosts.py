@@ -46,6 +46,9 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record im
 
 DEFAULT_RESERVED_TAGS = {"Role": "Reserved"}
 FAILOVER_TAG = "FailoverFor"
+# Set only through AllocateHosts' TagSpecifications, never by CreateTags: the IAM policy lets a failover release
+# only hosts that carry it, so tagging an arbitrary host cannot make it releasable (docs/iam.md).
+ALLOCATED_TAG = "FailoverAllocatedFor"
 CLIENT_TOKEN_MAX = 64
 RELEASED_STATES = ("released", "released-permanent-failure")
 # EC2 answers these when it cannot give hosts now; retried a few times, then reported with the quota to raise.
@@ -135,12 +138,17 @@ def matches_tags(host, reserved_tags):
 
 
 def cost_allocation_tags(host, reserved_tags):
-    """The failed host's user tags a replacement keeps: all but the pool tags, ``aws:`` ones and FailoverFor."""
+    """The failed host's user tags a replacement keeps: all but the pool tags, ``aws:`` ones and the failover's own."""
     return [
         {"Key": key, "Value": value}
         for key, value in sorted(tag_dict(host).items())
-        if key not in reserved_tags and not key.lower().startswith("aws:") and key != FAILOVER_TAG
+        if key not in reserved_tags and not key.lower().startswith("aws:") and key not in (FAILOVER_TAG, ALLOCATED_TAG)
     ]
+
+
+def allocation_tags(failed_host_id):
+    """The tags every host a failover allocates carries from its creation: FailoverFor and FailoverAllocatedFor."""
+    return [{"Key": FAILOVER_TAG, "Value": failed_host_id}, {"Key": ALLOCATED_TAG, "Value": failed_host_id}]
 
 
 def describe_failed_host(ec2, host_id):
@@ -603,7 +611,7 @@ class ReplacementPlanner(object):
         would_allocate = []
         new_ids = []
         if new_groups:
-            tags = cost_allocation_tags(self.host, self.reserved_tags) + [{"Key": FAILOVER_TAG, "Value": self.failed_host_id}]
+            tags = cost_allocation_tags(self.host, self.reserved_tags) + allocation_tags(self.failed_host_id)
             if self.check_mode:
                 for index, (config, placeholders) in enumerate(new_groups):
                     would_allocate.append(dict(config, quantity=len(placeholders), availability_zone=self.availability_zone,
@@ -829,7 +837,8 @@ class Settlement(object):
     * the failed host is tagged with the outcome (FailoverOutcome, FailoverRunId, FailoverAt);
     * with ``release_failed_host`` it is released when nothing is left on it, running or stopped (a reserved host
       cannot be released before its term ends: reported, never an error);
-    * claimed hosts that received instances lose the pool tags (the ``reserved_tags`` keys) and carry FailoverFor;
+    * claimed hosts that received instances lose the pool tags (each ``reserved_tags`` key whose value is the pool
+      value; a named target's Role=App stays) and carry FailoverFor;
       their claims stay (they record which failover took the host);
     * claims on hosts that received nothing go back to the pool (the claim is deleted, the host's tags are left);
     * with ``replenish_pool``, one spare per pool host consumed, within what ``max_new_hosts`` leaves, each allocated
@@ -929,7 +938,8 @@ class Settlement(object):
         for host in hosts:
             host_id = host["HostId"]
             tags = tag_dict(host)
-            pool_keys = sorted(key for key in self.reserved_tags if key in tags)
+            # Only a pool tag with its pool value goes: the same key with another value is the operator's (Role=App).
+            pool_keys = sorted(key for key, value in self.reserved_tags.items() if tags.get(key) == value)
             needs_mark = tags.get(FAILOVER_TAG) != self.failed_host_id
             if not pool_keys and not needs_mark:
                 continue
@@ -940,8 +950,8 @@ class Settlement(object):
             if self.check_mode:
                 continue
             self._guard()
-            if pool_keys:
-                self._tag_host("delete_tags", "DeleteTags", host_id, Tags=[{"Key": key} for key in pool_keys])
+            for key in pool_keys:  # one key a call, with its value: EC2 deletes it only if the value still matches
+                self._tag_host("delete_tags", "DeleteTags", host_id, Tags=[{"Key": key, "Value": self.reserved_tags[key]}])
             if needs_mark:
                 self._tag_host("create_tags", "CreateTags", host_id, Tags=[{"Key": FAILOVER_TAG, "Value": self.failed_host_id}])
             self.changed = True
@@ -1018,7 +1028,7 @@ class Settlement(object):
 
     def _allocate_spare(self, pool_host, token):
         tags = ([{"Key": key, "Value": value} for key, value in sorted(self.reserved_tags.items())]
-                + cost_allocation_tags(pool_host, self.reserved_tags) + [{"Key": FAILOVER_TAG, "Value": self.failed_host_id}])
+                + cost_allocation_tags(pool_host, self.reserved_tags) + allocation_tags(self.failed_host_id))
         params = dict(spare_config(pool_host), Quantity=1, ClientToken=token,
                       TagSpecifications=[{"ResourceType": "dedicated-host", "Tags": tags}])
         self._guard()
@@ -1137,7 +1147,7 @@ def release_unused_hosts(ec2, dynamodb, table, reserved_tags=None, host_ids=None
     """Release the replacement hosts failovers allocated that ended up unused; idempotent.
 
     A host is released when all of these hold: it is ``available``; a failover allocated it (its ClientToken is a
-    failover's, or a record lists it in ``AllocatedHosts``); it carries FailoverFor; it is not a pool host (it lacks
+    failover's, or a record lists it in ``AllocatedHosts``); it carries FailoverFor and FailoverAllocatedFor; it is not a pool host (it lacks
     ``reserved_tags``); no instance is on it or targets it (running or stopped); it holds no reservation; and neither
     a claim nor its FailoverFor ties it to a failover still in progress. ``host_ids`` limits the search to those hosts.
     Returns ``{"changed", "released_host_ids" (or what would be released in check mode), "kept": [{host_id, reason}]}``.
@@ -1172,6 +1182,8 @@ def release_unused_hosts(ec2, dynamodb, table, reserved_tags=None, host_ids=None
             reason = "it has no %s tag" % FAILOVER_TAG
         elif reserved and matches_tags(host, reserved):
             reason = "it is a pool host (tags %s)" % reserved
+        elif ALLOCATED_TAG not in tags:
+            reason = "it has no %s tag, which a failover sets only when it allocates a host (docs/iam.md)" % ALLOCATED_TAG
         elif claimed.get(host_id) in live:
             reason = "it is claimed by the failover of %s, still in progress" % claimed[host_id]
         elif tags[FAILOVER_TAG] in live:

@@ -177,7 +177,8 @@ def test_allocation_when_the_pool_is_empty(simulator):
     assert host["HostRecovery"] == "on"
     assert host["HostMaintenance"] == "off"
     # Cost-allocation tags kept; pool tags and the old FailoverFor are not copied.
-    assert world.tags(new_host) == {"Name": "app-host-1", "CostCenter": "cc-42", "FailoverFor": world.failed}
+    assert world.tags(new_host) == {"Name": "app-host-1", "CostCenter": "cc-42", "FailoverFor": world.failed,
+                                   "FailoverAllocatedFor": world.failed}
     found = world.ec2.describe_hosts(Filter=[{"Name": "client-token", "Values": [plan["client_token"]]}])["Hosts"]
     assert [entry["HostId"] for entry in found] == [new_host]
     item = world.item()
@@ -546,6 +547,20 @@ def test_settle_tags_the_outcome_takes_the_consumed_pool_host_out_of_the_pool_an
     assert [world.calls(action) for action in ("CreateTags", "DeleteTags", "ReleaseHosts", "AllocateHosts")] == [0, 0, 0, 0]
 
 
+def test_settle_keeps_an_operators_tag_that_shares_a_pool_key_but_not_its_value(simulator):
+    # A named target tagged Role=App is not a pool host: its Role is the operator's and stays.
+    world = World(simulator, scenario(pool_host("target", tags={"Role": "App", "Team": "web"})))
+    target = world.host("target")
+    record = world.record()
+    move(world, record, world.plan(record=record, target_host_ids=[target])["plan"]["placements"])
+
+    settlement = settle(world, record, reserved_tags={"Role": "Reserved"})["settlement"]
+
+    assert world.tags(target) == {"Role": "App", "Team": "web", "FailoverFor": world.failed}
+    assert settlement["consumed_pool_host_ids"] == [] and settlement["retagged_host_ids"] == []
+    assert world.calls("DeleteTags") == 0
+
+
 def test_settle_returns_the_claim_on_a_host_that_received_nothing(simulator):
     world = World(simulator, scenario(pool_host("pool-a"), pool_host("pool-b"), **TWO_POOL_HOSTS))
     record = world.record()
@@ -672,17 +687,22 @@ def test_a_failover_without_a_plan_has_nothing_to_settle(simulator):
 def test_release_unused_hosts_releases_only_idle_hosts_a_failover_allocated(simulator):
     world = World(simulator, scenario(pool_host("pool"), instances=[{"name": "web", "host": "failed"}]))
     token = hosts.client_token(world.failed, 1)
-    tags = [{"ResourceType": "dedicated-host", "Tags": [{"Key": "FailoverFor", "Value": world.failed}]}]
+    tags = [{"ResourceType": "dedicated-host", "Tags": hosts.allocation_tags(world.failed)}]
     idle, busy = world.ec2.allocate_hosts(AvailabilityZone="us-east-1a", InstanceFamily="m5", Quantity=2, ClientToken=token,
                                           TagSpecifications=tags)["HostIds"]
     world.ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="m5.large",
                             Placement={"HostId": busy, "Tenancy": "host", "AvailabilityZone": "us-east-1a"})
     world.ec2.create_tags(Resources=[world.host("pool")], Tags=[{"Key": "FailoverFor", "Value": world.failed}])
+    # Tagged FailoverFor afterwards, not at allocation: the IAM policy would refuse its release, so it is kept.
+    (untagged,) = world.ec2.allocate_hosts(AvailabilityZone="us-east-1a", InstanceFamily="m5", Quantity=1,
+                                           ClientToken=hosts.client_token(world.failed, 2))["HostIds"]
+    world.ec2.create_tags(Resources=[untagged], Tags=[{"Key": "FailoverFor", "Value": world.failed}])
     simulator.control.reset_calls()
 
     preview = hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE, check_mode=True)
     assert preview["released_host_ids"] == [idle] and preview["changed"] is False and world.calls("ReleaseHosts") == 0
     kept = dict((entry["host_id"], entry["reason"]) for entry in preview["kept"])
+    assert kept[untagged].startswith("it has no FailoverAllocatedFor tag")
     assert kept[world.host("pool")].startswith("no failover allocated it")
     assert kept[busy].startswith("1 instance(s) on it")
 
