@@ -366,7 +366,6 @@ def host_health(ec2, host_ids=None, filters=None, grace_period=AWS_RECOVERY_GRAC
     hosts = describe_hosts(ec2, host_ids=host_ids, filters=filters, page_size=page_sizes["hosts"])
     fleet = not host_ids and len(hosts) > FILTER_VALUES_MAX
     zone_hosts = _zone_hosts(ec2, hosts, region_scan, page_sizes["hosts"])
-    now = now or utc_now()
 
     def classify(host, by_host, statuses):
         host_statuses = [statuses[entry["InstanceId"]] for entry in by_host.get(host["HostId"], []) if entry["InstanceId"] in statuses]
@@ -379,6 +378,7 @@ def host_health(ec2, host_ids=None, filters=None, grace_period=AWS_RECOVERY_GRAC
     if fleet:
         by_host = dict((host["HostId"], listed_instances(host)) for host in hosts)
         statuses = describe_region_instance_statuses(ec2, page_size=page_sizes["instances"])
+        now = now or utc_now()  # once the statuses are in: no impairment they report lies after it
         attention = [host["HostId"] for host in hosts if classify(host, by_host, statuses)[0] in (DEGRADED, FAILED)]
         by_host.update((host_id, []) for host_id in attention)
         details = describe_host_instances(ec2, attention, page_size=page_sizes["instances"]) if attention else []
@@ -387,6 +387,7 @@ def host_health(ec2, host_ids=None, filters=None, grace_period=AWS_RECOVERY_GRAC
         details = describe_host_instances(ec2, [host["HostId"] for host in hosts], page_size=page_sizes["instances"]) if hosts else []
         statuses = describe_instance_statuses(ec2, [instance["InstanceId"] for instance in details],
                                               page_size=page_sizes["instances"]) if details else {}
+        now = now or utc_now()  # once the statuses are in: no impairment they report lies after it
     for instance in details:
         by_host.setdefault(instance["Placement"]["HostId"], []).append(instance)
     report = []

@@ -127,11 +127,11 @@ def test_a_maintenance_replacement_is_a_like_pending_host_that_becomes_available
 def test_a_pending_host_from_a_scenario_becomes_available_after_its_delay(simulator):
     scenario = maintained()
     scenario["hosts"].append({"name": "new", "availability_zone": "us-east-1a", "instance_family": "m5", "state": "pending",
-                              "available_after": 0.3})
+                              "available_after": 2.0})
     ids = simulator.load_scenario(scenario)
     ec2 = simulator.client("ec2")
     assert describe_host(ec2, ids["hosts"]["new"])["State"] == "pending"
-    time.sleep(0.4)
+    time.sleep(2.2)
     assert describe_host(ec2, ids["hosts"]["new"])["State"] == "available"
     with pytest.raises(ControlAPIError, match="only a pending host"):
         simulator.control.set_host_state("old", "available", available_after=1)
