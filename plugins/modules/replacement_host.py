@@ -29,7 +29,7 @@ description:
     zone, for the instance family when the family supports several sizes on one host and for the instance type otherwise,
     with auto-placement off, host recovery and host maintenance as on the failed host, the failed host's tags (except the
     pool tags and C(aws:) tags), C(FailoverFor=<failed host>) and C(FailoverAllocatedFor=<failed host>), all set by
-    C(AllocateHosts) itself (C(TagSpecifications)). C(FailoverAllocatedFor) is never set any other way: the IAM policy
+    C(AllocateHosts) itself (C(TagSpecifications)). C(FailoverAllocatedFor) is never set any other way, and the IAM policy
     lets a failover release only hosts that carry it (C(docs/iam.md)).
   - Allocation is idempotent. Its C(ClientToken) (C(failover-<failed host>-v<plan version>)) is stored in the record before
     C(AllocateHosts) is called, and a resumed run first looks for hosts already allocated with that token. EC2's
@@ -64,13 +64,15 @@ description:
     C(FailoverRunId), C(FailoverAt)); with O(release_failed_host) releases it when no instance, running or stopped, is
     left on it (a host with a reservation cannot be released before the term ends, which is reported and never an error); takes the
     claimed hosts that received instances out of the pool (C(DeleteTags) of each O(reserved_tags) tag whose key and value
-    both match, so a target's C(Role=App) stays; C(FailoverFor) set); returns claims on hosts that received nothing; and with O(replenish_pool) allocates one spare (same zone and
-    family, tagged with O(reserved_tags)) for each pool host consumed, within what O(max_new_hosts) leaves, idempotently.
+    both match, so a target's C(Role=App) stays; C(FailoverFor) set); returns claims on hosts that received nothing;
+    and with O(replenish_pool) allocates one spare (same zone and family, tagged with O(reserved_tags)) for each pool
+    host consumed, within what O(max_new_hosts) leaves, idempotently.
     What it did is stored in the record's C(Settlement). In check mode with O(planned) it previews the settlement of
     that plan as if every instance moved.
   - O(action=release_unused) releases the replacement hosts failovers allocated that ended up unused (no instance on
     them, running or stopped; not pool hosts; no reservation; tagged C(FailoverAllocatedFor) at allocation; not tied to
-    a failover in progress by a claim or by C(FailoverFor)). In check mode it lists them. C(playbooks/release_unused_hosts.yml) wraps it.
+    a failover in progress by a claim or by C(FailoverFor)). In check mode it lists them.
+    C(playbooks/release_unused_hosts.yml) wraps it.
 author:
   - Dedicated Hosts Failover maintainers (@dedicated-hosts)
 options:

@@ -122,4 +122,3 @@ def decide(policies, action, resource, context):
 def authorized(policies, request):
     """Whether a request (``{"action", "resources": [(arn, context)]}``) is allowed on every resource it names."""
     return all(decide(policies, request["action"], arn, context) == "Allow" for arn, context in request["resources"])
-

@@ -95,7 +95,7 @@ class Ec2(object):
         allowed = self._allowed("ec2:AllocateHosts", [(new_arn, request)])
         if tags:  # tagging on creation is authorised as ec2:CreateTags with ec2:CreateAction
             allowed = allowed and self._allowed("ec2:CreateTags", [(new_arn, dict(request, **{"ec2:CreateAction": "AllocateHosts"}))])
-        return [self.add_host(tags) for _ in range(Quantity)] if allowed else None
+        return [self.add_host(tags) for _count in range(Quantity)] if allowed else None
 
     def create_tags(self, Resources, Tags):  # pylint: disable=invalid-name
         tags = dict((tag["Key"], tag["Value"]) for tag in Tags)
@@ -127,7 +127,7 @@ class Ec2(object):
     def modify_instance_attribute(self, InstanceId, **attribute):  # pylint: disable=invalid-name
         if len(attribute) != 1:
             raise ValueError("EC2 takes one attribute at a time (InvalidParameterCombination)")
-        ((name, wrapped),) = attribute.items()
+        name, wrapped = next(iter(attribute.items()))
         value = wrapped["Value"]
         value = str(value).lower() if isinstance(value, bool) else str(value)
         context = dict(self.instance_context(InstanceId), **{"ec2:Attribute/%s" % name: value})

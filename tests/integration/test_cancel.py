@@ -11,6 +11,7 @@ start would blur the moment by seconds). ``CANCEL_TRIALS`` (default 3) sets thei
 Every trial prints ``cancel seed=<seed> cancel_at_call=<n> delay=<s>s ...``.
 """
 
+import getpass
 import os
 import random
 import signal
@@ -107,7 +108,8 @@ def test_abort_playbook_cancels_a_running_failover_cleanly(simulator, migration_
     assert first_stop_sent(simulator, "AKIACANCELRUN"), finish_playbook(running)
 
     abort = run_playbook("abort.yml", {"failed_host_id": failed, "abort_reason": '"app team keeps the rest"'},
-                         env={"AWS_ACCESS_KEY_ID": "AKIACANCELABORT", "USER": "alice"})
+                         # LOGNAME keeps Ansible's own local user real (it reads LOGNAME first), so "~alice" is never expanded.
+                         env={"AWS_ACCESS_KEY_ID": "AKIACANCELABORT", "USER": "alice", "LOGNAME": getpass.getuser()})
     outcome = finish_playbook(running)
 
     assert abort.returncode == 0, abort

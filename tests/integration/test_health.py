@@ -239,8 +239,8 @@ def test_check_mode_leaves_aws_recovery_on_and_says_it_would_turn_it_off(simulat
     assert simulator.client("ec2").describe_hosts(HostIds=[failed])["Hosts"][0]["HostRecovery"] == "on"
 
 
-def test_a_pending_replacement_from_aws_maintenance_is_waited_for_and_used_as_the_target(simulator, migration_table, run_playbook,
-                                                                                        tmp_path):
+def test_a_pending_replacement_from_aws_maintenance_is_waited_for_and_used_as_the_target(
+        simulator, migration_table, run_playbook, tmp_path):
     ids = load(simulator, world(
         [failed_host(host_maintenance="on", allocation_time=3600), pool_host()],
         [on_failed("web")],

@@ -177,8 +177,8 @@ def test_allocation_when_the_pool_is_empty(simulator):
     assert host["HostRecovery"] == "on"
     assert host["HostMaintenance"] == "off"
     # Cost-allocation tags kept; pool tags and the old FailoverFor are not copied.
-    assert world.tags(new_host) == {"Name": "app-host-1", "CostCenter": "cc-42", "FailoverFor": world.failed,
-                                   "FailoverAllocatedFor": world.failed}
+    assert world.tags(new_host) == {
+        "Name": "app-host-1", "CostCenter": "cc-42", "FailoverFor": world.failed, "FailoverAllocatedFor": world.failed}
     found = world.ec2.describe_hosts(Filter=[{"Name": "client-token", "Values": [plan["client_token"]]}])["Hosts"]
     assert [entry["HostId"] for entry in found] == [new_host]
     item = world.item()
