@@ -474,12 +474,27 @@ class ReplacementPlanner(object):
 
     # ------------------------------------------------------------------ allocation
 
+    def _used_tokens(self):
+        """Every AllocateHosts ClientToken this failover has stored, across plan versions.
+
+        Records written before the list existed have only ``AllocationClientToken``: the tokens of that version.
+        """
+        tokens = set(self.item.get("AllocationClientTokens") or [])
+        if self.item.get("AllocationClientToken"):
+            version = int(self.item.get("PlanVersion") or 0) or 1
+            tokens.update(client_token(self.failed_host_id, version, index)
+                          for index in range(max(int(self.options["max_new_hosts"]), 1)))
+        return sorted(tokens)
+
     def _allocate(self, groups, version, tags):
         """AllocateHosts for each group ``(config, quantity)``; returns (host id lists per group, version)."""
         bumps = 0
         while True:
             base = client_token(self.failed_host_id, version)
-            self.record.set_fields(AllocationClientToken=base, PlanVersion=version)
+            # Every token is kept, not only this version's, so that a rerun finds what any earlier attempt allocated.
+            tokens = set(self.item.get("AllocationClientTokens") or []) | set(
+                client_token(self.failed_host_id, version, index) for index in range(len(groups)))
+            self.record.set_fields(AllocationClientToken=base, PlanVersion=version, AllocationClientTokens=sorted(tokens))
             try:
                 ids = [self._allocate_group(config, quantity, client_token(self.failed_host_id, version, index), tags)
                        for index, (config, quantity) in enumerate(groups)]
@@ -560,17 +575,14 @@ class ReplacementPlanner(object):
         if self.item.get("Plan") or (self.item and not self.movable):
             placements = self._stored_plan() if self.movable else []
             if placements is not None and self._claim({"placements": placements}, held, set()):
+                # A later attempt may have allocated under a newer token and died before storing its plan: recorded now.
+                self._found = hosts_for_tokens(self.ec2, self._used_tokens())
                 return self._done(self._finish(placements, version, new_groups=[], held=held))
             self._release_new_claims()
         return self._done(self._replan(version, held, named))
 
     def _replan(self, version, held, named):
-        stored_token = self.item.get("AllocationClientToken")
-        tokens = []
-        if stored_token:
-            tokens = [client_token(self.failed_host_id, version, index)
-                      for index in range(max(int(self.options["max_new_hosts"]), 1))]
-        found = hosts_for_tokens(self.ec2, tokens)
+        found = hosts_for_tokens(self.ec2, self._used_tokens())
         pool = find_pool_hosts(self.ec2, self.availability_zone, self.reserved_tags, exclude={self.failed_host_id})
         candidates = self._candidates(pool, held, found, named)
         excluded = set()

@@ -823,3 +823,48 @@ def test_a_pending_host_that_is_not_aws_replacement_is_refused_at_once(simulator
         world.plan(target_host_ids=[world.host("aws")], settle_timeout=5, settle_interval=0.1)
     assert "%s is pending, not available" % world.host("aws") in caught.value.message  # not "still pending after 5s"
     assert world.calls("DescribeHosts") == 2  # the failed host, then the target once: no wait
+
+
+# ---------------------------------------------------------------------------------------------------- allocation across plan versions
+
+class Crash(Exception):
+    """The run dies right after EC2 answered (its process is killed before it writes anything more)."""
+
+
+def crash_after_allocate_hosts(world):
+    """Make the next AllocateHosts of ``world.ec2`` kill the run once EC2 has allocated the hosts."""
+    def crash(**_kwargs):
+        world.ec2.meta.events.unregister("after-call.ec2.AllocateHosts", unique_id="crash")
+        raise Crash()
+    world.ec2.meta.events.register("after-call.ec2.AllocateHosts", crash, unique_id="crash")
+
+
+def allocated_for(world):
+    """The live hosts tagged FailoverFor=<the failed host> (what AllocateHosts gave this failover)."""
+    hosts_found = world.ec2.describe_hosts(Filter=[{"Name": "tag-key", "Values": ["FailoverFor"]}])["Hosts"]
+    return [host for host in hosts_found if host["HostId"] != world.failed and host["State"] != "released"
+            and dict((tag["Key"], tag["Value"]) for tag in host["Tags"])["FailoverFor"] == world.failed]
+
+
+def test_two_crashes_across_plan_versions_leak_no_allocated_host(simulator):
+    world = World(simulator, scenario(instances=[{"name": "big", "host": "failed", "instance_type": "m5.24xlarge"}]))
+    record = world.record()
+    crash_after_allocate_hosts(world)
+    with pytest.raises(Crash):
+        world.plan(record=record)  # first crash: v1's host is allocated, the plan is not stored
+    # v1's host is under assessment when the rerun plans: it allocates another host (v2) and crashes again.
+    (first,) = [host["HostId"] for host in allocated_for(world)]
+    simulator.control.set_host_state(first, "under-assessment")
+    crash_after_allocate_hosts(world)
+    with pytest.raises(Crash):
+        world.plan(record=record)  # second crash: v2's host is allocated, the plan is not stored
+    simulator.control.set_host_state(first, "available")
+    allocated = sorted(host["HostId"] for host in allocated_for(world))
+    assert len(allocated) == 2 and first in allocated
+    simulator.control.reset_calls()
+
+    result = world.plan(record=record)
+
+    assert world.calls("AllocateHosts") == 0
+    assert len(result["plan"]["allocated_host_ids"]) == 1
+    assert sorted(entry["hostId"] for entry in world.item()["AllocatedHosts"]) == allocated
