@@ -74,12 +74,20 @@ WRITE_ATTEMPTS = 5
 LEASE_FIELDS = ("LeaseOwner", "LeaseRunId", "LeaseExpiresAt", "LeaseSeconds")
 COUNTER_FIELDS = ("TotalInstances", "SuccessfulMigrations", "FailedMigrations", "SkippedMigrations")
 # Attributes set_fields() may not touch: the key, the lease, the versions and what is derived.
-PROTECTED_FIELDS = ("HostId", "InstanceMigrations", "LeaseVersion", "RecordVersion", "RunId", "CreatedAt", "UpdatedAt") + (
+PROTECTED_FIELDS = ("HostId", "InstanceMigrations", "LeaseVersion", "RecordVersion", "RunId", "CreatedAt", "UpdatedAt",
+                    "Generation") + (
     LEASE_FIELDS + COUNTER_FIELDS
 )
 # EC2 actions that change something: fence_client() checks the lease before each request for them.
 FENCED_EC2_ACTIONS = ("StopInstances", "StartInstances", "ModifyInstancePlacement", "AllocateHosts", "ReleaseHosts",
                       "ModifyHosts", "CreateTags", "DeleteTags")
+FINISHED_STATES = ("complete", "failed")
+# Attributes of one failover that the next one (a new generation) must not inherit; Plan, ReplacementHostIds and
+# AllocatedHosts are emptied, not removed.
+GENERATION_FIELDS = ("ReservedHostId", "PlanHosts", "AllocationClientToken", "AllocationClientTokens", "Settlement",
+                     "ErrorDetails")
+# Phases in which an instance is neither where nor in the state the failover found it.
+MID_MOVE_PHASES = ("stopping", "force-stopping", "stopped", "placed", "starting")
 # Instance fields the record computes itself.
 COMPUTED_INSTANCE_FIELDS = ("phaseTimes", "startTime", "endTime")
 
@@ -287,9 +295,38 @@ def normalise_item(item):
         normal.setdefault(name, None)
     for name in ("LeaseVersion", "RecordVersion", "PlanVersion"):
         normal[name] = _as_int(normal.get(name))
+    normal["Generation"] = generation(normal)
     normal["Plan"] = dict(normal.get("Plan") or {})
     normal["AllocatedHosts"] = list(normal.get("AllocatedHosts") or [])
     return normal
+
+
+def new_generation(update, item):
+    """Start the next failover of a host whose last one finished; returns the instance map it keeps.
+
+    Original states and the plan are read anew: the plan fields, the hosts allocated and their ClientTokens, the
+    settlement and the error go, and ``Generation`` counts up. ``PlanVersion`` goes on counting, so the new
+    generation's ClientTokens are new (EC2 would hand back the last generation's hosts for an old one). Only the
+    entries of instances the last generation left part-way (stopped by it, not restored: ``MID_MOVE_PHASES``)
+    stay, so that their original state is not mistaken for the state the failover left them in.
+    """
+    kept = dict((instance_id, entry) for instance_id, entry in item["InstanceMigrations"].items()
+                if entry.get("status") not in ("success", "skipped") and entry.get("phase") in MID_MOVE_PHASES)
+    update.set("InstanceMigrations", kept)
+    update.set("Generation", generation(item) + 1)
+    update.set("Plan", {})
+    update.set("ReplacementHostIds", [])
+    update.set("AllocatedHosts", [])
+    if item.get("PlanVersion"):
+        update.set("PlanVersion", int(item["PlanVersion"]) + 1)
+    for name in GENERATION_FIELDS:
+        update.remove(name)
+    return kept
+
+
+def generation(item):
+    """The generation of a record: 1 for its first failover (and for records that predate generations)."""
+    return _as_int((item or {}).get("Generation")) or 1
 
 
 def final_state(migrations):
@@ -1006,7 +1043,10 @@ class MigrationRecord(object):
         self.item = normalise_item(item)
 
     def _take(self, item, now, lease_seconds):
-        """Take the lease of an existing record, provided neither the lease nor the data changed since read."""
+        """Take the lease of an existing record, provided neither the lease nor the data changed since read.
+
+        A finished record (``complete`` or ``failed``) starts a new generation (``new_generation``).
+        """
         update = _Update()
         for name, value in self._lease_values(now, lease_seconds).items():
             update.set(name, value)
@@ -1014,8 +1054,11 @@ class MigrationRecord(object):
         update.set("RunId", self.run_id)
         update.set("UpdatedAt", int(now))
         update.set_if_missing("CreatedAt", int(now))
-        for name, value in count_instances(item["InstanceMigrations"]).items():
-            if item["InstanceMigrations"]:
+        migrations = item["InstanceMigrations"]
+        if item.get("State") in FINISHED_STATES:
+            migrations = new_generation(update, item)
+        for name, value in count_instances(migrations).items():
+            if migrations or item.get("State") in FINISHED_STATES:
                 update.set(name, value)
             else:
                 update.set_if_missing(name, 0)

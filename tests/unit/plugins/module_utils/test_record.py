@@ -529,14 +529,43 @@ def test_finalize_with_an_error_before_any_instance_was_recorded_is_failed(dynam
     assert item["State"] == "failed" and item["ErrorDetails"] == "2 of 2 movable instance(s) have no place"
 
 
-def test_resuming_a_finished_record_clears_its_expiry(dynamodb, clock):
+def test_a_finished_record_acquired_again_starts_a_fresh_generation(dynamodb, clock):
     record = initialised(dynamodb, clock)
+    record.set_fields(Plan={I1: POOL, I2: POOL}, PlanVersion=2, AllocationClientToken="failover-%s-v2" % HOST,
+                      AllocationClientTokens=["failover-%s-v1" % HOST, "failover-%s-v2" % HOST], ReplacementHostIds=[POOL],
+                      AllocatedHosts=[{"hostId": POOL, "allocationTime": "2026-11-18T00:00:00Z"}], Settlement={"outcome": "succeeded"})
+    record.update_instances({I1: {"status": "success", "phase": "verified"}, I2: {"status": "success", "phase": "verified"}})
     record.finalize()
+    assert record.item["Generation"] == 1
     again = make(dynamodb, clock, "run-b")
     outcome = again.acquire(30)
     assert outcome["lease_state"] == "free"
-    assert again.item["State"] == "processing" and again.item["ExpirationTime"] is None
-    assert again.item["TotalInstances"] == 3
+    item = again.load()
+    assert item["State"] == "processing" and item["ExpirationTime"] is None
+    assert item["Generation"] == 2
+    assert (item["InstanceMigrations"], item["Plan"], item["ReplacementHostIds"], item["ReservedHostId"], item["AllocatedHosts"]) == (
+        {}, {}, [], None, [])
+    assert item["AllocationClientToken"] is None and "AllocationClientTokens" not in item and "Settlement" not in item
+    assert item["PlanVersion"] == 3  # the next plan gets ClientTokens no earlier generation used
+    assert (item["TotalInstances"], item["SuccessfulMigrations"], item["SkippedMigrations"]) == (0, 0, 0)
+    # Taking the lease over inside one generation (a resume) keeps everything.
+    resumed = make(dynamodb, clock, "run-c")
+    resumed.acquire(30, break_lock=True)
+    assert resumed.item["Generation"] == 2 and resumed.item["PlanVersion"] == 3
+
+
+def test_a_new_generation_keeps_only_instances_the_last_one_left_part_way(dynamodb, clock):
+    record = initialised(dynamodb, clock)
+    record.update_instances({I1: {"status": "failed", "phase": "stopped", "errorMessage": "placement refused"},
+                             I2: {"status": "failed", "phase": "pending", "errorMessage": "stop refused"}})
+    record.finalize()
+    again = make(dynamodb, clock, "run-b")
+    again.acquire(30)
+    item = again.load()
+    # I1 was running and is stopped now because of the failover: its original state must survive. I2 never moved.
+    assert sorted(item["InstanceMigrations"]) == [I1]
+    assert item["InstanceMigrations"][I1]["originalState"] == "running"
+    assert (item["TotalInstances"], item["FailedMigrations"]) == (1, 1)
 
 
 # ----------------------------------------------------------------------------- reference records
