@@ -41,6 +41,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health im
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import final_state
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import generation
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import get_record
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import list_records
 
@@ -207,7 +208,7 @@ class ReplacementPlanner(object):
     """One planning run for one failed host; ``run()`` returns ``{"changed", "plan", ...}``."""
 
     def __init__(self, ec2, dynamodb, table, failed_host_id, record=None, run_id=None, instance_ids=None,
-                 check_mode=False, sleep=time.sleep, **options):
+                 check_mode=False, sleep=time.sleep, monotonic=time.monotonic, **options):
         self.ec2 = retrying(ec2)
         self.dynamodb = retrying(dynamodb) if dynamodb is not None else None
         self.table = table
@@ -221,6 +222,7 @@ class ReplacementPlanner(object):
         if not check_mode and record is not None and hasattr(record, "fence_client"):
             record.fence_client(self.ec2)  # fence every attempt of AllocateHosts and CreateTags, retries included
         self.sleep = sleep
+        self.monotonic = monotonic
         self.options, self.reserved_tags = host_options(DEFAULTS, options)
         self.target_host_ids = []
         for value in self.options["target_host_ids"] or []:
@@ -258,8 +260,8 @@ class ReplacementPlanner(object):
         in_progress = set(instance_id for instance_id, entry in (self.item.get("InstanceMigrations") or {}).items()
                           if (entry or {}).get("status") not in (None, "skipped", "success"))
         instances = preflight.wait_until_settled(
-            lambda: describe_host_instances(self.ec2, [self.failed_host_id]), self.preflight_options["settle_timeout"],
-            interval=self.preflight_options["settle_interval"], sleep=self.sleep, ignore=in_progress)
+            self._describe_source_instances, self.preflight_options["settle_timeout"],
+            interval=self.preflight_options["settle_interval"], sleep=self.sleep, monotonic=self.monotonic, ignore=in_progress)
         instances = sorted(instances, key=lambda entry: entry["InstanceId"])
         # The host-id filter also matches stopped instances that target the host; keep exactly those on it.
         self.on_host = dict(
@@ -312,6 +314,12 @@ class ReplacementPlanner(object):
                     "original_state": entry.get("originalState"),
                     "target_host_id": target,
                 }
+
+    def _describe_source_instances(self):
+        """The failed host's instances; renews the lease when due, since the settle wait can outlast it."""
+        if not self.check_mode:
+            self.record.heartbeat()
+        return describe_host_instances(self.ec2, [self.failed_host_id])
 
     def _allocated_ids(self):
         return [entry.get("hostId") for entry in self.item.get("AllocatedHosts") or [] if entry.get("hostId")]
@@ -384,9 +392,10 @@ class ReplacementPlanner(object):
         targets = sorted(set(pending.values()))
         hosts = self._describe(targets)
         allocated = set(self._allocated_ids())
+        releasing = self._held_for_release(allocated & set(targets))
         for target in targets:
             host = hosts.get(target)
-            if host is None or not _usable(host, self.availability_zone, allocated=target in allocated):
+            if host is None or target in releasing or not _usable(host, self.availability_zone, allocated=target in allocated):
                 self.notes.append("stored plan dropped: host %s is no longer available in %s" % (target, self.availability_zone))
                 return None
             room = capacity.host_capacity(host)
@@ -429,10 +438,17 @@ class ReplacementPlanner(object):
             self.described[host_id] = host
             by_id[host_id] = (host, TARGET_SOURCE)
         extra = (set(held) | allocated_ids) - set(by_id) - {self.failed_host_id}
+        releasing = self._held_for_release(extra & allocated_ids)
         for host_id, host in self._describe(extra).items():
-            if _usable(host, self.availability_zone, allocated=host_id in allocated_ids):
+            if host_id not in releasing and _usable(host, self.availability_zone, allocated=host_id in allocated_ids):
                 by_id[host_id] = (host, "allocated" if host_id in allocated_ids else "pool")
         return by_id
+
+    def _held_for_release(self, host_ids):
+        """Those of this failover's allocated hosts that release_unused_hosts is releasing right now (its claim)."""
+        if self.dynamodb is None:
+            return set()
+        return set(host_id for host_id in host_ids if claims.claimed_by(self.dynamodb, self.table, host_id) == claims.RELEASE_HOLDER)
 
     def _pack(self, candidates, excluded):
         allocate = bool(self.options["allocate_hosts"])
@@ -453,10 +469,13 @@ class ReplacementPlanner(object):
         for host_id in used:
             if host_id in held:
                 continue
+            # A stale claim (its failover is over) is taken over only on a host the operator put back in the pool.
+            in_pool = host_id in self.described and matches_tags(self.described[host_id], self.reserved_tags)
             if self.check_mode:
-                ok = claims.claimed_by(self.dynamodb, self.table, host_id) in (None, self.failed_host_id)
+                ok = claims.claimable(self.dynamodb, self.table, host_id, self.failed_host_id, take_stale=in_pool)
             else:
-                ok = claims.claim_pool_host(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id)
+                ok = claims.claim_pool_host(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id,
+                                            claim_generation=generation(self.item), take_stale=in_pool)
             if not ok:
                 self.notes.append("pool host %s is claimed by another failover; not used" % host_id)
                 excluded.add(host_id)
@@ -469,7 +488,7 @@ class ReplacementPlanner(object):
 
     def _release_new_claims(self):
         for host_id in self.new_claims:
-            claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id)
+            claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id)
         self.new_claims = []
 
     # ------------------------------------------------------------------ allocation
@@ -571,7 +590,8 @@ class ReplacementPlanner(object):
         self._read_source()
         named = self._check_targets()
         version = int(self.item.get("PlanVersion") or 0) or 1
-        held = set(claims.claims_for(self.dynamodb, self.table, self.failed_host_id))
+        # Claims of an earlier generation (a finished failover of this host) are not this failover's.
+        held = set(claims.claims_for(self.dynamodb, self.table, self.failed_host_id, claim_generation=generation(self.item)))
         if self.item.get("Plan") or (self.item and not self.movable):
             placements = self._stored_plan() if self.movable else []
             if placements is not None and self._claim({"placements": placements}, held, set()):
@@ -732,7 +752,7 @@ class ReplacementPlanner(object):
             self.changed = self.changed or self.record.changed
         # Claims this failover holds on pool hosts the plan no longer uses go back to the pool.
         for host_id in sorted(set(held) - set(plan["pool_host_ids"]) - set(plan["target_host_ids"])):
-            claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id)
+            claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id)
             self.changed = True
 
     def _done(self, plan):
@@ -777,7 +797,7 @@ def _iso(value):
 
 
 def plan_replacement(ec2, dynamodb, table, failed_host_id, record=None, run_id=None, instance_ids=None, check_mode=False,
-                     sleep=time.sleep, **options):
+                     sleep=time.sleep, monotonic=time.monotonic, **options):
     """Plan (and, outside check mode, claim and allocate) replacement capacity for ``failed_host_id``.
 
     ``options``: reserved_tags (dict), allocate_hosts (bool), max_new_hosts (int >= 0), allocation_attempts,
@@ -785,7 +805,7 @@ def plan_replacement(ec2, dynamodb, table, failed_host_id, record=None, run_id=N
     the lease held by ``run_id`` (optional in check mode). Returns ``{"changed", "plan", "failed_host", "notes"}``.
     """
     planner = ReplacementPlanner(ec2, dynamodb, table, failed_host_id, record=record, run_id=run_id,
-                                 instance_ids=instance_ids, check_mode=check_mode, sleep=sleep, **options)
+                                 instance_ids=instance_ids, check_mode=check_mode, sleep=sleep, monotonic=monotonic, **options)
     return planner.run()
 
 
@@ -920,7 +940,7 @@ class Settlement(object):
                    if entry.get("targetHostId") and (entry.get("phase") in RECEIVED_PHASES or entry.get("status") == "success"))
 
     def _held(self):
-        held = set(claims.claims_for(self.dynamodb, self.table, self.failed_host_id))
+        held = set(claims.claims_for(self.dynamodb, self.table, self.failed_host_id, claim_generation=generation(self.item)))
         if self.planned is not None:
             held |= set(self.planned.get("target_host_ids") or []) | set(self.planned.get("pool_host_ids") or [])
         return held
@@ -974,7 +994,7 @@ class Settlement(object):
             self._say("unused claim on %s returned to the pool" % host_id, "return the unused claim on %s to the pool" % host_id)
             if not self.check_mode:
                 self._guard()
-                if claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id):
+                if claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id):
                     self.changed = True
         return list(host_ids)
 

@@ -239,7 +239,9 @@ def record_playbook_actions(request):
         for entry in control.call_log():
             playbooks = _PLAYBOOK_KEYS.get(entry.get("access_key"))
             if playbooks:
-                seen.add((entry["service"], entry["action"], ",".join(sorted(playbooks))))
+                # A transaction is authorised as the actions of its operations (PutItem, ConditionCheckItem, ...).
+                for action in entry.get("iam_actions") or [entry["action"]]:
+                    seen.add((entry["service"], action, ",".join(sorted(playbooks))))
 
     def harvesting(method):
         def wrapper(*args, **kwargs):

@@ -28,7 +28,7 @@ def host_tags(simulator, host_id):
 def calls_by_key(simulator, access_key):
     """The state-changing calls made with one access key (one run's credentials)."""
     changing = {"StopInstances", "StartInstances", "ModifyInstancePlacement", "AllocateHosts", "CreateTags", "DeleteTags",
-                "PutItem", "UpdateItem", "DeleteItem", "Publish"}
+                "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "Publish"}
     return [(entry["action"], entry["code"]) for entry in simulator.control.call_log()
             if entry.get("access_key") == access_key and entry["action"] in changing]
 

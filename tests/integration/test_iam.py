@@ -160,7 +160,7 @@ def test_a_failover_that_cannot_get_capacity_gives_its_pool_claim_back_with_only
     assert allocations and set(allocations) == {"HostLimitExceeded"}, result
     assert denied_calls(simulator, operator.access_key) == []
     logged = [entry["action"] for entry in simulator.control.call_log() if entry.get("access_key") == operator.access_key]
-    assert "DeleteItem" in logged and "StopInstances" not in logged, (logged, result)
+    assert "TransactWriteItems" in logged and "StopInstances" not in logged, (logged, result)  # the claim given back
     assert record(admin, "claim#" + pool) == {}
 
 

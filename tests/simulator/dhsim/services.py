@@ -11,6 +11,8 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.ec2.responses import EC2Response
 from moto.sns.responses import SNSResponse
 
+from .faults import transact_write_iam_actions
+
 _ORIGINAL = {}
 
 # DynamoDB actions that name tables somewhere other than a top-level TableName.
@@ -47,13 +49,28 @@ def _dynamodb_table_names(handler):
     return sorted(set(names))
 
 
+def _table_arn(handler, name):
+    return name if name.startswith("arn:") else "arn:aws:dynamodb:%s:%s:table/%s" % (handler.region, handler.current_account, name)
+
+
 def _dynamodb_authorize(self, resource="*"):
+    if self._get_action() == "TransactWriteItems":
+        try:
+            body = json.loads(self.raw_body or b"{}")
+        except (TypeError, ValueError):
+            body = {}
+        for action, name in sorted(set(transact_write_iam_actions(body))):
+            self._get_action = lambda action=action: action  # what moto's IAMRequest names the action after
+            try:
+                _ORIGINAL["authorize"](self, _table_arn(self, name))
+            finally:
+                del self._get_action
+        return None
     names = _dynamodb_table_names(self)
     if not names:
         return _ORIGINAL["authorize"](self, resource)
     for name in names:
-        arn = name if name.startswith("arn:") else "arn:aws:dynamodb:%s:%s:table/%s" % (self.region, self.current_account, name)
-        _ORIGINAL["authorize"](self, arn)
+        _ORIGINAL["authorize"](self, _table_arn(self, name))
     return None
 
 

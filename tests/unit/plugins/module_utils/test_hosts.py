@@ -15,6 +15,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils import cl
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import hosts
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import CapacityError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseHeldError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
@@ -85,6 +86,12 @@ class World(object):
 
     def item(self):
         return get_record(self.dynamodb, TABLE, self.failed)
+
+
+def claim_for_another_failover(world, pool_host_id, run_id="run-other"):
+    """Claim ``pool_host_id`` for OTHER_FAILED, whose failover holds its own lease."""
+    MigrationRecord(world.dynamodb, TABLE, OTHER_FAILED, run_id).acquire(lease_seconds=60)
+    return claims.claim_pool_host(world.dynamodb, TABLE, pool_host_id, OTHER_FAILED, run_id)
 
 
 def targets(result):
@@ -322,7 +329,7 @@ def test_pool_host_claimed_by_another_failover_is_skipped(simulator):
                           {"name": "resident-b", "host": "free", "instance_type": "m5.12xlarge"}]
     world = World(simulator, spec)
     taken, free = world.host("taken"), world.host("free")
-    assert claims.claim_pool_host(world.dynamodb, TABLE, taken, OTHER_FAILED, "run-other")
+    assert claim_for_another_failover(world, taken)
     result = world.plan()
     used = sorted(targets(result).values())
     assert taken not in used
@@ -450,7 +457,7 @@ def test_a_bad_target_is_refused_before_any_change(simulator, bad, expected):
     world = World(simulator, scenario(pool_host("pool"), pool_host("zone", availability_zone="us-east-1b"),
                                       pool_host("family", instance_family="c5"), pool_host("state", state="under-assessment"),
                                       pool_host("claimed")))
-    claims.claim_pool_host(world.dynamodb, TABLE, world.host("claimed"), OTHER_FAILED, "run-other")
+    claim_for_another_failover(world, world.host("claimed"))
     target = world.names["hosts"].get(bad, bad)
     record = world.record()
     simulator.control.reset_calls()
@@ -458,7 +465,7 @@ def test_a_bad_target_is_refused_before_any_change(simulator, bad, expected):
         world.plan(record=record, target_host_ids=[target])
     assert "target_host_ids" in caught.value.message and expected in caught.value.message and target in caught.value.message
     assert [world.calls(action) for action in ("CreateTags", "AllocateHosts")] == [0, 0]
-    assert simulator.control.call_count("dynamodb", "PutItem") == 0
+    assert [simulator.control.call_count("dynamodb", action) for action in ("PutItem", "TransactWriteItems")] == [0, 0]
     assert claims.claims_for(world.dynamodb, TABLE, world.failed) == []
 
 
@@ -650,7 +657,8 @@ def test_check_mode_settle_previews_a_plan_without_any_change(simulator):
     assert "would allocate a spare for the pool in place of %s" % world.host("pool") in lines
     changes = ("CreateTags", "DeleteTags", "ReleaseHosts", "AllocateHosts")
     assert [world.calls(action) for action in changes] == [0, 0, 0, 0]
-    assert [simulator.control.call_count("dynamodb", action) for action in ("PutItem", "UpdateItem", "DeleteItem")] == [0, 0, 0]
+    assert [simulator.control.call_count("dynamodb", action)
+            for action in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems")] == [0, 0, 0, 0]
 
 
 def test_settle_changes_nothing_once_the_lease_is_lost(simulator):
@@ -667,7 +675,7 @@ def test_settle_changes_nothing_once_the_lease_is_lost(simulator):
         settle(world, record, release_failed_host=True)
 
     assert [world.calls(action) for action in ("CreateTags", "DeleteTags", "ReleaseHosts", "AllocateHosts")] == [0, 0, 0, 0]
-    assert simulator.control.call_count("dynamodb", "DeleteItem") == 0
+    assert [simulator.control.call_count("dynamodb", action) for action in ("DeleteItem", "TransactWriteItems")] == [0, 0]
 
 
 def test_a_failover_without_a_plan_has_nothing_to_settle(simulator):
@@ -868,3 +876,61 @@ def test_two_crashes_across_plan_versions_leak_no_allocated_host(simulator):
     assert world.calls("AllocateHosts") == 0
     assert len(result["plan"]["allocated_host_ids"]) == 1
     assert sorted(entry["hostId"] for entry in world.item()["AllocatedHosts"]) == allocated
+
+
+# ---------------------------------------------------------------------------------------------------- claims and the lease
+
+def test_the_preflight_settle_wait_keeps_renewing_the_lease(simulator):
+    world = World(simulator, scenario(pool_host("pool"), instances=[{"name": "web", "host": "failed", "hang_on_stop": True},
+                                                                    {"name": "api", "host": "failed"}]))
+    world.ec2.stop_instances(InstanceIds=[world.instance("web")])  # stays stopping: preflight waits the whole settle_timeout
+    clock = {"now": 1795000000.0}
+    record = MigrationRecord(world.dynamodb, TABLE, world.failed, RUN_ID, wall_clock=lambda: clock["now"],
+                             monotonic=lambda: clock["now"])
+    record.acquire(lease_seconds=30)
+    other = MigrationRecord(world.dynamodb, TABLE, world.failed, "run-other", wall_clock=lambda: clock["now"])
+    refused = []
+
+    def sleep(seconds):
+        clock["now"] += seconds
+        try:
+            other.acquire(lease_seconds=30)  # a takeover without break_lock is possible only once the lease expired
+        except LeaseHeldError:
+            refused.append(clock["now"])
+
+    result = hosts.plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID,
+                                    sleep=sleep, monotonic=lambda: clock["now"], settle_timeout=120, settle_interval=5)
+
+    assert clock["now"] >= 1795000000.0 + 120  # waited four leases long
+    assert len(refused) == 24  # every takeover attempt during the wait was refused
+    assert [entry["instance_id"] for entry in result["plan"]["skipped"]] == [world.instance("web")]
+    assert world.item()["LeaseRunId"] == RUN_ID
+
+
+def test_a_pool_host_tagged_back_into_the_pool_after_its_failover_finished_is_claimed_again(simulator):
+    spec = scenario(pool_host("pool"), instances=[{"name": "web", "host": "failed"}])
+    world = World(simulator, spec)
+    pool = world.host("pool")
+    # Failover A (another failed host) consumed the pool host, finished, and the operator tagged it back into the pool.
+    first = MigrationRecord(world.dynamodb, TABLE, OTHER_FAILED, "run-other")
+    first.acquire(lease_seconds=60)
+    assert claims.claim_pool_host(world.dynamodb, TABLE, pool, OTHER_FAILED, "run-other")
+    first.finalize()
+    simulator.control.reset_calls()
+
+    result = world.plan()
+
+    assert result["plan"]["pool_host_ids"] == [pool] and result["plan"]["allocated_host_ids"] == []
+    assert world.calls("AllocateHosts") == 0
+    assert claims.claimed_by(world.dynamodb, TABLE, pool) == world.failed
+
+
+def test_a_claim_of_a_failover_in_progress_is_never_taken_over(simulator):
+    world = World(simulator, scenario(pool_host("pool"), instances=[{"name": "web", "host": "failed"}]))
+    pool = world.host("pool")
+    assert claim_for_another_failover(world, pool)
+
+    result = world.plan()
+
+    assert result["plan"]["pool_host_ids"] == [] and len(result["plan"]["allocated_host_ids"]) == 1
+    assert claims.claimed_by(world.dynamodb, TABLE, pool) == OTHER_FAILED
