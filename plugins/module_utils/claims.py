@@ -28,7 +28,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import CLAIM_PREFIX
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import ConditionFailed
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import DEFAULT_TTL_SECONDS
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import FINISHED_STATES
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import ENDED_STATES
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import WRITE_ATTEMPTS
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import call_table
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import deserialize_item
@@ -116,7 +116,7 @@ def read_claim(dynamodb, table, pool_host_id):
 def is_stale(dynamodb, table, claim, now):
     """True when ``claim`` no longer protects anything: expired, or its failover is over.
 
-    Its failover is over when the holder's record is gone, finished (``complete`` or ``failed``) with no lease, or
+    Its failover is over when the holder's record is gone, ended (``complete`` or ``failed``) with no lease, or
     has moved on to a later generation than the claim's.
     """
     if claim.get("ExpirationTime") is not None and float(claim["ExpirationTime"]) <= now:
@@ -126,7 +126,7 @@ def is_stale(dynamodb, table, claim, now):
     record = get_record(dynamodb, table, claim["ClaimedFor"])
     if record is None:
         return True
-    if record.get("State") in FINISHED_STATES and not record.get("LeaseRunId"):
+    if record.get("State") in ENDED_STATES and not record.get("LeaseRunId"):
         return True
     return generation(record) > int(claim.get("ClaimGeneration") or 1)
 

@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
+import uuid
 
 try:
     import botocore
@@ -392,10 +393,9 @@ class ReplacementPlanner(object):
         targets = sorted(set(pending.values()))
         hosts = self._describe(targets)
         allocated = set(self._allocated_ids())
-        releasing = self._held_for_release(allocated & set(targets))
         for target in targets:
             host = hosts.get(target)
-            if host is None or target in releasing or not _usable(host, self.availability_zone, allocated=target in allocated):
+            if host is None or not _usable(host, self.availability_zone, allocated=target in allocated):
                 self.notes.append("stored plan dropped: host %s is no longer available in %s" % (target, self.availability_zone))
                 return None
             room = capacity.host_capacity(host)
@@ -438,17 +438,10 @@ class ReplacementPlanner(object):
             self.described[host_id] = host
             by_id[host_id] = (host, TARGET_SOURCE)
         extra = (set(held) | allocated_ids) - set(by_id) - {self.failed_host_id}
-        releasing = self._held_for_release(extra & allocated_ids)
         for host_id, host in self._describe(extra).items():
-            if host_id not in releasing and _usable(host, self.availability_zone, allocated=host_id in allocated_ids):
+            if _usable(host, self.availability_zone, allocated=host_id in allocated_ids):
                 by_id[host_id] = (host, "allocated" if host_id in allocated_ids else "pool")
         return by_id
-
-    def _held_for_release(self, host_ids):
-        """Those of this failover's allocated hosts that release_unused_hosts is releasing right now (its claim)."""
-        if self.dynamodb is None:
-            return set()
-        return set(host_id for host_id in host_ids if claims.claimed_by(self.dynamodb, self.table, host_id) == claims.RELEASE_HOLDER)
 
     def _pack(self, candidates, excluded):
         allocate = bool(self.options["allocate_hosts"])
@@ -1175,6 +1168,38 @@ def _live_failovers(records, now):
     return live
 
 
+def _release_held(ec2, dynamodb, table, unused, described, records, kept, wall_clock):
+    """ReleaseHosts of those ``unused`` hosts a release claim holds; the released ids.
+
+    The claim is written only while the record of the failover that allocated the host is unleased and unchanged
+    since ``records`` was read, so a failover of that host which started since keeps it; one that starts while
+    the claim exists plans without it. The claims end once EC2 has answered.
+    """
+    run_id = "release-%s" % uuid.uuid4().hex
+    versions = dict((item["HostId"], int(item.get("RecordVersion") or 0)) for item in records)
+    owners = dict((host["HostId"], tag_dict(host)[FAILOVER_TAG]) for host in described)
+    held = []
+    for host_id in unused:
+        if claims.claim_for_release(dynamodb, table, host_id, owners[host_id], versions.get(owners[host_id], 0), run_id,
+                                    wall_clock=wall_clock):
+            held.append(host_id)
+        else:
+            kept.append({"host_id": host_id, "reason": "the failover of %s started meanwhile (or claimed it)" % owners[host_id]})
+    if not held:
+        return []
+    try:
+        try:
+            response = ec2.release_hosts(aws_retry=True, HostIds=held)
+        except botocore.exceptions.ClientError as error:
+            raise api_error(error, "ReleaseHosts", "releasing %s failed" % ", ".join(held))
+    finally:
+        for host_id in held:
+            claims.end_release_claim(dynamodb, table, host_id, run_id)
+    refused = _unsuccessful(response)
+    kept.extend({"host_id": host_id, "reason": "ReleaseHosts refused it: %s" % refused[host_id]} for host_id in sorted(refused))
+    return [host_id for host_id in held if host_id not in refused]
+
+
 def release_unused_hosts(ec2, dynamodb, table, reserved_tags=None, host_ids=None, check_mode=False, wall_clock=time.time):
     """Release the replacement hosts failovers allocated that ended up unused; idempotent.
 
@@ -1234,13 +1259,7 @@ def release_unused_hosts(ec2, dynamodb, table, reserved_tags=None, host_ids=None
             unused.remove(host_id)
     released = []
     if unused and not check_mode:
-        try:
-            response = ec2.release_hosts(aws_retry=True, HostIds=unused)
-        except botocore.exceptions.ClientError as error:
-            raise api_error(error, "ReleaseHosts", "releasing %s failed" % ", ".join(unused))
-        refused = _unsuccessful(response)
-        released = [host_id for host_id in unused if host_id not in refused]
-        kept.extend({"host_id": host_id, "reason": "ReleaseHosts refused it: %s" % refused[host_id]} for host_id in sorted(refused))
+        released = _release_held(ec2, dynamodb, table, unused, candidates, records, kept, wall_clock)
     return {
         "changed": bool(released),
         "released_host_ids": unused if check_mode else released,

@@ -81,7 +81,9 @@ PROTECTED_FIELDS = ("HostId", "InstanceMigrations", "LeaseVersion", "RecordVersi
 # EC2 actions that change something: fence_client() checks the lease before each request for them.
 FENCED_EC2_ACTIONS = ("StopInstances", "StartInstances", "ModifyInstancePlacement", "AllocateHosts", "ReleaseHosts",
                       "ModifyHosts", "CreateTags", "DeleteTags")
-FINISHED_STATES = ("complete", "failed")
+# A failover that ended so: the next acquire starts a new generation. A cancelled one is resumed in its own
+# generation, keeping its plan, claims and instance map.
+ENDED_STATES = ("complete", "failed")
 # Attributes of one failover that the next one (a new generation) must not inherit; Plan, ReplacementHostIds and
 # AllocatedHosts are emptied, not removed.
 GENERATION_FIELDS = ("ReservedHostId", "PlanHosts", "AllocationClientToken", "AllocationClientTokens", "Settlement",
@@ -1045,7 +1047,7 @@ class MigrationRecord(object):
     def _take(self, item, now, lease_seconds):
         """Take the lease of an existing record, provided neither the lease nor the data changed since read.
 
-        A finished record (``complete`` or ``failed``) starts a new generation (``new_generation``).
+        A record that ended (``complete`` or ``failed``) starts a new generation (``new_generation``).
         """
         update = _Update()
         for name, value in self._lease_values(now, lease_seconds).items():
@@ -1055,10 +1057,10 @@ class MigrationRecord(object):
         update.set("UpdatedAt", int(now))
         update.set_if_missing("CreatedAt", int(now))
         migrations = item["InstanceMigrations"]
-        if item.get("State") in FINISHED_STATES:
+        if item.get("State") in ENDED_STATES:
             migrations = new_generation(update, item)
         for name, value in count_instances(migrations).items():
-            if migrations or item.get("State") in FINISHED_STATES:
+            if migrations or item.get("State") in ENDED_STATES:
                 update.set(name, value)
             else:
                 update.set_if_missing(name, 0)

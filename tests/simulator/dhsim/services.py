@@ -1,7 +1,9 @@
 """DynamoDB, SNS and IAM additions: TableId, resource-scoped IAM checks (DynamoDB, SNS, EC2), IAM enforcement switch."""
 
+import functools
 import json
 import re
+import threading
 import uuid
 
 from moto import settings
@@ -18,6 +20,10 @@ _ORIGINAL = {}
 # DynamoDB actions that name tables somewhere other than a top-level TableName.
 _BATCH_ACTIONS = ("BatchGetItem", "BatchWriteItem")
 _TRANSACT_ACTIONS = ("TransactGetItems", "TransactWriteItems")
+# DynamoDB applies each conditional write and transaction atomically; moto's handlers check and then write, so
+# concurrent requests are serialised here to keep "exactly one conditional writer wins" true.
+_WRITE_ACTIONS = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+_WRITE_LOCK = threading.RLock()
 
 
 def _table_describe(self, base_key="TableDescription"):
@@ -135,10 +141,20 @@ def set_iam_enforcement(enabled):
     ActionAuthenticatorMixin.request_count = 0
 
 
+def _serialised(method):
+    @functools.wraps(method)
+    def write(self, *args, **kwargs):
+        with _WRITE_LOCK:
+            return method(self, *args, **kwargs)
+    return write
+
+
 def install():
     """Patch moto's DynamoDB and SNS classes (idempotent)."""
     if _ORIGINAL:
         return
+    for name in _WRITE_ACTIONS:
+        setattr(DynamoHandler, name, _serialised(getattr(DynamoHandler, name)))
     _ORIGINAL["table_describe"] = Table.describe
     _ORIGINAL["authorize"] = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
     Table.describe = _table_describe

@@ -9,9 +9,7 @@ __metaclass__ = type
 
 import threading
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import all_claims
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import claim_pool_host
@@ -25,7 +23,6 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import list_records
 from conftest import TABLE
-from conftest import create_migration_table
 
 FAILED_A = "h-0aaaaaaaaaaaaaaaa"
 FAILED_B = "h-0bbbbbbbbbbbbbbbb"
@@ -37,13 +34,11 @@ NOW = 1795000000.0
 
 
 @pytest.fixture
-def dynamodb():
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_migration_table(client)
-        for failed_host, run_id in ((FAILED_A, "run-a"), (FAILED_B, "run-b")):
-            lease(client, failed_host, run_id)
-        yield client
+def dynamodb(migration_table):
+    """The simulator's table (DynamoDB's atomic conditional writes), both failed hosts' records leased."""
+    for failed_host, run_id in ((FAILED_A, "run-a"), (FAILED_B, "run-b")):
+        lease(migration_table, failed_host, run_id)
+    return migration_table
 
 
 def lease(dynamodb, failed_host, run_id, break_lock=False):

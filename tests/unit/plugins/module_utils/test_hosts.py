@@ -878,6 +878,51 @@ def test_two_crashes_across_plan_versions_leak_no_allocated_host(simulator):
     assert sorted(entry["hostId"] for entry in world.item()["AllocatedHosts"]) == allocated
 
 
+def test_a_failover_that_starts_while_the_release_checks_its_hosts_keeps_them(simulator, monkeypatch):
+    world = World(simulator, scenario())
+    tags = [{"ResourceType": "dedicated-host", "Tags": hosts.allocation_tags(world.failed)}]
+    (idle,) = world.ec2.allocate_hosts(AvailabilityZone="us-east-1a", InstanceFamily="m5", Quantity=1,
+                                       ClientToken=hosts.client_token(world.failed, 1), TagSpecifications=tags)["HostIds"]
+    world.record().finalize()
+    instances_on = hosts.instances_on
+
+    def failover_starts_meanwhile(ec2, host_ids):
+        found = instances_on(ec2, host_ids)
+        world.record(run_id="run-new")  # after the scan found the failover over, before ReleaseHosts
+        return found
+    monkeypatch.setattr(hosts, "instances_on", failover_starts_meanwhile)
+    simulator.control.reset_calls()
+
+    result = hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE)
+
+    assert result["released_host_ids"] == [] and result["changed"] is False
+    assert result["kept"] == [{"host_id": idle, "reason": "the failover of %s started meanwhile (or claimed it)" % world.failed}]
+    assert world.calls("ReleaseHosts") == 0 and world.describe(idle)["State"] == "available"
+    assert claims.read_claim(world.dynamodb, TABLE, idle) is None
+
+
+def test_a_release_holds_its_host_until_ec2_answers(simulator):
+    world = World(simulator, scenario(instances=[{"name": "web", "host": "failed"}]))
+    record = world.record()
+    crash_after_allocate_hosts(world)
+    with pytest.raises(Crash):
+        world.plan(record=record)  # the host is allocated under the failover's token, the plan is not stored
+    (held,) = [host["HostId"] for host in allocated_for(world)]
+    # While a failover's record is leased, even by a run that died, its hosts cannot be held for release.
+    assert not claims.claim_for_release(world.dynamodb, TABLE, held, world.failed, world.item()["RecordVersion"], "release-test")
+    seen = []
+
+    def claim_during_release_hosts(**_kwargs):
+        seen.append(claims.claimed_by(world.dynamodb, TABLE, held))
+    ec2 = simulator.client("ec2")  # world.ec2 is fenced by the failover's lease
+    ec2.meta.events.register("before-call.ec2.ReleaseHosts", claim_during_release_hosts)
+    record.finalize(error_details="the run died")
+
+    assert hosts.release_unused_hosts(ec2, world.dynamodb, TABLE, host_ids=[held])["released_host_ids"] == [held]
+    assert seen == [claims.RELEASE_HOLDER]
+    assert claims.read_claim(world.dynamodb, TABLE, held) is None  # the claim ends once EC2 answered
+
+
 # ---------------------------------------------------------------------------------------------------- claims and the lease
 
 def test_the_preflight_settle_wait_keeps_renewing_the_lease(simulator):
