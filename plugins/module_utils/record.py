@@ -1377,6 +1377,13 @@ class MigrationRecord(object):
                     update.remove(name)
                 return update
 
-            result = self._write(build)
+            try:
+                result = self._write(build)
+            except LeaseLostError:
+                # The write may have been applied with its answer lost, and the retry then found the lease gone.
+                item = self.load()
+                if item is None or not self.is_finalized_by_run(item):
+                    raise
+                self.changed, result = True, item
             self._drop()
             return result

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import boto3
+import botocore
 import pytest
 from moto import mock_aws
 
@@ -822,6 +823,34 @@ def test_a_cancel_request_for_an_earlier_run_does_not_cancel_a_resumed_one(dynam
     resumed.acquire(30)
     assert resumed.cancel_request() is None
     assert status_document(resumed.item)["cancel"] is None
+
+
+def test_a_finalize_whose_write_succeeded_but_whose_response_was_lost_returns_the_finished_record(dynamodb, clock):
+    record = initialised(dynamodb, clock)
+    record.update_instances({I1: {"status": "success"}, I2: {"status": "success"}})
+    lost = []
+
+    def response_lost(**_kwargs):
+        # The write is applied; its answer never arrives, and the retry's condition (this run's lease) then fails.
+        if not lost:
+            lost.append(True)
+            raise botocore.exceptions.ClientError({"Error": {"Code": "ConditionalCheckFailedException"}}, "UpdateItem")
+    dynamodb.meta.events.register("after-call.dynamodb.UpdateItem", response_lost)
+
+    item = record.finalize()
+
+    assert lost == [True]
+    assert item["State"] == "complete" and item["LeaseRunId"] is None and record.changed is True
+    assert record_utils.get_record(dynamodb, TABLE, HOST)["State"] == "complete"
+
+
+def test_a_finalize_refused_because_another_run_took_over_still_fails(dynamodb, clock):
+    record = initialised(dynamodb, clock, lease_seconds=30)
+    clock.advance(31 + lease_margin(30))
+    make(dynamodb, clock, "run-b").acquire(30)
+    with pytest.raises(LeaseLostError):
+        record.finalize()
+    assert record_utils.get_record(dynamodb, TABLE, HOST)["LeaseRunId"] == "run-b"
 
 
 def test_finalize_after_a_cancel_that_left_instances_is_cancelled_with_exact_counters(dynamodb, clock):
