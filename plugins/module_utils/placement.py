@@ -557,8 +557,8 @@ class Migration(object):
             params = dict(InstanceId=move.instance_id, HostId=move.target_host_id, Tenancy="host")
             if move.affinity in ("default", "host"):
                 params["Affinity"] = move.affinity
-            self.record.fence()
             self.buckets["ModifyInstancePlacement"].take()
+            self.record.keep_lease()
             move.marks["place_requested"] = self._monotonic()
             try:
                 self.ec2.modify_instance_placement(aws_retry=True, **params)
@@ -700,8 +700,8 @@ class Migration(object):
         EC2 fails the whole request for one bad instance; on such an error the instances are tried one by
         one, so a single bad instance does not fail the others.
         """
-        self.record.fence()
         self.buckets[action].take()
+        self.record.keep_lease()  # a paced loop can outlast a third of the lease: renew, then fence
         ids = [move.instance_id for move in moves]
         try:
             getattr(self.ec2, method)(InstanceIds=ids, aws_retry=True, **params)
@@ -714,8 +714,8 @@ class Migration(object):
         return [(move, None) for move in moves]
 
     def _single(self, action, method, move, **params):
-        self.record.fence()
         self.buckets[action].take()
+        self.record.keep_lease()  # a paced loop can outlast a third of the lease: renew, then fence
         try:
             getattr(self.ec2, method)(InstanceIds=[move.instance_id], aws_retry=True, **params)
         except Exception as error:

@@ -9,9 +9,13 @@ in ``docs/record-schema.md``.
 
 Lease safety, in short:
 
-* a run takes or renews the lease with a conditional write and notes the monotonic time at the start
-  of that call; its own deadline is that time plus ``lease_seconds``;
-* ``fence()`` fails once this process's monotonic clock passes ``deadline - margin``;
+* a run takes or renews the lease with a conditional write and notes the time at the start of that
+  call on ``lease_clock`` (a monotonic clock that keeps counting while the machine sleeps) and on the
+  wall clock; its own deadline is each of those times plus ``lease_seconds``;
+* ``fence()`` fails once either clock passes its ``deadline - margin``, so neither a suspended laptop
+  (whose plain monotonic clock stops) nor a wall clock set back keeps a run acting on an old lease;
+* ``keep_lease()`` renews when a third of the lease has passed and then fences: loops that issue many
+  paced EC2 calls call it before each one, so a live run never fences itself off;
 * another run takes the lease over only when its wall clock is past ``LeaseExpiresAt + margin``;
 * ``margin = max(1.0, 0.1 * lease_seconds)``, so a holder stops acting at least one margin before the
   lease expires, and a taker waits one margin after it: two margins of slack, which absorb clock
@@ -32,6 +36,7 @@ import getpass
 import math
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -95,6 +100,24 @@ COMPUTED_INSTANCE_FIELDS = ("phaseTimes", "startTime", "endTime")
 
 
 # --------------------------------------------------------------------------- time and numbers
+
+
+def _suspend_aware_clock():
+    """A monotonic clock that counts the time the machine is suspended, where the platform has one.
+
+    ``time.monotonic()`` stops during suspend on Linux and macOS; ``CLOCK_BOOTTIME`` (Linux) and macOS's
+    ``CLOCK_MONOTONIC`` do not.
+    """
+    clock_id = getattr(time, "CLOCK_BOOTTIME", None)
+    if clock_id is None and sys.platform == "darwin":
+        clock_id = getattr(time, "CLOCK_MONOTONIC", None)
+    if clock_id is None:
+        return time.monotonic
+    return lambda: time.clock_gettime(clock_id)
+
+
+# The clock of the lease's local deadline (see the module docstring).
+lease_clock = _suspend_aware_clock()
 
 
 def lease_margin(lease_seconds):
@@ -887,7 +910,7 @@ class MigrationRecord(object):
     serialised by a lock, so one object may be shared by the threads of one run.
     """
 
-    def __init__(self, dynamodb_client, table, host_id, run_id, owner=None, wall_clock=time.time, monotonic=time.monotonic):
+    def __init__(self, dynamodb_client, table, host_id, run_id, owner=None, wall_clock=time.time, monotonic=lease_clock):
         self.host_id = validate_host_id(host_id)
         if not run_id or not isinstance(run_id, str):
             raise InvalidInputError("run_id must be a non-empty string, got %r" % (run_id,), value=run_id)
@@ -902,6 +925,7 @@ class MigrationRecord(object):
         self._lock = threading.RLock()
         self._lease_seconds = None
         self._renewed_at = None  # monotonic time at the start of the last successful take/renew
+        self._renewed_at_wall = None  # and its wall-clock time
 
     # ----------------------------------------------------------------- low-level access
 
@@ -944,13 +968,15 @@ class MigrationRecord(object):
         """True if this object took or renewed the lease (fence() may still refuse when it is too old)."""
         return self._renewed_at is not None
 
-    def _hold(self, started, lease_seconds):
+    def _hold(self, started, started_wall, lease_seconds):
         self._lease_seconds = lease_seconds
         self._renewed_at = started
+        self._renewed_at_wall = started_wall
 
     def _drop(self):
         self._lease_seconds = None
         self._renewed_at = None
+        self._renewed_at_wall = None
 
     def check_acquire(self, item, now, break_lock=False):
         """What acquire() would do with ``item`` at wall time ``now``; raises LeaseHeldError when refused."""
@@ -1003,7 +1029,7 @@ class MigrationRecord(object):
                         self._take(item, now, lease_seconds)
                 except ConditionFailed:
                     continue  # someone wrote in between: look again
-                self._hold(started, lease_seconds)
+                self._hold(started, now, lease_seconds)
                 self.changed = True
                 return outcome
         raise ConflictError(
@@ -1096,7 +1122,7 @@ class MigrationRecord(object):
             except ConditionFailed:
                 self._drop()
                 raise lost_error(self.host_id, self.run_id, self.load())
-            self._hold(started, seconds)
+            self._hold(started, now, seconds)
             self.changed = True
             return lease_info(self.item)
 
@@ -1109,23 +1135,31 @@ class MigrationRecord(object):
                     host_id=self.host_id,
                     run_id=self.run_id,
                 )
-            if self._monotonic() - self._renewed_at > self._lease_seconds / 3.0:
+            elapsed = max(self._monotonic() - self._renewed_at, self.now() - self._renewed_at_wall)
+            if elapsed > self._lease_seconds / 3.0:
                 self.renew()
                 return True
             return False
 
+    def keep_lease(self):
+        """heartbeat(), then fence(): before each of many EC2 changes in a row; the seconds left."""
+        with self._lock:
+            self.heartbeat()
+            return self._check_fence()
+
     def remaining(self):
-        """Seconds until fence() starts refusing, on this process's monotonic clock (None without a lease)."""
+        """Seconds until fence() starts refusing (None without a lease): the lesser on the lease clock and the wall clock."""
         if not self.holds_lease():
             return None
-        deadline = self._renewed_at + self._lease_seconds
-        return deadline - lease_margin(self._lease_seconds) - self._monotonic()
+        usable = self._lease_seconds - lease_margin(self._lease_seconds)
+        return min(self._renewed_at + usable - self._monotonic(), self._renewed_at_wall + usable - self.now())
 
     def fence(self):
         """Raise LeaseLostError unless this run's lease comfortably has not expired; call before each EC2 change.
 
-        Local only (no AWS call): the deadline is the monotonic time at the start of the last successful
-        take/renew plus the lease length, and the lease must still have more than the margin left.
+        Local only (no AWS call): the deadline is the time at the start of the last successful take/renew
+        plus the lease length, on the lease clock and on the wall clock, and the lease must still have more
+        than the margin left on both.
         """
         return self._check_fence()
 

@@ -339,16 +339,40 @@ def test_lease_lost_stops_further_ec2_changes(simulator):
     assert item["LeaseRunId"] == "run-other"
 
 
-def test_fence_is_checked_before_each_change(simulator):
+def test_a_tick_of_paced_placements_longer_than_the_lease_renews_it_and_moves_everything(simulator):
+    # Each ModifyInstancePlacement takes 1 s of the run's clock: 12 of them in one tick outlast the 6 s lease.
+    clock = {"offset": 0.0}
+
+    def monotonic():
+        return time.monotonic() + clock["offset"]
+
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=12, state="stopped")],
+                  lease_seconds=6.0, monotonic=monotonic)
+    version = world.record.load()["LeaseVersion"]
+
+    def slow_call(**_kwargs):
+        clock["offset"] += 1.0
+    world.ec2.meta.events.register("after-call.ec2.ModifyInstancePlacement", slow_call)
+
+    results = migrate(world.ec2, world.record, world.placements(["web-%d" % index for index in range(12)]), FAST,
+                      monotonic=monotonic)
+
+    assert [result["status"] for result in results] == ["success"] * 12
+    assert world.changing_calls()["ModifyInstancePlacement"] == 12
+    # Renewed within the paced loop (a renewal at most every third of the lease: 2 s here), not once per tick.
+    assert world.record.load()["LeaseVersion"] - version >= 12 // 2 - 1
+
+
+def test_the_lease_is_kept_and_fenced_before_each_change(simulator):
     world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", state="running")])
     fenced = []
-    original = world.record.fence
+    original = world.record.keep_lease
 
-    def fence():
+    def keep_lease():
         fenced.append(True)
         return original()
 
-    world.record.fence = fence
+    world.record.keep_lease = keep_lease
     migrate(world.ec2, world.record, world.placements(["web"]), FAST)
     assert len(fenced) == sum(world.changing_calls().values()) == 3
 
