@@ -38,6 +38,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import set_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import cancel_text
 
 PHASES = ("pending", "stopping", "force-stopping", "stopped", "placed", "starting", "running", "verified")
@@ -797,6 +798,47 @@ class Migration(object):
         if move.wants_running and move.step != "wait-start":
             actions.append("start")
         return actions
+
+
+STOP_PROTECTION_LIFTED = "stopProtectionLifted"
+
+
+def lift_stop_protection(ec2_client, record, instance_ids):
+    """Turn stop protection off for ``instance_ids`` before their move; ``{instance id: error}`` of those it could not.
+
+    The lift is recorded (``stopProtectionLifted``) before the call, so whichever run holds the lease later (this
+    one, or the rerun after a crash) knows to turn it on again; the call is fenced like every EC2 change.
+    """
+    if not instance_ids:
+        return {}
+    ec2_client = record.fence_client(retrying(ec2_client))
+    record.update_instances(dict((instance_id, {STOP_PROTECTION_LIFTED: True}) for instance_id in instance_ids))
+    record.keep_lease()
+    errors = set_stop_protection(ec2_client, instance_ids, False)
+    if errors:
+        record.update_instances(dict((instance_id, {STOP_PROTECTION_LIFTED: False}) for instance_id in errors))
+    return errors
+
+
+def restore_stop_protection(ec2_client, record):
+    """Turn stop protection on again for every instance the record says was lifted (by this run or an earlier one).
+
+    Returns ``(restored ids, {instance id: error})``; ``(None, {})`` when this run no longer holds the lease (expired,
+    or taken over with ``break_lock``): the holder restores it then, so a run that lost its lease never changes an instance the holder is moving.
+    """
+    lifted = sorted(instance_id for instance_id, entry in ((record.item or {}).get("InstanceMigrations") or {}).items()
+                    if entry.get(STOP_PROTECTION_LIFTED))
+    if not lifted:
+        return [], {}
+    try:
+        # A conditional renew, not only the local fence: a run whose lock was broken learns it here, before acting.
+        record.renew()
+        errors = set_stop_protection(record.fence_client(retrying(ec2_client)), lifted, True)
+    except LeaseLostError:
+        return None, {}
+    restored = [instance_id for instance_id in lifted if instance_id not in errors]
+    record.update_instances(dict((instance_id, {STOP_PROTECTION_LIFTED: False}) for instance_id in restored))
+    return restored, errors
 
 
 def migrate(ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None):

@@ -85,7 +85,7 @@ PROTECTED_FIELDS = ("HostId", "InstanceMigrations", "LeaseVersion", "RecordVersi
 )
 # EC2 actions that change something: fence_client() checks the lease before each request for them.
 FENCED_EC2_ACTIONS = ("StopInstances", "StartInstances", "ModifyInstancePlacement", "AllocateHosts", "ReleaseHosts",
-                      "ModifyHosts", "CreateTags", "DeleteTags")
+                      "ModifyHosts", "CreateTags", "DeleteTags", "ModifyInstanceAttribute")
 # A failover that ended so: the next acquire starts a new generation. A cancelled one is resumed in its own
 # generation, keeping its plan, claims and instance map.
 ENDED_STATES = ("complete", "failed")
@@ -333,10 +333,12 @@ def new_generation(update, item):
     settlement and the error go, and ``Generation`` counts up. ``PlanVersion`` goes on counting, so the new
     generation's ClientTokens are new (EC2 would hand back the last generation's hosts for an old one). Only the
     entries of instances the last generation left part-way (stopped by it, not restored: ``MID_MOVE_PHASES``)
-    stay, so that their original state is not mistaken for the state the failover left them in.
+    stay, so that their original state is not mistaken for the state the failover left them in, and so do those
+    whose stop protection it lifted and did not restore.
     """
     kept = dict((instance_id, entry) for instance_id, entry in item["InstanceMigrations"].items()
-                if entry.get("status") not in ("success", "skipped") and entry.get("phase") in MID_MOVE_PHASES)
+                if (entry.get("status") not in ("success", "skipped") and entry.get("phase") in MID_MOVE_PHASES)
+                or entry.get("stopProtectionLifted"))
     update.set("InstanceMigrations", kept)
     update.set("Generation", generation(item) + 1)
     update.set("Plan", {})

@@ -105,6 +105,9 @@ options:
         description:
           - Turn stop protection (C(DisableApiStop)) off before the move and on again after it, whatever the outcome.
             Preflight sets it only when the operator opted in (C(preflight_allow=stop-protection)).
+          - The lift is recorded in the instance's C(stopProtectionLifted) before the call. Whichever run holds the
+            lease when a move ends turns it on again for every instance the record says was lifted, this run's or a
+            crashed run's; a run that lost its lease leaves it to the holder.
         type: bool
         default: false
   concurrency:
@@ -331,9 +334,10 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import lift_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import migrate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import restore_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import set_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 
 UNREACHABLE_HOST_STATES = ("under-assessment",)
@@ -412,17 +416,15 @@ def run(module):
         check_mode=module.check_mode,
     )
     lifted = [placement["instance_id"] for placement in params["placements"] if placement.get("lift_stop_protection")]
-    lift_errors, restore_errors = {}, {}
+    lift_errors, restore_errors, restored = {}, {}, []
     with SignalCancel() as interruption:
-        if lifted and not module.check_mode:
-            if hasattr(record, "fence"):
-                record.fence()
-            lift_errors = set_stop_protection(ec2, lifted, False)
+        if not module.check_mode:
+            lift_errors = lift_stop_protection(ec2, record, lifted)
         try:
             results = migrate(ec2, record, params["placements"], options, interrupted=interruption)
         finally:
-            if lifted and not module.check_mode:
-                restore_errors = set_stop_protection(ec2, [value for value in lifted if value not in lift_errors], True)
+            if not module.check_mode:
+                restored, restore_errors = restore_stop_protection(ec2, record)
     cancel = None if module.check_mode else record.cancel_request()
     final_state = None
     if interruption.signal_name and not module.check_mode:
@@ -434,10 +436,13 @@ def run(module):
         if result["status"] == "pending" and not result["source_host_id"]:
             result["source_host_id"] = params["failed_host_id"]  # left where it is by a cancel, before it was read
         result["notes"] = list(notes.get(result["instance_id"]) or [])
-        if result["instance_id"] in lifted and not module.check_mode:
-            problem = lift_errors.get(result["instance_id"]) or restore_errors.get(result["instance_id"])
-            result["notes"].append("stop protection could not be changed: %s" % problem if problem
-                                   else "stop protection was lifted for the move and restored")
+        problem = lift_errors.get(result["instance_id"]) or restore_errors.get(result["instance_id"])
+        if problem:
+            result["notes"].append("stop protection could not be changed: %s" % problem)
+        elif result["instance_id"] in (restored or []):
+            result["notes"].append("stop protection was lifted for the move and restored")
+        elif restored is None and result["instance_id"] in lifted:
+            result["notes"].append("stop protection is left lifted for the run that holds the lease, which restores it")
     return dict(
         changed=any(result["changed"] for result in results),
         instances=results,

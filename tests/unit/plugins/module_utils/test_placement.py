@@ -14,7 +14,9 @@ import pytest
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import Migration
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import TokenBucket
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import lift_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import migrate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import restore_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import request_cancel
@@ -565,3 +567,57 @@ def test_a_cancel_before_the_first_poll_stops_nothing(simulator):
     assert [result["status"] for result in results] == ["pending"] * 3
     assert "cancelled before it was moved" in by_id(results)[world.instances["cold"]]["error"]
     assert world.changing_calls() == dict((action, 0) for action in STATE_CHANGING)
+
+
+# ---------------------------------------------------------------------------------------------------- stop protection
+
+def stop_protected(world, name):
+    answer = world.ec2.describe_instance_attribute(InstanceId=world.instances[name], Attribute="disableApiStop")
+    return answer["DisableApiStop"]["Value"]
+
+
+def protected_world(simulator, **options):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", state="running")], **options)
+    world.ec2.modify_instance_attribute(InstanceId=world.instances["web"], DisableApiStop={"Value": True})
+    return world
+
+
+def test_the_lift_is_recorded_before_stop_protection_is_turned_off(simulator):
+    world = protected_world(simulator)
+    seen = []
+
+    def before_lift(**_kwargs):
+        seen.append(world.record.load()["InstanceMigrations"][world.instances["web"]].get("stopProtectionLifted"))
+    world.ec2.meta.events.register("before-call.ec2.ModifyInstanceAttribute", before_lift)
+
+    assert lift_stop_protection(world.ec2, world.record, [world.instances["web"]]) == {}
+    assert seen == [True] and stop_protected(world, "web") is False
+
+
+def test_the_run_that_holds_the_lease_restores_what_a_crashed_run_lifted(simulator):
+    world = protected_world(simulator, lease_seconds=5.0)
+    crashed = world.record
+    lift_stop_protection(world.ec2, crashed, [world.instances["web"]])  # and the run dies here
+    holder = MigrationRecord(world.dynamodb, TABLE, world.hosts["failed"], "run-rerun", owner="tester@host")
+    holder.acquire(lease_seconds=60.0, break_lock=True)
+    ec2 = simulator.client("ec2")
+
+    results = migrate(ec2, holder, world.placements(["web"]), FAST)
+    restored, errors = restore_stop_protection(ec2, holder)
+
+    assert [result["status"] for result in results] == ["success"]
+    assert (restored, errors) == ([world.instances["web"]], {})
+    assert stop_protected(world, "web") is True
+    assert holder.load()["InstanceMigrations"][world.instances["web"]]["stopProtectionLifted"] is False
+
+
+def test_a_run_that_lost_its_lease_leaves_the_restore_to_the_holder(simulator):
+    world = protected_world(simulator, lease_seconds=5.0)
+    lift_stop_protection(world.ec2, world.record, [world.instances["web"]])
+    MigrationRecord(world.dynamodb, TABLE, world.hosts["failed"], "run-other", owner="other@host").acquire(
+        lease_seconds=60.0, break_lock=True)
+    simulator.control.reset_calls()
+
+    assert restore_stop_protection(world.ec2, world.record) == (None, {})
+    assert world.calls().get("ModifyInstanceAttribute", 0) == 0
+    assert stop_protected(world, "web") is False  # the holder's StopInstances is not refused
