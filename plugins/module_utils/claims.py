@@ -200,10 +200,10 @@ def release_claim(dynamodb, table, pool_host_id, failed_host_id, run_id):
 def claim_for_release(dynamodb, table, host_id, owner_host_id, owner_record_version, run_id, wall_clock=time.time):
     """Hold ``host_id`` for release_unused_hosts; True if held, False if a failover claimed it or its owner moved.
 
-    One transaction: no claim exists on the host (any claim refuses it, a stale one too), and the record of ``owner_host_id`` (the failover that allocated the host) is unleased and still at
-    ``owner_record_version`` (0: no record), as it was when the host was found unused. A failover of the owner that
-    starts before this write changes the record and refuses it; one that starts after sees the claim and plans
-    without the host.
+    One transaction: no claim exists on the host (any claim refuses it, a stale one too), and the record of
+    ``owner_host_id`` (the failover that allocated the host) is unleased and still at ``owner_record_version``, as
+    it was when the host was found unused (0: the record is absent or unleased). A failover of the owner that
+    starts before this write changes the record and refuses it; one named onto the host after it sees the claim.
     """
     key = claim_key(host_id)
     now = wall_clock()

@@ -296,7 +296,14 @@ class ReplacementPlanner(object):
                 self.skipped.append({"instance_id": instance_id, "instance_type": instance.get("InstanceType"),
                                      "reason": verdict["reason"], "rule": verdict["rule"]})
                 continue
-            state = recorded.get(instance_id, {}).get("originalState") or original_state(instance)
+            entry = recorded.get(instance_id) or {}
+            state = entry.get("originalState")
+            if not state and entry and entry.get("status") != "pending":
+                # A reference-system entry: it had begun to move this instance, and it moved only running ones.
+                state = "running"
+                verdict["notes"].append("original state unknown (a reference-system record): treated as running, "
+                                        "the only state the reference system moved")
+            state = state or original_state(instance)
             self.movable[instance_id] = {
                 "instance_id": instance_id,
                 "instance_type": instance.get("InstanceType"),

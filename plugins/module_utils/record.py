@@ -71,6 +71,9 @@ FINISHED_STATES = ("complete", "failed", "cancelled")
 CLAIM_PREFIX = "claim#"
 # previous_owner reported when a record left in processing without a lease (a reference-system run) is taken over
 STUCK_OWNER = "unknown (record left in processing without a lease)"
+# How long such a record must have gone without an update before it is taken over without break_lock. The
+# reference system writes nothing for up to about 30 minutes while it retries AllocateHosts (180 x 10 s).
+QUIET_BEFORE_TAKEOVER_SECONDS = 2400
 DEFAULT_LEASE_SECONDS = 120.0
 MIN_LEASE_SECONDS = 3.0
 DEFAULT_TTL_SECONDS = 7 * 86400
@@ -366,16 +369,19 @@ def final_state(migrations):
 def lease_state(item, run_id, now):
     """Where the lease of ``item`` stands for ``run_id`` at wall time ``now``.
 
-    ``none`` (no record), ``free`` (no lease), ``stuck`` (a ``processing`` record that never had a lease:
-    a reference-system run that died; it counts as expired), ``ours``, ``expired`` (past expiry plus the
-    holder's margin, so it may be taken over) or ``held`` (another live run).
+    ``none`` (no record), ``free`` (no lease), ``stuck`` (a ``processing`` record that never had a lease and
+    has not changed for QUIET_BEFORE_TAKEOVER_SECONDS: a reference-system run that died; it counts as expired),
+    ``unleased`` (such a record updated more recently: a reference run may still be at work; it counts as
+    held), ``ours``, ``expired`` (past expiry plus the holder's margin, so it may be taken over) or ``held``
+    (another live run).
     """
     if item is None:
         return "none"
     holder = item.get("LeaseRunId")
     if not holder:
         if item.get("State") == "processing" and not item.get("LeaseVersion"):
-            return "stuck"
+            updated = to_epoch(item.get("UpdatedAt")) or 0
+            return "stuck" if now - updated >= QUIET_BEFORE_TAKEOVER_SECONDS else "unleased"
         return "free"
     if holder == run_id:
         return "ours"
@@ -987,15 +993,24 @@ class MigrationRecord(object):
             "lease_state": state,
             "created": state == "none",
             "resumed": state != "none",
-            "taken_over": state in ("stuck", "expired", "held"),
-            "broke_lock": state == "held",
+            "taken_over": state in ("stuck", "unleased", "expired", "held"),
+            "broke_lock": state in ("held", "unleased"),
             "previous_owner": None,
             "previous_run_id": None,
             "previous_lease_expires_at": None,
         }
         if state == "held" and not break_lock:
             raise held_error(self.host_id, item)
-        if state == "stuck":
+        if state == "unleased" and not break_lock:
+            updated = to_epoch(item.get("UpdatedAt")) or 0
+            raise LeaseHeldError(
+                "host %s has a record in processing without a lease (another system's run, such as the reference "
+                "system's), last updated at %s; it is taken over once it has not changed for %d s (after %s), or run "
+                "with break_lock=true" % (self.host_id, iso_time(updated), QUIET_BEFORE_TAKEOVER_SECONDS,
+                                          iso_time(updated + QUIET_BEFORE_TAKEOVER_SECONDS)),
+                holder=STUCK_OWNER, holder_run_id=None, expires_at=None,
+                takeover_after=iso_time(updated + QUIET_BEFORE_TAKEOVER_SECONDS))
+        if state in ("stuck", "unleased"):
             outcome["previous_owner"] = STUCK_OWNER
         if state in ("expired", "held"):
             outcome.update(

@@ -277,7 +277,9 @@ lease:
     state:
       description:
         - Where the lease stood before the action for this run. V(none) (no record), V(free), V(stuck) (a
-          C(processing) record that never had a lease), V(ours), V(expired) or V(held) (another live run).
+          C(processing) record that never had a lease and has not changed for 2400 s), V(unleased) (such a record
+          changed more recently, where another system may be at work on it; taken only with O(break_lock)), V(ours),
+          V(expired) or V(held) (another live run).
       type: str
     owner:
       description: Holder (user@host), null when released.

@@ -151,7 +151,9 @@ record:
 lease:
   description:
     - The record's lease with its standing now. C(state) is V(free), V(stuck) (a C(processing) record that never had
-      a lease, taken over by the next run), V(expired) (past expiry plus the safety margin) or V(held).
+      a lease and has not changed for 2400 s, taken over by the next run), V(unleased) (such a record changed more
+      recently, taken over only with O(ignore:break_lock)), V(expired) (past expiry plus the safety margin) or
+      V(held).
     - Null when there is no record.
   returned: when O(host_id) is given
   type: dict

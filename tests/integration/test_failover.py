@@ -310,15 +310,12 @@ def test_migration_status_shows_live_progress_while_a_slow_failover_runs(simulat
     assert "progressPercentage: 100" in final.stdout and "state: complete" in final.stdout
 
 
-def test_a_reference_system_record_is_read_and_resumed(simulator, migration_table, run_playbook):
-    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=2)]))
-    failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
-    first, second = ids["instances"]["web-0"], ids["instances"]["web-1"]
-    # What the Step Functions system leaves behind when its execution dies mid-way: processing, no
-    # lease, an ISO UpdatedAt, lower-case entries with nulls, and one instance already done by hand.
+def put_reference_record(simulator, failed, pool, first, second, updated_at="2025-06-22T04:00:00.000Z"):
+    """What the Step Functions system leaves behind when its execution dies mid-way: processing, no lease, an ISO
+    UpdatedAt, lower-case entries with nulls, ``first`` begun (in-progress) and ``second`` not yet."""
     simulator.client("dynamodb").put_item(TableName=TABLE, Item={
         "HostId": {"S": failed}, "State": {"S": "processing"}, "CreatedAt": {"N": "1750564800"},
-        "UpdatedAt": {"S": "2025-06-22T04:00:00.000Z"}, "ReservedHostId": {"S": pool},
+        "UpdatedAt": {"S": updated_at}, "ReservedHostId": {"S": pool},
         "TotalInstances": {"N": "2"}, "SuccessfulMigrations": {"N": "0"}, "FailedMigrations": {"N": "0"},
         "InstanceMigrations": {"M": {
             first: {"M": {"status": {"S": "in-progress"}, "startTime": {"S": "2025-06-22T04:00:00.000Z"}, "endTime": {"NULL": True},
@@ -327,6 +324,13 @@ def test_a_reference_system_record_is_read_and_resumed(simulator, migration_tabl
                            "errorMessage": {"NULL": True}, "retryCount": {"N": "0"}}},
         }},
     })
+
+
+def test_a_reference_system_record_is_read_and_resumed(simulator, migration_table, run_playbook):
+    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=2)]))
+    failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
+    first, second = ids["instances"]["web-0"], ids["instances"]["web-1"]
+    put_reference_record(simulator, failed, pool, first, second)
 
     result = run_playbook("failover.yml", {"failed_host_id": failed})
 
@@ -338,3 +342,28 @@ def test_a_reference_system_record_is_read_and_resumed(simulator, migration_tabl
     assert isinstance(record["UpdatedAt"], (int, float)) or hasattr(record["UpdatedAt"], "is_finite")
     assert record["InstanceMigrations"][first]["startTime"] == "2025-06-22T04:00:00.000Z"
     assert all(view[:2] == ("running", pool) for view in instance_view(simulator, [first, second]).values())
+
+
+def test_a_recent_reference_record_waits_and_an_instance_it_stopped_is_started_again(simulator, migration_table, run_playbook):
+    # The reference run had stopped "stopped-by-reference" (its entry is in-progress), then went quiet.
+    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("stopped-by-reference", state="stopped"), on_failed("web")]))
+    failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
+    first, second = ids["instances"]["stopped-by-reference"], ids["instances"]["web"]
+    recently = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 600))
+    put_reference_record(simulator, failed, pool, first, second, updated_at=recently)
+
+    refused = run_playbook("failover.yml", {"failed_host_id": failed})
+    assert refused.returncode != 0
+    assert "has a record in processing without a lease" in refused.output and "break_lock=true" in refused.output
+    assert read_record(simulator, failed)["InstanceMigrations"][first]["status"] == "in-progress"
+    assert instance_view(simulator, [first])[first][:2] == ("stopped", failed)
+
+    result = run_playbook("failover.yml", {"failed_host_id": failed, "break_lock": "true"})
+
+    assert result.returncode == 0, result
+    # The reference moved only running instances: the one it had stopped is started again, not left stopped.
+    assert all(view[:2] == ("running", pool) for view in instance_view(simulator, [first, second]).values())
+    entry = read_record(simulator, failed)["InstanceMigrations"][first]
+    assert entry["status"] == "success" and entry["originalState"] == "running"
+    notes = [entry["notes"] for entry in result.report(failed)["instances"] if entry["instance_id"] == first][0]
+    assert any(note.startswith("original state unknown (a reference-system record): treated as running") for note in notes), notes

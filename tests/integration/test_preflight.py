@@ -77,7 +77,7 @@ def test_a_run_killed_right_after_lifting_stop_protection_leaves_it_to_the_rerun
     instance_id = ids["instances"]["protected"]
     inputs = {"failed_host_id": failed, "preflight_allow": "stop-protection", "failover_lease_seconds": "5"}
     running = start_playbook(simulator, "failover.yml", inputs, env={"AWS_ACCESS_KEY_ID": "AKIALIFTKILLED"})
-    lifted = wait_for(lambda: [call for call in key_calls(simulator, "AKIALIFTKILLED", actions=("ModifyInstanceAttribute",))], 120)
+    lifted = wait_for(lambda: key_calls(simulator, "AKIALIFTKILLED", actions=("ModifyInstanceAttribute",)), 120)
     kill_group(running[0])
     assert lifted, "the run never lifted stop protection"
     assert read_record(simulator, failed)["InstanceMigrations"][instance_id]["stopProtectionLifted"] is True

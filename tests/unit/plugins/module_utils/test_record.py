@@ -659,6 +659,30 @@ def test_reference_record_stuck_in_processing_is_resumed(dynamodb, clock):
     assert raw_item(dynamodb)["SuccessfulMigrations"] == {"N": "3"}
 
 
+def test_a_reference_record_updated_recently_is_taken_over_only_with_break_lock_or_once_quiet(dynamodb, clock):
+    item = reference_item()
+    item["UpdatedAt"] = {"S": record_utils.iso_time(clock.wall - 600)}
+    dynamodb.put_item(TableName=TABLE, Item=item)
+    record = make(dynamodb, clock)
+    with pytest.raises(LeaseHeldError) as caught:
+        record.acquire(30)
+    assert "has a record in processing without a lease" in caught.value.message
+    assert "after %s" % record_utils.iso_time(clock.wall - 600 + record_utils.QUIET_BEFORE_TAKEOVER_SECONDS) in caught.value.message
+    assert raw_item(dynamodb)["UpdatedAt"] == item["UpdatedAt"]  # nothing written
+    assert record_utils.lease_state(record.load(), "run-a", clock.wall) == "unleased"
+
+    broke = record.acquire(30, break_lock=True)
+    assert broke["taken_over"] and broke["broke_lock"] and broke["lease_state"] == "unleased"
+
+
+def test_a_reference_record_quiet_for_the_documented_age_is_taken_over(dynamodb, clock):
+    item = reference_item()
+    item["UpdatedAt"] = {"S": record_utils.iso_time(clock.wall - record_utils.QUIET_BEFORE_TAKEOVER_SECONDS)}
+    dynamodb.put_item(TableName=TABLE, Item=item)
+    outcome = make(dynamodb, clock).acquire(30)
+    assert outcome["lease_state"] == "stuck" and outcome["taken_over"] and not outcome["broke_lock"]
+
+
 def test_reference_healthy_record_reads_and_resumes(dynamodb, clock):
     dynamodb.put_item(
         TableName=TABLE,
