@@ -56,6 +56,9 @@ RELEASED_STATES = ("released", "released-permanent-failure")
 # EC2 answers these when it cannot give hosts now; retried a few times, then reported with the quota to raise.
 ALLOCATION_CAPACITY_CODES = ("InsufficientHostCapacity", "HostLimitExceeded")
 MAX_VERSION_BUMPS = 3
+# The allocation retry delay doubles after each attempt up to this; a wait is slept in slices with the lease renewed.
+MAX_ALLOCATION_RETRY_WAIT = 300.0
+WAIT_SLICE_SECONDS = 10.0
 # Where the packing puts instances first: hosts the operator named, then pool hosts, then the rest (capacity.pack).
 TARGET_SOURCE = "target"
 CLAIMED_SOURCES = (TARGET_SOURCE, "pool")
@@ -552,7 +555,7 @@ class ReplacementPlanner(object):
                 if code == "IdempotentParameterMismatch":
                     raise _ParameterMismatch()
                 if code in ALLOCATION_CAPACITY_CODES and attempt + 1 < attempts:
-                    self.sleep(delay * (2 ** attempt))
+                    self._wait(min(delay * (2 ** attempt), MAX_ALLOCATION_RETRY_WAIT))
                     continue
                 if code in ALLOCATION_CAPACITY_CODES:
                     raise self._capacity_error(code, config, quantity, attempts)
@@ -560,6 +563,15 @@ class ReplacementPlanner(object):
             self.changed = True
             return list(response.get("HostIds") or [])
         raise AssertionError("unreachable")
+
+    def _wait(self, seconds):
+        """Sleep ``seconds`` in slices, renewing the lease when due, so a long retry wait never outlasts it."""
+        left = float(seconds)
+        while left > 0:
+            pause = min(left, WAIT_SLICE_SECONDS)
+            self.sleep(pause)
+            left -= pause
+            self.record.heartbeat()
 
     def _capacity_error(self, code, config, quantity, attempts):
         what = config.get("InstanceFamily") or config.get("InstanceType")

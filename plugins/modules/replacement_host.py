@@ -121,7 +121,9 @@ options:
     default: 3
   allocation_retry_delay:
     description:
-      - Seconds before the second C(AllocateHosts) attempt; the delay doubles after each attempt.
+      - Seconds before the second C(AllocateHosts) attempt; the delay doubles after each attempt, up to 300 s per
+        wait. The lease is renewed while it waits, so the retries may last longer than the lease (the reference
+        system retried for about 30 minutes; O(allocation_attempts=12) with the default delay waits about 30 minutes).
     type: float
     default: 5.0
   preflight_allow:

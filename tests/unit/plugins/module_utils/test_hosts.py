@@ -321,6 +321,29 @@ def test_transient_allocation_failure_then_success(simulator):
     assert world.calls("AllocateHosts") == 2
 
 
+def test_allocation_retry_waits_double_up_to_the_cap_and_renew_the_lease_meanwhile(simulator):
+    world = World(simulator, scenario())
+    simulator.control.add_fault("ec2", "AllocateHosts", "InsufficientHostCapacity", count=3)
+    clock = {"now": 1795000000.0}
+    record = MigrationRecord(world.dynamodb, TABLE, world.failed, RUN_ID, wall_clock=lambda: clock["now"],
+                             monotonic=lambda: clock["now"])
+    record.acquire(lease_seconds=30)
+    version = world.item()["LeaseVersion"]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        clock["now"] += seconds
+
+    result = hosts.plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID,
+                                    sleep=sleep, allocation_attempts=4, allocation_retry_delay=100)
+
+    assert len(result["plan"]["allocated_host_ids"]) == 1 and world.calls("AllocateHosts") == 4
+    # Waits of 100, 200 and 300 s (400 capped), each slept in slices of at most 10 s.
+    assert sum(slept) == 600 and max(slept) == 10
+    assert world.item()["LeaseVersion"] - version >= 600 // 30  # a 30 s lease renewed all along the 10 minutes
+
+
 def test_pool_host_claimed_by_another_failover_is_skipped(simulator):
     # Each pool host has room for one of the two 12xlarge; the one claimed elsewhere is replaced by a new host.
     instances = [{"name": "big", "host": "failed", "instance_type": "m5.12xlarge", "count": 2}]
