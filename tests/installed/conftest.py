@@ -44,6 +44,7 @@ TABLE = integration.TABLE
 instance_view = integration.instance_view
 migration_table = integration.migration_table  # the fixture
 read_record = integration.read_record
+state_changing_calls = integration.state_changing_calls
 summary_lines = integration.summary_lines
 task_message = integration.task_message
 # Output settings only; nothing that changes what runs or how results are formatted.

@@ -8,6 +8,7 @@ from conftest import ANSIBLE_BIN
 from conftest import TABLE
 from conftest import instance_view
 from conftest import read_record
+from conftest import state_changing_calls
 from conftest import summary_lines
 from conftest import task_message
 from scenarios import failed_host
@@ -40,21 +41,36 @@ def test_the_collection_installs_with_its_dependencies_into_an_empty_collections
     assert "dedicated_hosts.failover:0.1.0 was installed successfully" in installation.install_output
 
 
-def test_setup_then_a_failover_its_status_and_an_abort_with_nothing_to_cancel(simulator, run_installed):
+def fleet_of_one_failed_host(simulator):
     ids = load(simulator, world([failed_host(), pool_host()],
                                 [on_failed("web", count=2), on_failed("cold", "m5.xlarge", state="stopped")]))
-    failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
-    instances = ids["instances"]
+    return ids["hosts"]["failed"], ids["hosts"]["pool"], ids["instances"]
+
+
+def test_setup_then_a_failover_in_check_mode_that_only_prints_the_plan(simulator, run_installed):
+    failed, pool, instances = fleet_of_one_failed_host(simulator)
 
     setup = run_installed("setup", {"notification_topic_name": "host-failover"}, fast=False)
-    failover = run_installed("failover", {"failed_host_id": failed})
-    status = run_installed("migration_status", {"failed_host_id": failed}, fast=False)
-    abort = run_installed("abort", {"failed_host_id": failed}, fast=False)
+    simulator.control.reset_calls()
+    plan = run_installed("failover", {"failed_host_id": failed}, check=True)
 
     assert setup.returncode == 0, setup
     assert simulator.client("dynamodb").describe_time_to_live(TableName=TABLE)["TimeToLiveDescription"] == {
         "TimeToLiveStatus": "ENABLED", "AttributeName": "ExpirationTime"}
     assert "notification_topic_arn=arn:aws:sns:us-east-1:123456789012:host-failover" in printed_lines(setup)
+    assert plan.returncode == 0, plan
+    assert state_changing_calls(simulator) == {}
+    assert task_message(plan.stdout, FAILOVER_SUMMARY)[0] == "Failover of %s: PLANNED (check mode: nothing was changed)" % failed
+    assert "%s (m5.large) -> %s (pool host)" % (instances["web-0"], pool) in plan.stdout
+    assert read_record(simulator, failed) is None
+
+
+def test_a_failover_its_status_and_an_abort_with_nothing_to_cancel(simulator, migration_table, run_installed):
+    failed, pool, instances = fleet_of_one_failed_host(simulator)
+
+    failover = run_installed("failover", {"failed_host_id": failed})
+    status = run_installed("migration_status", {"failed_host_id": failed}, fast=False)
+    abort = run_installed("abort", {"failed_host_id": failed}, fast=False)
 
     assert failover.returncode == 0, failover
     record = read_record(simulator, failed)
