@@ -3,6 +3,8 @@
 Usage: run_tests.py [SUITE ...]   (default: all suites, in the order below)
 A pytest run that collects no test counts as a failure.
 
+installed the release tarball installed with its dependencies into an empty collections path, every playbook run by
+         FQCN from a neutral folder with Ansible's defaults (no ansible.cfg of this repository) against the simulator
 iam      docs/iam-policy*.json: parliament's findings, and the actions equal those the playbooks called in the
          latest complete integration run (run it after ``integration``; see docs/iam.md)
 compat   the integration tests marked ``compat``, with ansible-playbook from the oldest supported ansible-core
@@ -98,6 +100,7 @@ SUITES = [
     ("unit", lambda: _pytest("tests/unit"), ROOT),
     ("simulator", lambda: _pytest("tests/simulator"), ROOT),
     ("integration", lambda: _pytest("tests/integration"), ROOT),
+    ("installed", lambda: _pytest("tests/installed"), ROOT),
     ("iam", lambda: _pytest("tests/iam"), ROOT),
     ("compat", _compat, ROOT),
     ("molecule", _molecule, ROOT),

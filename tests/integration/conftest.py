@@ -62,6 +62,17 @@ class PlaybookRun:
             self.returncode, "\n".join(errors[-12:]), self.stdout[-4000:], self.stderr[-2000:])
 
 
+def task_message(stdout, task):
+    """The ``msg`` of the first run of debug task ``task`` ("role : name"), as the default callback prints it (JSON result format)."""
+    start = stdout.index(" => {", stdout.index("TASK [%s]" % task)) + len(" => ")
+    return json.JSONDecoder().raw_decode(stdout, start)[0]["msg"]
+
+
+def summary_lines(result):
+    """The lines of the health check's printed summary."""
+    return task_message(result.stdout, "dedicated_hosts.failover.health_check : Summary")
+
+
 def playbook_env(simulator, extra=None):
     env = dict(os.environ)
     env.update(simulator.env)
