@@ -35,10 +35,14 @@ STATUS_PLAYBOOK = "playbooks/migration_status.yml"
 ABORT_PLAYBOOK = "playbooks/abort.yml"
 
 
-@pytest.fixture(scope="module")
-def assets():
+def load_assets():
     with open(ASSETS, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+@pytest.fixture(name="assets", scope="module")
+def assets_fixture():
+    return load_assets()
 
 
 def templates_by_playbook(assets):
