@@ -87,6 +87,8 @@ def test_the_image_the_templates_run_in_and_the_project_they_check_out_carry_gal
     ours = [entry["name"] for entry in definition["dependencies"]["galaxy"]["collections"] if entry.get("type") == "file"]
     assert ours == ["collections/dedicated_hosts-failover-%s.tar.gz" % version]
     assert [tag.rsplit(":", 1)[1] for tag in definition["options"]["tags"]] == [version]
+    # The image runs jobs with the ansible-runner the AWX runner tests use.
+    assert definition["dependencies"]["ansible_runner"]["package_pip"] in requirement_names(os.path.join(REPO_ROOT, "requirements-test.txt"))
     with open(os.path.join(REPO_ROOT, "extensions", "awx", "assets.json"), encoding="utf-8") as handle:
         assets = json.load(handle)
     assert [environment["image"].rsplit(":", 1)[1] for environment in assets["execution_environments"]] == [version]
