@@ -131,7 +131,12 @@ def run_playbook(simulator, tmp_path):
 @pytest.fixture
 def migration_table(simulator):
     """The migration table as playbooks/setup.yml makes it (test_setup.py runs the playbook itself)."""
-    dynamodb = simulator.client("dynamodb")
+    return create_migration_table(simulator)
+
+
+def create_migration_table(simulator, region=None):
+    """The migration table in ``region`` (default: the simulator's), as playbooks/setup.yml makes it."""
+    dynamodb = simulator.client("dynamodb", region=region)
     dynamodb.create_table(
         TableName=TABLE,
         KeySchema=[{"AttributeName": "HostId", "KeyType": "HASH"}],
@@ -142,10 +147,11 @@ def migration_table(simulator):
     return TABLE
 
 
-def read_record(simulator, host_id, table=TABLE):
+def read_record(simulator, host_id, table=TABLE, region=None):
     from boto3.dynamodb.types import TypeDeserializer  # pylint: disable=import-outside-toplevel
 
-    item = simulator.client("dynamodb").get_item(TableName=table, Key={"HostId": {"S": host_id}}, ConsistentRead=True).get("Item")
+    dynamodb = simulator.client("dynamodb", region=region)
+    item = dynamodb.get_item(TableName=table, Key={"HostId": {"S": host_id}}, ConsistentRead=True).get("Item")
     if item is None:
         return None
     deserializer = TypeDeserializer()
