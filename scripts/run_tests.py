@@ -77,8 +77,8 @@ def _sanity():
     return [os.path.join(VENV_BIN, "ansible-test"), "sanity", "--python", "3.11", "--color", "no"]
 
 
-def _pytest(*paths):
-    return [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"] + list(paths)
+def _pytest(*paths, workers=2):
+    return [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers)] + list(paths)
 
 
 def _compat():
@@ -99,7 +99,9 @@ class SuiteError(Exception):
 SUITES = [
     ("unit", lambda: _pytest("tests/unit"), ROOT),
     ("simulator", lambda: _pytest("tests/simulator"), ROOT),
-    ("integration", lambda: _pytest("tests/integration"), ROOT),
+    # An integration test spends about half its time waiting on the simulator's latencies: a third worker keeps
+    # two cores busy.
+    ("integration", lambda: _pytest("tests/integration", workers=3), ROOT),
     ("installed", lambda: _pytest("tests/installed"), ROOT),
     ("iam", lambda: _pytest("tests/iam"), ROOT),
     ("compat", _compat, ROOT),

@@ -309,12 +309,18 @@ def test_already_done_instances_change_nothing(simulator):
     assert world.changing_calls() == {"StopInstances": 0, "StartInstances": 0, "ModifyInstancePlacement": 0}
 
 
+class ShiftedClock(object):
+    """``time.monotonic()`` moved on by hand: a stalled process, or slow calls, without the wait."""
+
+    def __init__(self):
+        self.offset = 0.0
+
+    def __call__(self):
+        return time.monotonic() + self.offset
+
+
 def test_lease_lost_stops_further_ec2_changes(simulator):
-    clock = {"offset": 0.0}
-
-    def monotonic():
-        return time.monotonic() + clock["offset"]
-
+    monotonic = ShiftedClock()
     world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=3, state="running")],
                   lease_seconds=6.0, monotonic=monotonic)
     other = MigrationRecord(world.dynamodb, TABLE, world.hosts["failed"], "run-other", owner="other@host")
@@ -326,7 +332,7 @@ def test_lease_lost_stops_further_ec2_changes(simulator):
             # This process stalls past its lease and another run breaks the lock meanwhile.
             taken["calls"] = world.changing_calls()
             other.acquire(lease_seconds=60.0, break_lock=True)
-            clock["offset"] += 5.0
+            monotonic.offset += 5.0
 
     migration = Migration(world.ec2, world.record, world.placements(["web-0", "web-1", "web-2"]), FAST,
                           sleep=sleep, monotonic=monotonic)
@@ -343,17 +349,13 @@ def test_lease_lost_stops_further_ec2_changes(simulator):
 
 def test_a_tick_of_paced_placements_longer_than_the_lease_renews_it_and_moves_everything(simulator):
     # Each ModifyInstancePlacement takes 1 s of the run's clock: 12 of them in one tick outlast the 6 s lease.
-    clock = {"offset": 0.0}
-
-    def monotonic():
-        return time.monotonic() + clock["offset"]
-
+    monotonic = ShiftedClock()
     world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=12, state="stopped")],
                   lease_seconds=6.0, monotonic=monotonic)
     version = world.record.load()["LeaseVersion"]
 
     def slow_call(**_kwargs):
-        clock["offset"] += 1.0
+        monotonic.offset += 1.0
     world.ec2.meta.events.register("after-call.ec2.ModifyInstancePlacement", slow_call)
 
     results = migrate(world.ec2, world.record, world.placements(["web-%d" % index for index in range(12)]), FAST,
