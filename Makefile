@@ -1,5 +1,5 @@
 # The two commands of the README, plus the benchmark. Each sets itself up first (scripts/bootstrap.sh).
-.PHONY: demo test bench setup chaos
+.PHONY: demo test bench setup chaos cancel-chaos
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -21,3 +21,10 @@ CHAOS_TRIALS ?= 20
 chaos: setup
 	@CHAOS_TRIALS=$(CHAOS_TRIALS) CHAOS_BASE_SEED=$${CHAOS_BASE_SEED:-$$(date +%s)} \
 		.venv/bin/python -m pytest -q -p no:cacheprovider -n 2 -rA tests/integration/test_chaos.py -k killed_at_a_random_moment
+
+# Cancel trials (tests/integration/test_cancel.py): a cancel at a seeded random moment of a 12-instance move,
+# CANCEL_TRIALS of them from CANCEL_BASE_SEED (fresh unless given); replay one with CANCEL_SEED=<seed>.
+CANCEL_TRIALS ?= 10
+cancel-chaos: setup
+	@CANCEL_TRIALS=$(CANCEL_TRIALS) CANCEL_BASE_SEED=$${CANCEL_BASE_SEED:-$$(date +%s)} \
+		.venv/bin/python -m pytest -q -p no:cacheprovider -n 2 -rA tests/integration/test_cancel.py -k random_moment

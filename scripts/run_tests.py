@@ -3,6 +3,8 @@
 Usage: run_tests.py [SUITE ...]   (default: all suites, in the order below)
 A pytest run that collects no test counts as a failure.
 
+installed the release tarball installed with its dependencies into an empty collections path, every playbook run by
+         FQCN from a neutral folder with Ansible's defaults (no ansible.cfg of this repository) against the simulator
 iam      docs/iam-policy*.json: parliament's findings, and the actions equal those the playbooks called in the
          latest complete integration run (run it after ``integration``; see docs/iam.md)
 compat   the integration tests marked ``compat``, with ansible-playbook from the oldest supported ansible-core
@@ -75,8 +77,8 @@ def _sanity():
     return [os.path.join(VENV_BIN, "ansible-test"), "sanity", "--python", "3.11", "--color", "no"]
 
 
-def _pytest(*paths):
-    return [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"] + list(paths)
+def _pytest(*paths, workers=2):
+    return [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers)] + list(paths)
 
 
 def _compat():
@@ -97,7 +99,10 @@ class SuiteError(Exception):
 SUITES = [
     ("unit", lambda: _pytest("tests/unit"), ROOT),
     ("simulator", lambda: _pytest("tests/simulator"), ROOT),
-    ("integration", lambda: _pytest("tests/integration"), ROOT),
+    # An integration test spends about half its time waiting on the simulator's latencies: a third worker keeps
+    # two cores busy.
+    ("integration", lambda: _pytest("tests/integration", workers=3), ROOT),
+    ("installed", lambda: _pytest("tests/installed"), ROOT),
     ("iam", lambda: _pytest("tests/iam"), ROOT),
     ("compat", _compat, ROOT),
     ("molecule", _molecule, ROOT),

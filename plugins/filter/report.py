@@ -138,6 +138,12 @@ def next_action(error, results, host_id, table):
         return "check the host; rerun with force=true only if it really must be evacuated"
     if "malformed" in text or "not found" in text or "must be" in text:
         return "correct the input and rerun"
+    if text.startswith("cancel requested by"):
+        return (
+            "the instances the cancel left (status pending) are where they were, running or stopped as before; "
+            "to finish the failover later, run failover.yml -e failed_host_id=%s again (the health check does not resume "
+            "a cancelled failover)" % host_id
+        )
     failed = [result for result in results if result.get("status") == "failed"]
     if failed:
         return (
@@ -149,13 +155,54 @@ def next_action(error, results, host_id, table):
     return "nothing"
 
 
+# Instances a failover leaves on the failed host, by status: preflight skipped them, or instance_ids left them out.
+LEFT_ON_HOST = (("skipped", "skipped"), ("untouched", "untouched (not in instance_ids)"))
+UNTOUCHED_REASON = "not in instance_ids: left on the failed host as it is"
+
+
+def left_on_failed_host(results, host_id):
+    """``N instance(s) left on failed host <host>: skipped`` (each kind counted when there are several), or ''."""
+    counts = [(label, sum(1 for result in results or [] if result.get("status") == status)) for status, label in LEFT_ON_HOST]
+    counts = [(label, count) for label, count in counts if count]
+    if not counts:
+        return ""
+    total = sum(count for _label, count in counts)
+    kinds = counts[0][0] if len(counts) == 1 else ", ".join("%d %s" % (count, label) for label, count in counts)
+    return "%d instance(s) left on failed host %s: %s" % (total, host_id, kinds)
+
+
+def summary_headline(results, host_id, outcome, check_mode=False, host_label=""):
+    """The first line of the summary and of the final notification: the outcome, and what stays on the failed host."""
+    line = "Failover of %s%s: %s" % (host_label, host_id, outcome.upper())
+    if check_mode:
+        line += " (check mode: nothing was changed)"
+    left = left_on_failed_host(results, host_id)
+    return "%s; %s" % (line, left) if left else line
+
+
+def untouched_results(instances, instance_ids, host_id):
+    """Per-instance results (like instance_placement's) for the host's instances that ``instance_ids`` leaves out;
+    none when ``instance_ids`` is empty (every instance is moved). ``instances`` are host_health_info's."""
+    if not instance_ids:
+        return []
+    wanted = set(instance_ids)
+    return [
+        {"instance_id": instance.get("instance_id"), "instance_type": instance.get("instance_type"), "status": "untouched",
+         "source_host_id": host_id, "target_host_id": None, "original_state": instance.get("state"),
+         "final_state": instance.get("state"), "reason": UNTOUCHED_REASON}
+        for instance in sorted(instances or [], key=lambda entry: entry.get("instance_id") or "")
+        if instance.get("instance_id") not in wanted
+    ]
+
+
 def summary_message(results, host_id, outcome, summary, error, next_step):
     """The body of the final notification."""
-    lines = ["Failover of Dedicated Host %s: %s" % (host_id, outcome.upper())]
+    lines = [summary_headline(results, host_id, outcome, host_label="Dedicated Host ")]
     if summary:
         lines.append(
             "Instances: %s total, %s moved, %s failed, %s skipped"
             % (summary.get("totalInstances"), summary.get("successfulMigrations"), summary.get("failedMigrations"), summary.get("skippedMigrations", 0))
+            + (", %s left where they were by the cancel" % summary["cancelledMigrations"] if summary.get("cancelledMigrations") else "")
         )
     if error:
         lines.append("Error: %s" % error)
@@ -224,7 +271,7 @@ def report_timeline(results, status):
     for instance_id in list(by_id) + sorted(set(migrations) - set(by_id)):
         result, entry = by_id.get(instance_id) or {}, migrations.get(instance_id) or {}
         state = result.get("status") or entry.get("status")
-        if state == "skipped":
+        if state in ("skipped", "untouched"):  # left on the failed host: nothing to draw
             skipped.append(dict(instance_id=instance_id, reason=result.get("reason") or result.get("error") or entry.get("errorMessage") or "-"))
             continue
         times = dict((phase, _epoch(value)) for phase, value in (entry.get("phaseTimes") or {}).items())
@@ -267,10 +314,13 @@ class FilterModule(object):
         return {
             "ascii_subject": ascii_subject,
             "instance_line": instance_line,
+            "left_on_failed_host": left_on_failed_host,
             "next_action": next_action,
             "plan_lines": plan_lines,
             "report_timeline": report_timeline,
+            "summary_headline": summary_headline,
             "summary_markdown": summary_markdown,
             "summary_message": summary_message,
             "summary_table": summary_table,
+            "untouched_results": untouched_results,
         }

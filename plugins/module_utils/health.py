@@ -15,15 +15,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import time
 
 try:
     import botocore
 except ImportError:
     pass  # the modules report the missing library through AnsibleAWSModule
 
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import AwsApiError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 
 HEALTHY = "healthy"
@@ -363,7 +366,6 @@ def host_health(ec2, host_ids=None, filters=None, grace_period=AWS_RECOVERY_GRAC
     hosts = describe_hosts(ec2, host_ids=host_ids, filters=filters, page_size=page_sizes["hosts"])
     fleet = not host_ids and len(hosts) > FILTER_VALUES_MAX
     zone_hosts = _zone_hosts(ec2, hosts, region_scan, page_sizes["hosts"])
-    now = now or utc_now()
 
     def classify(host, by_host, statuses):
         host_statuses = [statuses[entry["InstanceId"]] for entry in by_host.get(host["HostId"], []) if entry["InstanceId"] in statuses]
@@ -376,6 +378,7 @@ def host_health(ec2, host_ids=None, filters=None, grace_period=AWS_RECOVERY_GRAC
     if fleet:
         by_host = dict((host["HostId"], listed_instances(host)) for host in hosts)
         statuses = describe_region_instance_statuses(ec2, page_size=page_sizes["instances"])
+        now = now or utc_now()  # once the statuses are in: no impairment they report lies after it
         attention = [host["HostId"] for host in hosts if classify(host, by_host, statuses)[0] in (DEGRADED, FAILED)]
         by_host.update((host_id, []) for host_id in attention)
         details = describe_host_instances(ec2, attention, page_size=page_sizes["instances"]) if attention else []
@@ -384,6 +387,7 @@ def host_health(ec2, host_ids=None, filters=None, grace_period=AWS_RECOVERY_GRAC
         details = describe_host_instances(ec2, [host["HostId"] for host in hosts], page_size=page_sizes["instances"]) if hosts else []
         statuses = describe_instance_statuses(ec2, [instance["InstanceId"] for instance in details],
                                               page_size=page_sizes["instances"]) if details else {}
+        now = now or utc_now()  # once the statuses are in: no impairment they report lies after it
     for instance in details:
         by_host.setdefault(instance["Placement"]["HostId"], []).append(instance)
     report = []
@@ -420,3 +424,69 @@ def summary(report):
     for host in report:
         counts[host["Health"]] += 1
     return counts
+
+
+# --------------------------------------------------------------------------- the failover and AWS's own moves
+
+# Where the record notes that a failover turned the failed host's recovery off (docs/record-schema.md).
+RECOVERY_TURNED_OFF_FIELD = "HostRecoveryTurnedOff"
+
+
+def recovery_turned_off(item):
+    """The record's note that a failover turned AWS host recovery off on the failed host, or None."""
+    return (item or {}).get(RECOVERY_TURNED_OFF_FIELD) or None
+
+
+def settings_before_failover(host, item):
+    """The failed host's DescribeHosts entry as it was before the failover: with ``HostRecovery`` on again when the
+    record says a failover turned it off (replacements are allocated with the failed host's settings)."""
+    if recovery_turned_off(item) and host.get("HostRecovery") == "off":
+        return dict(host, HostRecovery="on")
+    return host
+
+
+def turn_off_host_recovery(ec2, host, record=None, run_id=None, check_mode=False):
+    """Turn AWS host recovery off on the failed host before the failover moves its instances, so that AWS and the
+    failover never move the same instances. Returns a note (a string) when something was, or would be, done.
+
+    The intent is written to the record first (so a run that dies right after the call leaves the record saying who
+    turned it off), then ModifyHosts, fenced by the lease. A host whose recovery is already off changes nothing.
+    In check mode nothing is written or changed.
+    """
+    if host.get("HostRecovery") != "on":
+        return None
+    host_id = host["HostId"]
+    if check_mode:
+        return "would turn AWS host recovery off on %s before any instance is stopped" % host_id
+    record.set_fields(**{RECOVERY_TURNED_OFF_FIELD: {"runId": run_id, "at": iso(utc_now()), "previous": "on"}})
+    record.heartbeat()
+    record.fence()
+    try:
+        result = ec2.modify_hosts(aws_retry=True, HostIds=[host_id], HostRecovery="off")
+    except botocore.exceptions.ClientError as error:
+        raise api_error(error, "ModifyHosts", "turning AWS host recovery off on %s failed; nothing has been stopped" % host_id)
+    for failure in result.get("Unsuccessful") or []:
+        problem = failure.get("Error") or {}
+        raise AwsApiError("ModifyHosts refused to turn AWS host recovery off on %s: %s (%s); nothing has been stopped"
+                          % (host_id, problem.get("Message"), problem.get("Code")), code=problem.get("Code"), operation="ModifyHosts",
+                          host_id=host_id)
+    return "AWS host recovery turned off on %s so that AWS does not move the instances the failover moves" % host_id
+
+
+def is_maintenance_replacement(failed_host, host):
+    """Whether ``host`` looks like the replacement AWS host maintenance allocated for ``failed_host``."""
+    return maintenance_replacement_candidates(failed_host, [host]) == [host["HostId"]]
+
+
+def wait_until_available(describe, host_ids, timeout, interval=5.0, sleep=time.sleep, monotonic=time.monotonic, on_wait=None):
+    """Re-read ``host_ids`` (``describe(ids)`` -> DescribeHosts entries) until none is ``pending`` or ``timeout``
+    seconds pass; ``on_wait()`` runs before each pause (the caller renews its lease there). Returns the last entries
+    by host id."""
+    deadline = monotonic() + float(timeout)
+    while True:
+        hosts = dict((host["HostId"], host) for host in describe(sorted(host_ids)))
+        if not any(host.get("State") == "pending" for host in hosts.values()) or monotonic() >= deadline:
+            return hosts
+        if on_wait is not None:
+            on_wait()
+        sleep(min(float(interval), max(deadline - monotonic(), 0.0)))

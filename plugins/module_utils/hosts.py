@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
+import uuid
 
 try:
     import botocore
@@ -34,19 +35,30 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import describe_host_instances
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import describe_hosts
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import is_maintenance_replacement
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import settings_before_failover
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import turn_off_host_recovery
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import wait_until_available
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import final_state
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import generation
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import get_record
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import list_records
 
 DEFAULT_RESERVED_TAGS = {"Role": "Reserved"}
 FAILOVER_TAG = "FailoverFor"
+# Set only through AllocateHosts' TagSpecifications, never by CreateTags: the IAM policy lets a failover release
+# only hosts that carry it, so tagging an arbitrary host cannot make it releasable (docs/iam.md).
+ALLOCATED_TAG = "FailoverAllocatedFor"
 CLIENT_TOKEN_MAX = 64
 RELEASED_STATES = ("released", "released-permanent-failure")
 # EC2 answers these when it cannot give hosts now; retried a few times, then reported with the quota to raise.
 ALLOCATION_CAPACITY_CODES = ("InsufficientHostCapacity", "HostLimitExceeded")
 MAX_VERSION_BUMPS = 3
+# The allocation retry delay doubles after each attempt up to this; a wait is slept in slices with the lease renewed.
+MAX_ALLOCATION_RETRY_WAIT = 300.0
+WAIT_SLICE_SECONDS = 10.0
 # Where the packing puts instances first: hosts the operator named, then pool hosts, then the rest (capacity.pack).
 TARGET_SOURCE = "target"
 CLAIMED_SOURCES = (TARGET_SOURCE, "pool")
@@ -131,12 +143,17 @@ def matches_tags(host, reserved_tags):
 
 
 def cost_allocation_tags(host, reserved_tags):
-    """The failed host's user tags a replacement keeps: all but the pool tags, ``aws:`` ones and FailoverFor."""
+    """The failed host's user tags a replacement keeps: all but the pool tags, ``aws:`` ones and the failover's own."""
     return [
         {"Key": key, "Value": value}
         for key, value in sorted(tag_dict(host).items())
-        if key not in reserved_tags and not key.lower().startswith("aws:") and key != FAILOVER_TAG
+        if key not in reserved_tags and not key.lower().startswith("aws:") and key not in (FAILOVER_TAG, ALLOCATED_TAG)
     ]
+
+
+def allocation_tags(failed_host_id):
+    """The tags every host a failover allocates carries from its creation: FailoverFor and FailoverAllocatedFor."""
+    return [{"Key": FAILOVER_TAG, "Value": failed_host_id}, {"Key": ALLOCATED_TAG, "Value": failed_host_id}]
 
 
 def describe_failed_host(ec2, host_id):
@@ -195,7 +212,7 @@ class ReplacementPlanner(object):
     """One planning run for one failed host; ``run()`` returns ``{"changed", "plan", ...}``."""
 
     def __init__(self, ec2, dynamodb, table, failed_host_id, record=None, run_id=None, instance_ids=None,
-                 check_mode=False, sleep=time.sleep, **options):
+                 check_mode=False, sleep=time.sleep, monotonic=time.monotonic, **options):
         self.ec2 = retrying(ec2)
         self.dynamodb = retrying(dynamodb) if dynamodb is not None else None
         self.table = table
@@ -209,6 +226,7 @@ class ReplacementPlanner(object):
         if not check_mode and record is not None and hasattr(record, "fence_client"):
             record.fence_client(self.ec2)  # fence every attempt of AllocateHosts and CreateTags, retries included
         self.sleep = sleep
+        self.monotonic = monotonic
         self.options, self.reserved_tags = host_options(DEFAULTS, options)
         self.target_host_ids = []
         for value in self.options["target_host_ids"] or []:
@@ -246,8 +264,8 @@ class ReplacementPlanner(object):
         in_progress = set(instance_id for instance_id, entry in (self.item.get("InstanceMigrations") or {}).items()
                           if (entry or {}).get("status") not in (None, "skipped", "success"))
         instances = preflight.wait_until_settled(
-            lambda: describe_host_instances(self.ec2, [self.failed_host_id]), self.preflight_options["settle_timeout"],
-            interval=self.preflight_options["settle_interval"], sleep=self.sleep, ignore=in_progress)
+            self._describe_source_instances, self.preflight_options["settle_timeout"],
+            interval=self.preflight_options["settle_interval"], sleep=self.sleep, monotonic=self.monotonic, ignore=in_progress)
         instances = sorted(instances, key=lambda entry: entry["InstanceId"])
         # The host-id filter also matches stopped instances that target the host; keep exactly those on it.
         self.on_host = dict(
@@ -281,7 +299,14 @@ class ReplacementPlanner(object):
                 self.skipped.append({"instance_id": instance_id, "instance_type": instance.get("InstanceType"),
                                      "reason": verdict["reason"], "rule": verdict["rule"]})
                 continue
-            state = recorded.get(instance_id, {}).get("originalState") or original_state(instance)
+            entry = recorded.get(instance_id) or {}
+            state = entry.get("originalState")
+            if not state and entry and entry.get("status") != "pending":
+                # A reference-system entry: it had begun to move this instance, and it moved only running ones.
+                state = "running"
+                verdict["notes"].append("original state unknown (a reference-system record): treated as running, "
+                                        "the only state the reference system moved")
+            state = state or original_state(instance)
             self.movable[instance_id] = {
                 "instance_id": instance_id,
                 "instance_type": instance.get("InstanceType"),
@@ -301,6 +326,12 @@ class ReplacementPlanner(object):
                     "target_host_id": target,
                 }
 
+    def _describe_source_instances(self):
+        """The failed host's instances; renews the lease when due, since the settle wait can outlast it."""
+        if not self.check_mode:
+            self.record.heartbeat()
+        return describe_host_instances(self.ec2, [self.failed_host_id])
+
     def _allocated_ids(self):
         return [entry.get("hostId") for entry in self.item.get("AllocatedHosts") or [] if entry.get("hostId")]
 
@@ -318,6 +349,7 @@ class ReplacementPlanner(object):
             found = dict((host["HostId"], host) for host in describe_hosts(self.ec2, host_ids=self.target_host_ids))
         except NotFoundError as error:
             raise InvalidInputError("target_host_ids: %s; nothing was changed" % error.message, target_host_ids=self.target_host_ids)
+        found = self._await_aws_replacements(found)
         family = host_family(self.host)
         problems = []
         for host_id in self.target_host_ids:
@@ -326,6 +358,9 @@ class ReplacementPlanner(object):
                 problems.append("%s is the failed host itself" % host_id)
             elif host.get("AvailabilityZone") != self.availability_zone:
                 problems.append("%s is in %s, not in the failed host's zone %s" % (host_id, host.get("AvailabilityZone"), self.availability_zone))
+            elif host.get("State") == "pending" and is_maintenance_replacement(self.host, host):
+                problems.append("%s, the replacement AWS host maintenance allocated, was still pending after %gs (settle_timeout)"
+                                % (host_id, float(self.preflight_options["settle_timeout"])))
             elif host.get("State") != "available":
                 problems.append("%s is %s, not available" % (host_id, host.get("State")))
             elif host_family(host) != family:
@@ -338,6 +373,24 @@ class ReplacementPlanner(object):
             raise InvalidInputError("target_host_ids refused, nothing was changed: %s" % "; ".join(problems),
                                     target_host_ids=self.target_host_ids)
         return found
+
+    def _await_aws_replacements(self, found):
+        """Named targets that AWS host maintenance allocated for the failed host and that are still ``pending``, waited
+        for until they are available (at most ``settle_timeout``, the lease renewed meanwhile); check mode takes them
+        as they will be."""
+        waiting = sorted(host_id for host_id, host in found.items()
+                         if host.get("State") == "pending" and is_maintenance_replacement(self.host, host))
+        if not waiting:
+            return found
+        if self.check_mode:
+            self.notes.append("would wait for %s (allocated by AWS host maintenance, pending) to become available" % ", ".join(waiting))
+            return dict(found, **dict((host_id, dict(found[host_id], State="available")) for host_id in waiting))
+        ready = wait_until_available(lambda host_ids: describe_hosts(self.ec2, host_ids=host_ids), waiting,
+                                     self.preflight_options["settle_timeout"], interval=self.preflight_options["settle_interval"],
+                                     sleep=self.sleep, on_wait=self.record.heartbeat)
+        self.notes.extend("waited for %s (allocated by AWS host maintenance) to become available" % host_id
+                          for host_id in waiting if ready[host_id].get("State") == "available")
+        return dict(found, **ready)
 
     # ------------------------------------------------------------------ stored plan
 
@@ -419,10 +472,13 @@ class ReplacementPlanner(object):
         for host_id in used:
             if host_id in held:
                 continue
+            # A stale claim (its failover is over) is taken over only on a host the operator put back in the pool.
+            in_pool = host_id in self.described and matches_tags(self.described[host_id], self.reserved_tags)
             if self.check_mode:
-                ok = claims.claimed_by(self.dynamodb, self.table, host_id) in (None, self.failed_host_id)
+                ok = claims.claimable(self.dynamodb, self.table, host_id, self.failed_host_id, take_stale=in_pool)
             else:
-                ok = claims.claim_pool_host(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id)
+                ok = claims.claim_pool_host(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id,
+                                            claim_generation=generation(self.item), take_stale=in_pool)
             if not ok:
                 self.notes.append("pool host %s is claimed by another failover; not used" % host_id)
                 excluded.add(host_id)
@@ -435,17 +491,32 @@ class ReplacementPlanner(object):
 
     def _release_new_claims(self):
         for host_id in self.new_claims:
-            claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id)
+            claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id)
         self.new_claims = []
 
     # ------------------------------------------------------------------ allocation
+
+    def _used_tokens(self):
+        """Every AllocateHosts ClientToken this failover has stored, across plan versions.
+
+        Records written before the list existed have only ``AllocationClientToken``: the tokens of that version.
+        """
+        tokens = set(self.item.get("AllocationClientTokens") or [])
+        if self.item.get("AllocationClientToken"):
+            version = int(self.item.get("PlanVersion") or 0) or 1
+            tokens.update(client_token(self.failed_host_id, version, index)
+                          for index in range(max(int(self.options["max_new_hosts"]), 1)))
+        return sorted(tokens)
 
     def _allocate(self, groups, version, tags):
         """AllocateHosts for each group ``(config, quantity)``; returns (host id lists per group, version)."""
         bumps = 0
         while True:
             base = client_token(self.failed_host_id, version)
-            self.record.set_fields(AllocationClientToken=base, PlanVersion=version)
+            # Every token is kept, not only this version's, so that a rerun finds what any earlier attempt allocated.
+            tokens = set(self.item.get("AllocationClientTokens") or []) | set(
+                client_token(self.failed_host_id, version, index) for index in range(len(groups)))
+            self.record.set_fields(AllocationClientToken=base, PlanVersion=version, AllocationClientTokens=sorted(tokens))
             try:
                 ids = [self._allocate_group(config, quantity, client_token(self.failed_host_id, version, index), tags)
                        for index, (config, quantity) in enumerate(groups)]
@@ -468,9 +539,10 @@ class ReplacementPlanner(object):
             ClientToken=token,
             TagSpecifications=[{"ResourceType": "dedicated-host", "Tags": tags}],
         )
+        settings = settings_before_failover(self.host, self.item)  # the failover may have turned recovery off
         for field in ("HostRecovery", "HostMaintenance"):
-            if self.host.get(field) in ("on", "off"):
-                params[field] = self.host[field]
+            if settings.get(field) in ("on", "off"):
+                params[field] = settings[field]
         attempts = max(int(self.options["allocation_attempts"]), 1)
         delay = float(self.options["allocation_retry_delay"])
         for attempt in range(attempts):
@@ -483,7 +555,7 @@ class ReplacementPlanner(object):
                 if code == "IdempotentParameterMismatch":
                     raise _ParameterMismatch()
                 if code in ALLOCATION_CAPACITY_CODES and attempt + 1 < attempts:
-                    self.sleep(delay * (2 ** attempt))
+                    self._wait(min(delay * (2 ** attempt), MAX_ALLOCATION_RETRY_WAIT))
                     continue
                 if code in ALLOCATION_CAPACITY_CODES:
                     raise self._capacity_error(code, config, quantity, attempts)
@@ -491,6 +563,15 @@ class ReplacementPlanner(object):
             self.changed = True
             return list(response.get("HostIds") or [])
         raise AssertionError("unreachable")
+
+    def _wait(self, seconds):
+        """Sleep ``seconds`` in slices, renewing the lease when due, so a long retry wait never outlasts it."""
+        left = float(seconds)
+        while left > 0:
+            pause = min(left, WAIT_SLICE_SECONDS)
+            self.sleep(pause)
+            left -= pause
+            self.record.heartbeat()
 
     def _capacity_error(self, code, config, quantity, attempts):
         what = config.get("InstanceFamily") or config.get("InstanceType")
@@ -521,21 +602,19 @@ class ReplacementPlanner(object):
         self._read_source()
         named = self._check_targets()
         version = int(self.item.get("PlanVersion") or 0) or 1
-        held = set(claims.claims_for(self.dynamodb, self.table, self.failed_host_id))
+        # Claims of an earlier generation (a finished failover of this host) are not this failover's.
+        held = set(claims.claims_for(self.dynamodb, self.table, self.failed_host_id, claim_generation=generation(self.item)))
         if self.item.get("Plan") or (self.item and not self.movable):
             placements = self._stored_plan() if self.movable else []
             if placements is not None and self._claim({"placements": placements}, held, set()):
-                return self._result(self._finish(placements, version, new_groups=[], held=held))
+                # A later attempt may have allocated under a newer token and died before storing its plan: recorded now.
+                self._found = hosts_for_tokens(self.ec2, self._used_tokens())
+                return self._done(self._finish(placements, version, new_groups=[], held=held))
             self._release_new_claims()
-        return self._result(self._replan(version, held, named))
+        return self._done(self._replan(version, held, named))
 
     def _replan(self, version, held, named):
-        stored_token = self.item.get("AllocationClientToken")
-        tokens = []
-        if stored_token:
-            tokens = [client_token(self.failed_host_id, version, index)
-                      for index in range(max(int(self.options["max_new_hosts"]), 1))]
-        found = hosts_for_tokens(self.ec2, tokens)
+        found = hosts_for_tokens(self.ec2, self._used_tokens())
         pool = find_pool_hosts(self.ec2, self.availability_zone, self.reserved_tags, exclude={self.failed_host_id})
         candidates = self._candidates(pool, held, found, named)
         excluded = set()
@@ -576,7 +655,7 @@ class ReplacementPlanner(object):
         would_allocate = []
         new_ids = []
         if new_groups:
-            tags = cost_allocation_tags(self.host, self.reserved_tags) + [{"Key": FAILOVER_TAG, "Value": self.failed_host_id}]
+            tags = cost_allocation_tags(self.host, self.reserved_tags) + allocation_tags(self.failed_host_id)
             if self.check_mode:
                 for index, (config, placeholders) in enumerate(new_groups):
                     would_allocate.append(dict(config, quantity=len(placeholders), availability_zone=self.availability_zone,
@@ -685,8 +764,18 @@ class ReplacementPlanner(object):
             self.changed = self.changed or self.record.changed
         # Claims this failover holds on pool hosts the plan no longer uses go back to the pool.
         for host_id in sorted(set(held) - set(plan["pool_host_ids"]) - set(plan["target_host_ids"])):
-            claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id)
+            claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id)
             self.changed = True
+
+    def _done(self, plan):
+        """The result, once AWS host recovery is off on the failed host: the plan is stored and its capacity secured
+        (a failover that cannot go on leaves AWS's recovery alone), and the next step stops instances."""
+        if any(entry["instance_id"] in self.movable for entry in plan["placements"]):
+            note = turn_off_host_recovery(self.ec2, self.host, record=self.record, run_id=self.run_id, check_mode=self.check_mode)
+            if note:
+                self.notes.append(note)
+                self.changed = self.changed or not self.check_mode
+        return self._result(plan)
 
     def _result(self, plan):
         return {
@@ -720,7 +809,7 @@ def _iso(value):
 
 
 def plan_replacement(ec2, dynamodb, table, failed_host_id, record=None, run_id=None, instance_ids=None, check_mode=False,
-                     sleep=time.sleep, **options):
+                     sleep=time.sleep, monotonic=time.monotonic, **options):
     """Plan (and, outside check mode, claim and allocate) replacement capacity for ``failed_host_id``.
 
     ``options``: reserved_tags (dict), allocate_hosts (bool), max_new_hosts (int >= 0), allocation_attempts,
@@ -728,7 +817,7 @@ def plan_replacement(ec2, dynamodb, table, failed_host_id, record=None, run_id=N
     the lease held by ``run_id`` (optional in check mode). Returns ``{"changed", "plan", "failed_host", "notes"}``.
     """
     planner = ReplacementPlanner(ec2, dynamodb, table, failed_host_id, record=record, run_id=run_id,
-                                 instance_ids=instance_ids, check_mode=check_mode, sleep=sleep, **options)
+                                 instance_ids=instance_ids, check_mode=check_mode, sleep=sleep, monotonic=monotonic, **options)
     return planner.run()
 
 
@@ -792,7 +881,8 @@ class Settlement(object):
     * the failed host is tagged with the outcome (FailoverOutcome, FailoverRunId, FailoverAt);
     * with ``release_failed_host`` it is released when nothing is left on it, running or stopped (a reserved host
       cannot be released before its term ends: reported, never an error);
-    * claimed hosts that received instances lose the pool tags (the ``reserved_tags`` keys) and carry FailoverFor;
+    * claimed hosts that received instances lose the pool tags (each ``reserved_tags`` key whose value is the pool
+      value; a named target's Role=App stays) and carry FailoverFor;
       their claims stay (they record which failover took the host);
     * claims on hosts that received nothing go back to the pool (the claim is deleted, the host's tags are left);
     * with ``replenish_pool``, one spare per pool host consumed, within what ``max_new_hosts`` leaves, each allocated
@@ -862,7 +952,7 @@ class Settlement(object):
                    if entry.get("targetHostId") and (entry.get("phase") in RECEIVED_PHASES or entry.get("status") == "success"))
 
     def _held(self):
-        held = set(claims.claims_for(self.dynamodb, self.table, self.failed_host_id))
+        held = set(claims.claims_for(self.dynamodb, self.table, self.failed_host_id, claim_generation=generation(self.item)))
         if self.planned is not None:
             held |= set(self.planned.get("target_host_ids") or []) | set(self.planned.get("pool_host_ids") or [])
         return held
@@ -892,7 +982,8 @@ class Settlement(object):
         for host in hosts:
             host_id = host["HostId"]
             tags = tag_dict(host)
-            pool_keys = sorted(key for key in self.reserved_tags if key in tags)
+            # Only a pool tag with its pool value goes: the same key with another value is the operator's (Role=App).
+            pool_keys = sorted(key for key, value in self.reserved_tags.items() if tags.get(key) == value)
             needs_mark = tags.get(FAILOVER_TAG) != self.failed_host_id
             if not pool_keys and not needs_mark:
                 continue
@@ -903,8 +994,8 @@ class Settlement(object):
             if self.check_mode:
                 continue
             self._guard()
-            if pool_keys:
-                self._tag_host("delete_tags", "DeleteTags", host_id, Tags=[{"Key": key} for key in pool_keys])
+            for key in pool_keys:  # one key a call, with its value: EC2 deletes it only if the value still matches
+                self._tag_host("delete_tags", "DeleteTags", host_id, Tags=[{"Key": key, "Value": self.reserved_tags[key]}])
             if needs_mark:
                 self._tag_host("create_tags", "CreateTags", host_id, Tags=[{"Key": FAILOVER_TAG, "Value": self.failed_host_id}])
             self.changed = True
@@ -915,7 +1006,7 @@ class Settlement(object):
             self._say("unused claim on %s returned to the pool" % host_id, "return the unused claim on %s to the pool" % host_id)
             if not self.check_mode:
                 self._guard()
-                if claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id):
+                if claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id):
                     self.changed = True
         return list(host_ids)
 
@@ -981,7 +1072,7 @@ class Settlement(object):
 
     def _allocate_spare(self, pool_host, token):
         tags = ([{"Key": key, "Value": value} for key, value in sorted(self.reserved_tags.items())]
-                + cost_allocation_tags(pool_host, self.reserved_tags) + [{"Key": FAILOVER_TAG, "Value": self.failed_host_id}])
+                + cost_allocation_tags(pool_host, self.reserved_tags) + allocation_tags(self.failed_host_id))
         params = dict(spare_config(pool_host), Quantity=1, ClientToken=token,
                       TagSpecifications=[{"ResourceType": "dedicated-host", "Tags": tags}])
         self._guard()
@@ -1096,11 +1187,43 @@ def _live_failovers(records, now):
     return live
 
 
+def _release_held(ec2, dynamodb, table, unused, described, records, kept, wall_clock):
+    """ReleaseHosts of those ``unused`` hosts a release claim holds; the released ids.
+
+    The claim is written only while the record of the failover that allocated the host is unleased and unchanged
+    since ``records`` was read, so a failover of that host which started since keeps it; one that starts while
+    the claim exists plans without it. The claims end once EC2 has answered.
+    """
+    run_id = "release-%s" % uuid.uuid4().hex
+    versions = dict((item["HostId"], int(item.get("RecordVersion") or 0)) for item in records)
+    owners = dict((host["HostId"], tag_dict(host)[FAILOVER_TAG]) for host in described)
+    held = []
+    for host_id in unused:
+        if claims.claim_for_release(dynamodb, table, host_id, owners[host_id], versions.get(owners[host_id], 0), run_id,
+                                    wall_clock=wall_clock):
+            held.append(host_id)
+        else:
+            kept.append({"host_id": host_id, "reason": "the failover of %s started meanwhile (or claimed it)" % owners[host_id]})
+    if not held:
+        return []
+    try:
+        try:
+            response = ec2.release_hosts(aws_retry=True, HostIds=held)
+        except botocore.exceptions.ClientError as error:
+            raise api_error(error, "ReleaseHosts", "releasing %s failed" % ", ".join(held))
+    finally:
+        for host_id in held:
+            claims.end_release_claim(dynamodb, table, host_id, run_id)
+    refused = _unsuccessful(response)
+    kept.extend({"host_id": host_id, "reason": "ReleaseHosts refused it: %s" % refused[host_id]} for host_id in sorted(refused))
+    return [host_id for host_id in held if host_id not in refused]
+
+
 def release_unused_hosts(ec2, dynamodb, table, reserved_tags=None, host_ids=None, check_mode=False, wall_clock=time.time):
     """Release the replacement hosts failovers allocated that ended up unused; idempotent.
 
     A host is released when all of these hold: it is ``available``; a failover allocated it (its ClientToken is a
-    failover's, or a record lists it in ``AllocatedHosts``); it carries FailoverFor; it is not a pool host (it lacks
+    failover's, or a record lists it in ``AllocatedHosts``); it carries FailoverFor and FailoverAllocatedFor; it is not a pool host (it lacks
     ``reserved_tags``); no instance is on it or targets it (running or stopped); it holds no reservation; and neither
     a claim nor its FailoverFor ties it to a failover still in progress. ``host_ids`` limits the search to those hosts.
     Returns ``{"changed", "released_host_ids" (or what would be released in check mode), "kept": [{host_id, reason}]}``.
@@ -1135,6 +1258,8 @@ def release_unused_hosts(ec2, dynamodb, table, reserved_tags=None, host_ids=None
             reason = "it has no %s tag" % FAILOVER_TAG
         elif reserved and matches_tags(host, reserved):
             reason = "it is a pool host (tags %s)" % reserved
+        elif ALLOCATED_TAG not in tags:
+            reason = "it has no %s tag, which a failover sets only when it allocates a host (docs/iam.md)" % ALLOCATED_TAG
         elif claimed.get(host_id) in live:
             reason = "it is claimed by the failover of %s, still in progress" % claimed[host_id]
         elif tags[FAILOVER_TAG] in live:
@@ -1153,13 +1278,7 @@ def release_unused_hosts(ec2, dynamodb, table, reserved_tags=None, host_ids=None
             unused.remove(host_id)
     released = []
     if unused and not check_mode:
-        try:
-            response = ec2.release_hosts(aws_retry=True, HostIds=unused)
-        except botocore.exceptions.ClientError as error:
-            raise api_error(error, "ReleaseHosts", "releasing %s failed" % ", ".join(unused))
-        refused = _unsuccessful(response)
-        released = [host_id for host_id in unused if host_id not in refused]
-        kept.extend({"host_id": host_id, "reason": "ReleaseHosts refused it: %s" % refused[host_id]} for host_id in sorted(refused))
+        released = _release_held(ec2, dynamodb, table, unused, candidates, records, kept, wall_clock)
     return {
         "changed": bool(released),
         "released_host_ids": unused if check_mode else released,

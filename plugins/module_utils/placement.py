@@ -38,6 +38,8 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import set_stop_protection
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import cancel_text
 
 PHASES = ("pending", "stopping", "force-stopping", "stopped", "placed", "starting", "running", "verified")
 
@@ -95,6 +97,8 @@ RETRYABLE_CODES = CAPACITY_CODES + THROTTLING_CODES + ("IncorrectInstanceState",
 REQUEST_WIDE_CODES = THROTTLING_CODES + ("UnauthorizedOperation", "AuthFailure", "Blocked", "OptInRequired", "DryRunOperation")
 
 GONE_STATES = ("terminated", "shutting-down")
+# Steps of an instance in flight that nothing has been done to yet: a cancel leaves it where it is.
+UNBEGUN_STEPS = ("stop", "settle")
 
 
 def _chunks(items, size):
@@ -196,7 +200,7 @@ class InstanceMove(object):
 class Migration(object):
     """One migration of a set of instances; ``run()`` returns the per-instance results."""
 
-    def __init__(self, ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic):
+    def __init__(self, ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None):
         self.ec2 = retrying(ec2_client)
         self.record = record
         self.options = dict(DEFAULTS)
@@ -223,6 +227,8 @@ class Migration(object):
         self.ticks = 0
         self.writes = 0
         self.now = monotonic()
+        self.interrupted = interrupted
+        self.cancel = None
 
     # ------------------------------------------------------------------ setup
 
@@ -294,6 +300,7 @@ class Migration(object):
         self.now = self._monotonic()
         self.record.heartbeat()
         self._observe()
+        self._check_cancel()
         self._admit()
         # Observing can take long on a slow or throttled API: renew (when a third of the lease has passed)
         # right before acting too, so that a live run is not fenced off by a lease it could have renewed.
@@ -303,6 +310,28 @@ class Migration(object):
 
     def results(self):
         return [move.result() for move in self.moves]
+
+    # ------------------------------------------------------------------ cancel
+
+    def _check_cancel(self):
+        """A cancel request (playbooks/abort.yml, or a signal the module caught) stops every move not yet begun.
+
+        Instances already stopping, stopped or placed by this failover go on as planned (placed and started);
+        the others are left where they are, untouched, with status ``pending`` and the reason.
+        """
+        if self.cancel is None:
+            signal_name = self.interrupted() if self.interrupted else None
+            if signal_name:
+                self.cancel = self.record.cancel_own_run(
+                    "signal %s to run %s" % (signal_name, self.record.run_id), "the run was interrupted (Ctrl-C, or a job cancel)")
+            else:
+                self.cancel = self.record.cancel_request()
+            if self.cancel is None:
+                return
+        for move in list(self.queue) + [move for move in self.in_flight if move.step in UNBEGUN_STEPS]:
+            was_stopped = (move.original_state or _state_of(self.observed.get(move.instance_id))) == "stopped"
+            self._finish(move, "pending", error="cancelled before it was %s: left where it is (%s)" % (
+                "moved" if was_stopped else "stopped", cancel_text(self.cancel)))
 
     # ------------------------------------------------------------------ observation
 
@@ -529,8 +558,8 @@ class Migration(object):
             params = dict(InstanceId=move.instance_id, HostId=move.target_host_id, Tenancy="host")
             if move.affinity in ("default", "host"):
                 params["Affinity"] = move.affinity
-            self.record.fence()
             self.buckets["ModifyInstancePlacement"].take()
+            self.record.keep_lease()
             move.marks["place_requested"] = self._monotonic()
             try:
                 self.ec2.modify_instance_placement(aws_retry=True, **params)
@@ -672,8 +701,8 @@ class Migration(object):
         EC2 fails the whole request for one bad instance; on such an error the instances are tried one by
         one, so a single bad instance does not fail the others.
         """
-        self.record.fence()
         self.buckets[action].take()
+        self.record.keep_lease()  # a paced loop can outlast a third of the lease: renew, then fence
         ids = [move.instance_id for move in moves]
         try:
             getattr(self.ec2, method)(InstanceIds=ids, aws_retry=True, **params)
@@ -686,8 +715,8 @@ class Migration(object):
         return [(move, None) for move in moves]
 
     def _single(self, action, method, move, **params):
-        self.record.fence()
         self.buckets[action].take()
+        self.record.keep_lease()  # a paced loop can outlast a third of the lease: renew, then fence
         try:
             getattr(self.ec2, method)(InstanceIds=[move.instance_id], aws_retry=True, **params)
         except Exception as error:
@@ -771,18 +800,61 @@ class Migration(object):
         return actions
 
 
-def migrate(ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic):
+STOP_PROTECTION_LIFTED = "stopProtectionLifted"
+
+
+def lift_stop_protection(ec2_client, record, instance_ids):
+    """Turn stop protection off for ``instance_ids`` before their move; ``{instance id: error}`` of those it could not.
+
+    The lift is recorded (``stopProtectionLifted``) before the call, so whichever run holds the lease later (this
+    one, or the rerun after a crash) knows to turn it on again; the call is fenced like every EC2 change.
+    """
+    if not instance_ids:
+        return {}
+    ec2_client = record.fence_client(retrying(ec2_client))
+    record.update_instances(dict((instance_id, {STOP_PROTECTION_LIFTED: True}) for instance_id in instance_ids))
+    record.keep_lease()
+    errors = set_stop_protection(ec2_client, instance_ids, False)
+    if errors:
+        record.update_instances(dict((instance_id, {STOP_PROTECTION_LIFTED: False}) for instance_id in errors))
+    return errors
+
+
+def restore_stop_protection(ec2_client, record):
+    """Turn stop protection on again for every instance the record says was lifted (by this run or an earlier one).
+
+    Returns ``(restored ids, {instance id: error})``; ``(None, {})`` when this run no longer holds the lease (expired,
+    or taken over with ``break_lock``): the holder restores it then, so a run that lost its lease never changes an instance the holder is moving.
+    """
+    lifted = sorted(instance_id for instance_id, entry in ((record.item or {}).get("InstanceMigrations") or {}).items()
+                    if entry.get(STOP_PROTECTION_LIFTED))
+    if not lifted:
+        return [], {}
+    try:
+        # A conditional renew, not only the local fence: a run whose lock was broken learns it here, before acting.
+        record.renew()
+        errors = set_stop_protection(record.fence_client(retrying(ec2_client)), lifted, True)
+    except LeaseLostError:
+        return None, {}
+    restored = [instance_id for instance_id in lifted if instance_id not in errors]
+    record.update_instances(dict((instance_id, {STOP_PROTECTION_LIFTED: False}) for instance_id in restored))
+    return restored, errors
+
+
+def migrate(ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None):
     """Move ``placements`` (dicts with instance_id, target_host_id, original_state) and return per-instance results.
 
     ``record`` is a MigrationRecord whose lease the caller holds; ``options`` keys are those of DEFAULTS.
-    Raises LeaseLostError (with the results so far under ``instances``) as soon as the lease is lost.
+    ``interrupted`` (optional) returns the name of a signal the caller caught, or None: a signal cancels the
+    migration like a cancel request in the record. Raises LeaseLostError (with the results so far under
+    ``instances``) as soon as the lease is lost.
     """
-    return Migration(ec2_client, record, placements, options, sleep=sleep, monotonic=monotonic).run()
+    return Migration(ec2_client, record, placements, options, sleep=sleep, monotonic=monotonic, interrupted=interrupted).run()
 
 
 def summarize(results):
     """Counts of the per-instance results by status, plus changed and force-stopped counts."""
-    summary = dict(total=len(results), success=0, failed=0, skipped=0, changed=0, force_stopped=0)
+    summary = dict(total=len(results), success=0, failed=0, skipped=0, pending=0, changed=0, force_stopped=0)
     for result in results:
         summary[result["status"]] = summary.get(result["status"], 0) + 1
         summary["changed"] += 1 if result["changed"] else 0

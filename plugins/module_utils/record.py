@@ -9,9 +9,13 @@ in ``docs/record-schema.md``.
 
 Lease safety, in short:
 
-* a run takes or renews the lease with a conditional write and notes the monotonic time at the start
-  of that call; its own deadline is that time plus ``lease_seconds``;
-* ``fence()`` fails once this process's monotonic clock passes ``deadline - margin``;
+* a run takes or renews the lease with a conditional write and notes the time at the start of that
+  call on ``lease_clock`` (a monotonic clock that keeps counting while the machine sleeps) and on the
+  wall clock; its own deadline is each of those times plus ``lease_seconds``;
+* ``fence()`` fails once either clock passes its ``deadline - margin``, so neither a suspended laptop
+  (whose plain monotonic clock stops) nor a wall clock set back keeps a run acting on an old lease;
+* ``keep_lease()`` renews when a third of the lease has passed and then fences: loops that issue many
+  paced EC2 calls call it before each one, so a live run never fences itself off;
 * another run takes the lease over only when its wall clock is past ``LeaseExpiresAt + margin``;
 * ``margin = max(1.0, 0.1 * lease_seconds)``, so a holder stops acting at least one margin before the
   lease expires, and a taker waits one margin after it: two margins of slack, which absorb clock
@@ -32,6 +36,7 @@ import getpass
 import math
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -60,11 +65,15 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids impor
 PHASES = ("pending", "stopping", "force-stopping", "stopped", "placed", "starting", "running", "verified")
 STATUSES = ("pending", "in-progress", "success", "failed", "skipped")
 DONE_STATUSES = ("success", "failed", "skipped")
-RECORD_STATES = ("pending", "processing", "complete", "failed", "healthy")
+RECORD_STATES = ("pending", "processing", "complete", "failed", "cancelled", "healthy")
+FINISHED_STATES = ("complete", "failed", "cancelled")
 
 CLAIM_PREFIX = "claim#"
 # previous_owner reported when a record left in processing without a lease (a reference-system run) is taken over
 STUCK_OWNER = "unknown (record left in processing without a lease)"
+# How long such a record must have gone without an update before it is taken over without break_lock. The
+# reference system writes nothing for up to about 30 minutes while it retries AllocateHosts (180 x 10 s).
+QUIET_BEFORE_TAKEOVER_SECONDS = 2400
 DEFAULT_LEASE_SECONDS = 120.0
 MIN_LEASE_SECONDS = 3.0
 DEFAULT_TTL_SECONDS = 7 * 86400
@@ -73,17 +82,45 @@ WRITE_ATTEMPTS = 5
 LEASE_FIELDS = ("LeaseOwner", "LeaseRunId", "LeaseExpiresAt", "LeaseSeconds")
 COUNTER_FIELDS = ("TotalInstances", "SuccessfulMigrations", "FailedMigrations", "SkippedMigrations")
 # Attributes set_fields() may not touch: the key, the lease, the versions and what is derived.
-PROTECTED_FIELDS = ("HostId", "InstanceMigrations", "LeaseVersion", "RecordVersion", "RunId", "CreatedAt", "UpdatedAt") + (
+PROTECTED_FIELDS = ("HostId", "InstanceMigrations", "LeaseVersion", "RecordVersion", "RunId", "CreatedAt", "UpdatedAt",
+                    "Generation") + (
     LEASE_FIELDS + COUNTER_FIELDS
 )
 # EC2 actions that change something: fence_client() checks the lease before each request for them.
 FENCED_EC2_ACTIONS = ("StopInstances", "StartInstances", "ModifyInstancePlacement", "AllocateHosts", "ReleaseHosts",
-                      "ModifyHosts", "CreateTags", "DeleteTags")
+                      "ModifyHosts", "CreateTags", "DeleteTags", "ModifyInstanceAttribute")
+# A failover that ended so: the next acquire starts a new generation. A cancelled one is resumed in its own
+# generation, keeping its plan, claims and instance map.
+ENDED_STATES = ("complete", "failed")
+# Attributes of one failover that the next one (a new generation) must not inherit; Plan, ReplacementHostIds and
+# AllocatedHosts are emptied, not removed.
+GENERATION_FIELDS = ("ReservedHostId", "PlanHosts", "AllocationClientToken", "AllocationClientTokens", "Settlement",
+                     "ErrorDetails")
+# Phases in which an instance is neither where nor in the state the failover found it.
+MID_MOVE_PHASES = ("stopping", "force-stopping", "stopped", "placed", "starting")
 # Instance fields the record computes itself.
 COMPUTED_INSTANCE_FIELDS = ("phaseTimes", "startTime", "endTime")
 
 
 # --------------------------------------------------------------------------- time and numbers
+
+
+def _suspend_aware_clock():
+    """A monotonic clock that counts the time the machine is suspended, where the platform has one.
+
+    ``time.monotonic()`` stops during suspend on Linux and macOS; ``CLOCK_BOOTTIME`` (Linux) and macOS's
+    ``CLOCK_MONOTONIC`` do not.
+    """
+    clock_id = getattr(time, "CLOCK_BOOTTIME", None)
+    if clock_id is None and sys.platform == "darwin":
+        clock_id = getattr(time, "CLOCK_MONOTONIC", None)
+    if clock_id is None:
+        return time.monotonic
+    return lambda: time.clock_gettime(clock_id)
+
+
+# The clock of the lease's local deadline (see the module docstring).
+lease_clock = _suspend_aware_clock()
 
 
 def lease_margin(lease_seconds):
@@ -286,9 +323,40 @@ def normalise_item(item):
         normal.setdefault(name, None)
     for name in ("LeaseVersion", "RecordVersion", "PlanVersion"):
         normal[name] = _as_int(normal.get(name))
+    normal["Generation"] = generation(normal)
     normal["Plan"] = dict(normal.get("Plan") or {})
     normal["AllocatedHosts"] = list(normal.get("AllocatedHosts") or [])
     return normal
+
+
+def new_generation(update, item):
+    """Start the next failover of a host whose last one finished; returns the instance map it keeps.
+
+    Original states and the plan are read anew: the plan fields, the hosts allocated and their ClientTokens, the
+    settlement and the error go, and ``Generation`` counts up. ``PlanVersion`` goes on counting, so the new
+    generation's ClientTokens are new (EC2 would hand back the last generation's hosts for an old one). Only the
+    entries of instances the last generation left part-way (stopped by it, not restored: ``MID_MOVE_PHASES``)
+    stay, so that their original state is not mistaken for the state the failover left them in, and so do those
+    whose stop protection it lifted and did not restore.
+    """
+    kept = dict((instance_id, entry) for instance_id, entry in item["InstanceMigrations"].items()
+                if (entry.get("status") not in ("success", "skipped") and entry.get("phase") in MID_MOVE_PHASES)
+                or entry.get("stopProtectionLifted"))
+    update.set("InstanceMigrations", kept)
+    update.set("Generation", generation(item) + 1)
+    update.set("Plan", {})
+    update.set("ReplacementHostIds", [])
+    update.set("AllocatedHosts", [])
+    if item.get("PlanVersion"):
+        update.set("PlanVersion", int(item["PlanVersion"]) + 1)
+    for name in GENERATION_FIELDS:
+        update.remove(name)
+    return kept
+
+
+def generation(item):
+    """The generation of a record: 1 for its first failover (and for records that predate generations)."""
+    return _as_int((item or {}).get("Generation")) or 1
 
 
 def final_state(migrations):
@@ -301,16 +369,19 @@ def final_state(migrations):
 def lease_state(item, run_id, now):
     """Where the lease of ``item`` stands for ``run_id`` at wall time ``now``.
 
-    ``none`` (no record), ``free`` (no lease), ``stuck`` (a ``processing`` record that never had a lease:
-    a reference-system run that died; it counts as expired), ``ours``, ``expired`` (past expiry plus the
-    holder's margin, so it may be taken over) or ``held`` (another live run).
+    ``none`` (no record), ``free`` (no lease), ``stuck`` (a ``processing`` record that never had a lease and
+    has not changed for QUIET_BEFORE_TAKEOVER_SECONDS: a reference-system run that died; it counts as expired),
+    ``unleased`` (such a record updated more recently: a reference run may still be at work; it counts as
+    held), ``ours``, ``expired`` (past expiry plus the holder's margin, so it may be taken over) or ``held``
+    (another live run).
     """
     if item is None:
         return "none"
     holder = item.get("LeaseRunId")
     if not holder:
         if item.get("State") == "processing" and not item.get("LeaseVersion"):
-            return "stuck"
+            updated = to_epoch(item.get("UpdatedAt")) or 0
+            return "stuck" if now - updated >= QUIET_BEFORE_TAKEOVER_SECONDS else "unleased"
         return "free"
     if holder == run_id:
         return "ours"
@@ -376,6 +447,105 @@ def lost_error(host_id, run_id, item):
         run_id=run_id,
         holder_run_id=(item or {}).get("LeaseRunId"),
     )
+
+
+# --------------------------------------------------------------------------- cancel request
+# An operator (playbooks/abort.yml) or a signal to the module asks the run that holds the lease to stop.
+# The request is one attribute beside the lease, addressed to that run by its id, so a later run of the
+# same host (an explicit resume) is not cancelled by it. instance_placement reads it at its polls.
+
+CANCEL_FIELD = "CancelRequest"
+# instance_placement reads the request at most this often: one small consistent read a second at most.
+CANCEL_POLL_SECONDS = 1.0
+
+
+def cancel_request_for(item, run_id):
+    """The cancel request of ``item`` addressed to ``run_id`` ({runId, requestedBy, reason, requestedAt}), or None."""
+    request = (item or {}).get(CANCEL_FIELD)
+    if isinstance(request, dict) and run_id and request.get("runId") == run_id:
+        return request
+    return None
+
+
+def cancel_text(request):
+    """``cancel requested by <who> at <when>[: <reason>]``."""
+    text = "cancel requested by %s at %s" % (request.get("requestedBy") or "unknown", request.get("requestedAt") or "an unknown time")
+    return text + (": %s" % request["reason"] if request.get("reason") else "")
+
+
+def _check_cancellable(host_id, item, now):
+    """Raise NotFoundError unless ``item`` is a processing record whose lease a live run holds."""
+    if item is None:
+        raise NotFoundError("nothing to cancel: there is no migration record for host %s" % host_id, host_id=host_id)
+    if item["State"] != "processing":
+        raise NotFoundError(
+            "nothing to cancel: the failover of host %s is not running (its record is %s, last run %s)"
+            % (host_id, item["State"], item.get("RunId") or "unknown"),
+            host_id=host_id, state=item["State"],
+        )
+    if lease_state(item, None, now) != "held":
+        why = "its run %s stopped renewing it" % item["LeaseRunId"] if item.get("LeaseRunId") else "the record has no lease"
+        raise NotFoundError(
+            "nothing to cancel: no live run holds the lease of host %s (%s); a failover that was killed is resumed by "
+            "running failover.yml again" % (host_id, why),
+            host_id=host_id, state=item["State"],
+        )
+
+
+def request_cancel(dynamodb_client, table, host_id, requested_by=None, reason=None, now=None, check_mode=False, run_id=None):
+    """Ask the run that is failing ``host_id`` over (``run_id``, default whichever holds the lease) to stop.
+
+    One conditional write on a live processing record (State ``processing``, the lease of the run the request
+    names); asking again while a request for that run stands changes nothing. Returns ``(changed, request)``.
+    Raises NotFoundError when no live run is there to cancel, LeaseLostError when ``run_id`` no longer holds the
+    lease; in check mode nothing is written.
+    """
+    validate_host_id(host_id)
+    now = time.time() if now is None else now
+    client = retrying(dynamodb_client)
+    item = get_record(client, table, host_id)
+    if run_id and (item or {}).get("LeaseRunId") != run_id:
+        raise lost_error(host_id, run_id, item)
+    _check_cancellable(host_id, item, now)
+    existing = cancel_request_for(item, item["LeaseRunId"])
+    if existing:
+        return False, existing
+    request = {"runId": item["LeaseRunId"], "requestedBy": requested_by or default_owner(), "requestedAt": iso_time(now)}
+    if reason:
+        request["reason"] = reason
+    if check_mode:
+        return True, request
+    update = _Update()
+    update.set(CANCEL_FIELD, request)
+    update.require_equal("State", "processing")
+    update.require_equal("LeaseRunId", item["LeaseRunId"])
+    try:
+        call_table(client, table, "UpdateItem", "update_item", Key={"HostId": {"S": host_id}}, **update.params())
+    except ConditionFailed:
+        # The run finished, or another run took the lease, between the read and the write.
+        current = get_record(client, table, host_id)
+        _check_cancellable(host_id, current, now)
+        raise ConflictError("the failover of host %s changed hands while it was being cancelled (now run %s); ask again"
+                            % (host_id, current["LeaseRunId"]), host_id=host_id)
+    return True, request
+
+
+def final_outcome(item, run_id, error_details=None):
+    """``(State, ErrorDetails)`` that finalize writes for ``item`` as run ``run_id``.
+
+    An error given by the caller means the run did not finish its work, even when it failed before any instance
+    reached the map (no place for them, say): ``failed``. A run asked to cancel that left instances unmoved
+    because of it is ``cancelled``; one whose cancel came after its last stop finished everything, and its state
+    is that of the instance map (``complete`` or ``failed``).
+    """
+    migrations = item["InstanceMigrations"]
+    if error_details:
+        return "failed", error_details
+    state = final_state(migrations)
+    request = cancel_request_for(item, run_id)
+    if request and any(entry.get("status") not in DONE_STATUSES for entry in migrations.values()):
+        return "cancelled", "%s; %s" % (cancel_text(request), failure_summary(migrations))
+    return state, error_details if error_details is not None else (failure_summary(migrations) if state == "failed" else None)
 
 
 # --------------------------------------------------------------------------- instance map changes
@@ -539,13 +709,16 @@ def migration_summary(item):
     )
     total = counts["TotalInstances"]
     done = counts["SuccessfulMigrations"] + counts["FailedMigrations"] + counts["SkippedMigrations"]
+    # A cancelled record is finished: the instances it left unmoved (status pending) are not in progress.
+    cancelled = max(total - done, 0) if item.get("State") == "cancelled" else 0
     return {
         "totalInstances": total,
         "successfulMigrations": counts["SuccessfulMigrations"],
         "failedMigrations": counts["FailedMigrations"],
         "skippedMigrations": counts["SkippedMigrations"],
-        "inProgressMigrations": max(total - done, 0),
-        "progressPercentage": _percentage(done, total),
+        "cancelledMigrations": cancelled,
+        "inProgressMigrations": max(total - done - cancelled, 0),
+        "progressPercentage": _percentage(done + cancelled, total),
     }
 
 
@@ -573,6 +746,9 @@ def status_document(item):
         "expirationTime": item["ExpirationTime"],
         "runId": item["RunId"],
         "lease": lease,
+        # The cancel request addressed to the record's last run (a pending one while that run still holds the lease).
+        "cancel": copy.deepcopy(cancel_request_for(item, item["RunId"])),
+        "hostRecoveryTurnedOff": item.get("HostRecoveryTurnedOff"),
     }
 
 
@@ -742,7 +918,7 @@ class MigrationRecord(object):
     serialised by a lock, so one object may be shared by the threads of one run.
     """
 
-    def __init__(self, dynamodb_client, table, host_id, run_id, owner=None, wall_clock=time.time, monotonic=time.monotonic):
+    def __init__(self, dynamodb_client, table, host_id, run_id, owner=None, wall_clock=time.time, monotonic=lease_clock):
         self.host_id = validate_host_id(host_id)
         if not run_id or not isinstance(run_id, str):
             raise InvalidInputError("run_id must be a non-empty string, got %r" % (run_id,), value=run_id)
@@ -757,6 +933,7 @@ class MigrationRecord(object):
         self._lock = threading.RLock()
         self._lease_seconds = None
         self._renewed_at = None  # monotonic time at the start of the last successful take/renew
+        self._renewed_at_wall = None  # and its wall-clock time
 
     # ----------------------------------------------------------------- low-level access
 
@@ -799,13 +976,15 @@ class MigrationRecord(object):
         """True if this object took or renewed the lease (fence() may still refuse when it is too old)."""
         return self._renewed_at is not None
 
-    def _hold(self, started, lease_seconds):
+    def _hold(self, started, started_wall, lease_seconds):
         self._lease_seconds = lease_seconds
         self._renewed_at = started
+        self._renewed_at_wall = started_wall
 
     def _drop(self):
         self._lease_seconds = None
         self._renewed_at = None
+        self._renewed_at_wall = None
 
     def check_acquire(self, item, now, break_lock=False):
         """What acquire() would do with ``item`` at wall time ``now``; raises LeaseHeldError when refused."""
@@ -814,15 +993,24 @@ class MigrationRecord(object):
             "lease_state": state,
             "created": state == "none",
             "resumed": state != "none",
-            "taken_over": state in ("stuck", "expired", "held"),
-            "broke_lock": state == "held",
+            "taken_over": state in ("stuck", "unleased", "expired", "held"),
+            "broke_lock": state in ("held", "unleased"),
             "previous_owner": None,
             "previous_run_id": None,
             "previous_lease_expires_at": None,
         }
         if state == "held" and not break_lock:
             raise held_error(self.host_id, item)
-        if state == "stuck":
+        if state == "unleased" and not break_lock:
+            updated = to_epoch(item.get("UpdatedAt")) or 0
+            raise LeaseHeldError(
+                "host %s has a record in processing without a lease (another system's run, such as the reference "
+                "system's), last updated at %s; it is taken over once it has not changed for %d s (after %s), or run "
+                "with break_lock=true" % (self.host_id, iso_time(updated), QUIET_BEFORE_TAKEOVER_SECONDS,
+                                          iso_time(updated + QUIET_BEFORE_TAKEOVER_SECONDS)),
+                holder=STUCK_OWNER, holder_run_id=None, expires_at=None,
+                takeover_after=iso_time(updated + QUIET_BEFORE_TAKEOVER_SECONDS))
+        if state in ("stuck", "unleased"):
             outcome["previous_owner"] = STUCK_OWNER
         if state in ("expired", "held"):
             outcome.update(
@@ -858,7 +1046,7 @@ class MigrationRecord(object):
                         self._take(item, now, lease_seconds)
                 except ConditionFailed:
                     continue  # someone wrote in between: look again
-                self._hold(started, lease_seconds)
+                self._hold(started, now, lease_seconds)
                 self.changed = True
                 return outcome
         raise ConflictError(
@@ -900,7 +1088,10 @@ class MigrationRecord(object):
         self.item = normalise_item(item)
 
     def _take(self, item, now, lease_seconds):
-        """Take the lease of an existing record, provided neither the lease nor the data changed since read."""
+        """Take the lease of an existing record, provided neither the lease nor the data changed since read.
+
+        A record that ended (``complete`` or ``failed``) starts a new generation (``new_generation``).
+        """
         update = _Update()
         for name, value in self._lease_values(now, lease_seconds).items():
             update.set(name, value)
@@ -908,8 +1099,11 @@ class MigrationRecord(object):
         update.set("RunId", self.run_id)
         update.set("UpdatedAt", int(now))
         update.set_if_missing("CreatedAt", int(now))
-        for name, value in count_instances(item["InstanceMigrations"]).items():
-            if item["InstanceMigrations"]:
+        migrations = item["InstanceMigrations"]
+        if item.get("State") in ENDED_STATES:
+            migrations = new_generation(update, item)
+        for name, value in count_instances(migrations).items():
+            if migrations or item.get("State") in ENDED_STATES:
                 update.set(name, value)
             else:
                 update.set_if_missing(name, 0)
@@ -945,7 +1139,7 @@ class MigrationRecord(object):
             except ConditionFailed:
                 self._drop()
                 raise lost_error(self.host_id, self.run_id, self.load())
-            self._hold(started, seconds)
+            self._hold(started, now, seconds)
             self.changed = True
             return lease_info(self.item)
 
@@ -958,23 +1152,31 @@ class MigrationRecord(object):
                     host_id=self.host_id,
                     run_id=self.run_id,
                 )
-            if self._monotonic() - self._renewed_at > self._lease_seconds / 3.0:
+            elapsed = max(self._monotonic() - self._renewed_at, self.now() - self._renewed_at_wall)
+            if elapsed > self._lease_seconds / 3.0:
                 self.renew()
                 return True
             return False
 
+    def keep_lease(self):
+        """heartbeat(), then fence(): before each of many EC2 changes in a row; the seconds left."""
+        with self._lock:
+            self.heartbeat()
+            return self._check_fence()
+
     def remaining(self):
-        """Seconds until fence() starts refusing, on this process's monotonic clock (None without a lease)."""
+        """Seconds until fence() starts refusing (None without a lease): the lesser on the lease clock and the wall clock."""
         if not self.holds_lease():
             return None
-        deadline = self._renewed_at + self._lease_seconds
-        return deadline - lease_margin(self._lease_seconds) - self._monotonic()
+        usable = self._lease_seconds - lease_margin(self._lease_seconds)
+        return min(self._renewed_at + usable - self._monotonic(), self._renewed_at_wall + usable - self.now())
 
     def fence(self):
         """Raise LeaseLostError unless this run's lease comfortably has not expired; call before each EC2 change.
 
-        Local only (no AWS call): the deadline is the monotonic time at the start of the last successful
-        take/renew plus the lease length, and the lease must still have more than the margin left.
+        Local only (no AWS call): the deadline is the time at the start of the last successful take/renew
+        plus the lease length, on the lease clock and on the wall clock, and the lease must still have more
+        than the margin left on both.
         """
         return self._check_fence()
 
@@ -1020,6 +1222,38 @@ class MigrationRecord(object):
             events.register("before-send.%s.%s" % (service, action), _fence_request,
                             unique_id="dedicated-hosts-fence-%s-%s-%d" % (service, action, id(self)))
         return client
+
+    # ----------------------------------------------------------------- cancel request (see request_cancel)
+
+    _cancel = None  # the request addressed to this run, once seen
+    _cancel_read_at = None  # monotonic time of the last read of the request
+
+    def cancel_request(self):
+        """The cancel request addressed to this run, or None; read from the table at most every CANCEL_POLL_SECONDS."""
+        if self._cancel is None:
+            self._cancel = cancel_request_for(self.item, self.run_id)
+        now = self._monotonic()
+        if self._cancel is None and (self._cancel_read_at is None or now - self._cancel_read_at >= CANCEL_POLL_SECONDS):
+            self._cancel_read_at = now
+            response = self._call("GetItem", "get_item", Key=self._key(), ConsistentRead=True,
+                                  ProjectionExpression="#c", ExpressionAttributeNames={"#c": CANCEL_FIELD})
+            self._cancel = cancel_request_for(deserialize_item(response.get("Item")), self.run_id)
+        return self._cancel
+
+    def request_cancel(self, requested_by=None, reason=None, check_mode=False):
+        """Ask the run that holds the lease to stop (see request_cancel()); returns ``(changed, request)``."""
+        changed, request = request_cancel(self._client, self.table, self.host_id, requested_by, reason, now=self.now(),
+                                          check_mode=check_mode)
+        self.changed = changed and not check_mode
+        if self.changed:
+            self.load()
+        return changed, request
+
+    def cancel_own_run(self, requested_by, reason=None):
+        """Write a cancel request addressed to this run itself (a signal asked it to stop); returns the request."""
+        self._cancel = request_cancel(self._client, self.table, self.host_id, requested_by, reason, now=self.now(),
+                                      run_id=self.run_id)[1]
+        return self._cancel
 
     def release(self):
         """Clear the lease if this run holds it; True if it did. Releasing a released lease is a no-op."""
@@ -1157,11 +1391,11 @@ class MigrationRecord(object):
     def preview_finalize(self, item=None, error_details=None):
         """The State that finalize() would write for ``item`` (default: the current record)."""
         item = item or self._current()
-        return "failed" if error_details else final_state(item["InstanceMigrations"])
+        return final_outcome(item, self.run_id, error_details)[0]
 
     def is_finalized_by_run(self, item):
         """True when ``item`` was finalized by this run (finalize again is then a no-op)."""
-        return not item.get("LeaseRunId") and item.get("RunId") == self.run_id and item["State"] in ("complete", "failed")
+        return not item.get("LeaseRunId") and item.get("RunId") == self.run_id and item["State"] in FINISHED_STATES
 
     def finalize(self, error_details=None, ttl_seconds=DEFAULT_TTL_SECONDS):
         """Finish the record: State complete or failed (from the instance map; always failed when
@@ -1180,10 +1414,7 @@ class MigrationRecord(object):
 
             def build(current):
                 migrations = current["InstanceMigrations"]
-                # An error given by the caller means the run did not finish its work, even when it failed
-                # before any instance reached the map (no place for them, say): never ``complete`` then.
-                state = "failed" if error_details else final_state(migrations)
-                details = error_details if error_details is not None else (failure_summary(migrations) if state == "failed" else None)
+                state, details = final_outcome(current, self.run_id, error_details)
                 update = _Update()
                 update.set("State", state)
                 update.set("ExpirationTime", int(self.now() + ttl))
@@ -1197,6 +1428,13 @@ class MigrationRecord(object):
                     update.remove(name)
                 return update
 
-            result = self._write(build)
+            try:
+                result = self._write(build)
+            except LeaseLostError:
+                # The write may have been applied with its answer lost, and the retry then found the lease gone.
+                item = self.load()
+                if item is None or not self.is_finalized_by_run(item):
+                    raise
+                self.changed, result = True, item
             self._drop()
             return result

@@ -39,6 +39,13 @@ description:
   - A failed instance does not fail the task; see RV(instances) and RV(summary). The task fails on bad input,
     a lost lease, or an AWS error that concerns the whole migration.
   - In check mode nothing is changed and nothing is written; RV(instances[].planned_actions) says what would be done.
+  - A cancel request in the record (C(playbooks/abort.yml), or M(dedicated_hosts.failover.migration_record) with
+    O(dedicated_hosts.failover.migration_record#module:action=cancel)) is seen at the next poll tick (read at most once
+    a second). No further instance is stopped, every instance already stopping, stopped or placed is finished as
+    planned, and the others are left where they are with status V(pending) and the reason; see RV(cancel).
+  - SIGINT or SIGTERM (Ctrl-C, an AWX job cancel) during the move takes the same path, and the module then finishes
+    the record itself (V(cancelled), lease released), since ansible-playbook exits on the same signal. A second
+    signal stops the module at once; the lease and a resumed run cover that, as after a crash.
 options:
   failed_host_id:
     description:
@@ -98,6 +105,9 @@ options:
         description:
           - Turn stop protection (C(DisableApiStop)) off before the move and on again after it, whatever the outcome.
             Preflight sets it only when the operator opted in (C(preflight_allow=stop-protection)).
+          - The lift is recorded in the instance's C(stopProtectionLifted) before the call. Whichever run holds the
+            lease when a move ends turns it on again for every instance the record says was lifted, this run's or a
+            crashed run's; a run that lost its lease leaves it to the holder.
         type: bool
         default: false
   concurrency:
@@ -216,7 +226,9 @@ instances:
       description: The instance.
       type: str
     status:
-      description: V(success), V(failed) or V(skipped) (the instance no longer exists or is terminated).
+      description:
+        - V(success), V(failed) or V(skipped) (the instance no longer exists or is terminated).
+        - V(pending) when a cancel request left the instance where it was, untouched.
       type: str
     changed:
       description: Whether this run changed the instance (an instance already in place reports V(false)).
@@ -284,7 +296,36 @@ force_stop_immediately:
   description: Whether every instance was force-stopped at once (given, or derived from the failed host's state).
   returned: always
   type: bool
+cancel:
+  description:
+    - The cancel request addressed to this run, when there was one; V(null) otherwise. The instances it left unmoved
+      have RV(instances[].status=pending) and the reason in RV(instances[].error).
+  returned: always
+  type: dict
+  contains:
+    run_id:
+      description: The run the request was addressed to.
+      type: str
+    requested_by:
+      description: Who asked (user@host, the AWX user, or the signal that interrupted the run).
+      type: str
+    reason:
+      description: Why (O(dedicated_hosts.failover.migration_record#module:abort_reason)); absent when none was given.
+      type: str
+    requested_at:
+      description: When, ISO 8601 UTC.
+      type: str
+final_state:
+  description:
+    - The record state the module wrote itself after a signal (V(cancelled), or V(complete)/V(failed) when nothing was
+      left to cancel); V(null) when the role finishes the record, as usual.
+  returned: always
+  type: str
 """
+
+import signal
+
+from ansible_collections.amazon.aws.plugins.module_utils.transformation import camel_dict_to_snake_dict
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import is_client_error
@@ -293,9 +334,10 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import lift_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import migrate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import restore_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import set_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 
 UNREACHABLE_HOST_STATES = ("under-assessment",)
@@ -374,29 +416,76 @@ def run(module):
         check_mode=module.check_mode,
     )
     lifted = [placement["instance_id"] for placement in params["placements"] if placement.get("lift_stop_protection")]
-    lift_errors, restore_errors = {}, {}
-    if lifted and not module.check_mode:
-        if hasattr(record, "fence"):
-            record.fence()
-        lift_errors = set_stop_protection(ec2, lifted, False)
-    try:
-        results = migrate(ec2, record, params["placements"], options)
-    finally:
-        if lifted and not module.check_mode:
-            restore_errors = set_stop_protection(ec2, [value for value in lifted if value not in lift_errors], True)
+    lift_errors, restore_errors, restored = {}, {}, []
+    with SignalCancel() as interruption:
+        if not module.check_mode:
+            lift_errors = lift_stop_protection(ec2, record, lifted)
+        try:
+            results = migrate(ec2, record, params["placements"], options, interrupted=interruption)
+        finally:
+            if not module.check_mode:
+                restored, restore_errors = restore_stop_protection(ec2, record)
+    cancel = None if module.check_mode else record.cancel_request()
+    final_state = None
+    if interruption.signal_name and not module.check_mode:
+        # ansible-playbook and its worker exit on the same signal: no role is left to finish the record, so this
+        # process does (state, TTL, lease released), once every instance it had begun to move is done.
+        final_state = record.finalize()["State"]
     notes = dict((placement["instance_id"], placement.get("notes") or []) for placement in params["placements"])
     for result in results:
+        if result["status"] == "pending" and not result["source_host_id"]:
+            result["source_host_id"] = params["failed_host_id"]  # left where it is by a cancel, before it was read
         result["notes"] = list(notes.get(result["instance_id"]) or [])
-        if result["instance_id"] in lifted and not module.check_mode:
-            problem = lift_errors.get(result["instance_id"]) or restore_errors.get(result["instance_id"])
-            result["notes"].append("stop protection could not be changed: %s" % problem if problem
-                                   else "stop protection was lifted for the move and restored")
+        problem = lift_errors.get(result["instance_id"]) or restore_errors.get(result["instance_id"])
+        if problem:
+            result["notes"].append("stop protection could not be changed: %s" % problem)
+        elif result["instance_id"] in (restored or []):
+            result["notes"].append("stop protection was lifted for the move and restored")
+        elif restored is None and result["instance_id"] in lifted:
+            result["notes"].append("stop protection is left lifted for the run that holds the lease, which restores it")
     return dict(
         changed=any(result["changed"] for result in results),
         instances=results,
         summary=summarize(results),
         force_stop_immediately=force_now,
+        cancel=camel_dict_to_snake_dict(cancel) if cancel else None,
+        final_state=final_state,
     )
+
+
+class SignalCancel(object):
+    """SIGINT and SIGTERM during the move cancel it like a cancel request (``self()`` names the signal caught).
+
+    Only the first signal is caught: it puts the previous handlers back, so a second one acts as it always does
+    (the module stops at once, and the lease and a resumed run take it from there).
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signal_name = None
+        self._previous = {}
+
+    def __enter__(self):
+        for signum in self.SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._caught)
+        return self
+
+    def _caught(self, signum, _frame):
+        self.signal_name = signal.Signals(signum).name
+        self._restore()
+
+    def _restore(self):
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous = {}
+
+    def __exit__(self, *_exc):
+        self._restore()
+        return False
+
+    def __call__(self):
+        return self.signal_name
 
 
 def main():

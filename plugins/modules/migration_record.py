@@ -37,9 +37,15 @@ options:
       - V(update_instance) records the status, phase and details of O(instance_id).
       - V(finalize) sets C(State) to C(complete) (no instance failed and none is left to do) or C(failed)
         (also whenever O(error_details) is given), sets C(ExpirationTime) O(ttl_days) ahead and releases the lease.
+        A run asked to cancel that left instances unmoved because of it gets C(cancelled).
+      - V(cancel) asks the live run of the host's failover to stop (C(playbooks/abort.yml) uses it) with a conditional
+        write of a cancel request, addressed to the run that holds the lease, on a C(processing) record. That run's
+        M(dedicated_hosts.failover.instance_placement) sees it at its next poll, stops no further instance, finishes
+        those already stopped, and the run ends with C(State=cancelled). Fails when no live run is there to cancel;
+        asking again changes nothing. O(run_id) is not needed.
     type: str
     required: true
-    choices: [acquire, renew, release, update_instance, finalize]
+    choices: [acquire, renew, release, update_instance, finalize, cancel]
   run_id:
     description:
       - The identifier of this failover run; every write is conditional on the lease being held by it.
@@ -102,6 +108,15 @@ options:
       - With V(finalize), days until DynamoDB's TTL removes the record.
     type: float
     default: 7
+  abort_reason:
+    description:
+      - With V(cancel), why the failover is cancelled; recorded with the request and shown in the summary,
+        the notification and the status document.
+    type: str
+  requested_by:
+    description:
+      - With V(cancel), who asks, for humans. Defaults to V(user@host) of the controller.
+    type: str
 notes:
   - In check mode nothing is written; the record is read and the module reports what would happen, failing as it
     would without check mode (for instance when another live run holds the lease).
@@ -146,6 +161,12 @@ EXAMPLES = r"""
     action: finalize
     run_id: "{{ failover_run_id }}"
     ttl_days: 7
+
+- name: Ask the running failover of h-0123456789abcdef0 to stop
+  dedicated_hosts.failover.migration_record:
+    host_id: h-0123456789abcdef0
+    action: cancel
+    abort_reason: "application team asked to keep the instances where they are"
 
 - name: Take over the lease of a run that is known to be gone
   dedicated_hosts.failover.migration_record:
@@ -207,7 +228,7 @@ status:
       description: The failed host.
       type: str
     state:
-      description: V(pending), V(processing), V(complete), V(failed) (V(healthy) in reference-system records).
+      description: V(pending), V(processing), V(complete), V(failed), V(cancelled) (V(healthy) in reference-system records).
       type: str
     reservedHostId:
       description: The first replacement host.
@@ -225,7 +246,8 @@ status:
     migrationSummary:
       description:
         - C(totalInstances), C(successfulMigrations), C(failedMigrations), C(skippedMigrations),
-          C(inProgressMigrations) (not finished yet) and C(progressPercentage) (skipped count as done; 100 without instances).
+          C(cancelledMigrations) (left unmoved by a cancel, in a C(cancelled) record), C(inProgressMigrations) (not
+          finished yet) and C(progressPercentage) (skipped and cancelled count as done; 100 without instances).
       type: dict
     instanceMigrations:
       description: Instance id to its entry (status, phase, phaseTimes, startTime, endTime, retryCount, errorMessage, ...).
@@ -242,6 +264,11 @@ status:
     lease:
       description: C(owner), C(runId), C(expiresAt) and C(version) of the current lease; null when released.
       type: dict
+    cancel:
+      description:
+        - The cancel request addressed to the record's last run (C(runId), C(requestedBy), C(reason), C(requestedAt));
+          null when there is none. While that run still holds the lease, the cancel is pending.
+      type: dict
 lease:
   description: The lease after the action and, for V(acquire), how it was obtained.
   returned: always
@@ -250,7 +277,9 @@ lease:
     state:
       description:
         - Where the lease stood before the action for this run. V(none) (no record), V(free), V(stuck) (a
-          C(processing) record that never had a lease), V(ours), V(expired) or V(held) (another live run).
+          C(processing) record that never had a lease and has not changed for 2400 s), V(unleased) (such a record
+          changed more recently, where another system may be at work on it; taken only with O(break_lock)), V(ours),
+          V(expired) or V(held) (another live run).
       type: str
     owner:
       description: Holder (user@host), null when released.
@@ -293,6 +322,23 @@ final_state:
   returned: when O(action=finalize)
   type: str
   sample: complete
+cancel:
+  description: With V(cancel), the cancel request written (or that would be written, or that already stood).
+  returned: when O(action=cancel)
+  type: dict
+  contains:
+    run_id:
+      description: The run asked to stop (the one that holds the lease).
+      type: str
+    requested_by:
+      description: Who asked.
+      type: str
+    reason:
+      description: O(abort_reason), when given.
+      type: str
+    requested_at:
+      description: When, ISO 8601 UTC.
+      type: str
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import camel_dict_to_snake_dict
@@ -312,7 +358,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record im
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import status_document
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import validate_lease_seconds
 
-ACTIONS = ("acquire", "renew", "release", "update_instance", "finalize")
+ACTIONS = ("acquire", "renew", "release", "update_instance", "finalize", "cancel")
 # update_instance option -> InstanceMigrations field
 INSTANCE_OPTIONS = (
     ("status", "status"),
@@ -389,12 +435,18 @@ def do_finalize(record, params, check_mode):
     return record.changed, {"final_state": item["State"]}
 
 
+def do_cancel(record, params, check_mode):
+    changed, request = record.request_cancel(params["requested_by"], params["abort_reason"], check_mode=check_mode)
+    return changed, {"cancel": camel_dict_to_snake_dict(request)}
+
+
 HANDLERS = dict(
     acquire=do_acquire,
     renew=do_renew,
     release=do_release,
     update_instance=do_update_instance,
     finalize=do_finalize,
+    cancel=do_cancel,
 )
 
 
@@ -439,6 +491,8 @@ def main():
         target_host_id=dict(type="str"),
         error_details=dict(type="str"),
         ttl_days=dict(type="float", default=7),
+        abort_reason=dict(type="str"),
+        requested_by=dict(type="str"),
     )
     module = FailoverModule(
         argument_spec,

@@ -29,7 +29,7 @@ options:
     description:
       - When listing, return only records in this state.
     type: str
-    choices: [pending, processing, complete, failed, healthy]
+    choices: [pending, processing, complete, failed, cancelled, healthy]
 extends_documentation_fragment:
   - dedicated_hosts.failover.record
   - amazon.aws.common.modules
@@ -76,7 +76,7 @@ status:
       description: The failed host.
       type: str
     state:
-      description: V(pending), V(processing), V(complete), V(failed) (V(healthy) in reference-system records).
+      description: V(pending), V(processing), V(complete), V(failed), V(cancelled) (V(healthy) in reference-system records).
       type: str
     reservedHostId:
       description: The first replacement host.
@@ -94,7 +94,8 @@ status:
     migrationSummary:
       description:
         - C(totalInstances), C(successfulMigrations), C(failedMigrations), C(skippedMigrations),
-          C(inProgressMigrations) (not finished yet) and C(progressPercentage) (skipped count as done; 100 without instances).
+          C(cancelledMigrations) (left unmoved by a cancel, in a C(cancelled) record), C(inProgressMigrations) (not
+          finished yet) and C(progressPercentage) (skipped and cancelled count as done; 100 without instances).
       type: dict
     instanceMigrations:
       description: Instance id to its entry (status, phase, phaseTimes, startTime, endTime, retryCount, errorMessage, ...).
@@ -110,6 +111,11 @@ status:
       type: str
     lease:
       description: C(owner), C(runId), C(expiresAt) and C(version) of the current lease; null when there is none.
+      type: dict
+    cancel:
+      description:
+        - The cancel request addressed to the record's last run (C(runId), C(requestedBy), C(reason), C(requestedAt));
+          null when there is none. While that run still holds the lease, the cancel is pending.
       type: dict
   sample:
     hostId: h-0123456789abcdef0
@@ -145,7 +151,9 @@ record:
 lease:
   description:
     - The record's lease with its standing now. C(state) is V(free), V(stuck) (a C(processing) record that never had
-      a lease, taken over by the next run), V(expired) (past expiry plus the safety margin) or V(held).
+      a lease and has not changed for 2400 s, taken over by the next run), V(unleased) (such a record changed more
+      recently, taken over only with O(ignore:break_lock)), V(expired) (past expiry plus the safety margin) or
+      V(held).
     - Null when there is no record.
   returned: when O(host_id) is given
   type: dict

@@ -28,7 +28,9 @@ description:
   - What the pool lacks is allocated with C(AllocateHosts) (O(allocate_hosts), at most O(max_new_hosts) hosts) in the same
     zone, for the instance family when the family supports several sizes on one host and for the instance type otherwise,
     with auto-placement off, host recovery and host maintenance as on the failed host, the failed host's tags (except the
-    pool tags and C(aws:) tags) and C(FailoverFor=<failed host>).
+    pool tags and C(aws:) tags), C(FailoverFor=<failed host>) and C(FailoverAllocatedFor=<failed host>), all set by
+    C(AllocateHosts) itself (C(TagSpecifications)). C(FailoverAllocatedFor) is never set any other way, and the IAM policy
+    lets a failover release only hosts that carry it (C(docs/iam.md)).
   - Allocation is idempotent. Its C(ClientToken) (C(failover-<failed host>-v<plan version>)) is stored in the record before
     C(AllocateHosts) is called, and a resumed run first looks for hosts already allocated with that token. EC2's
     C(IdempotentParameterMismatch) starts a new plan version.
@@ -46,7 +48,14 @@ description:
   - Hosts named in O(target_host_ids) (for example the replacement AWS allocated for a host in C(permanent-failure)) are
     checked (they exist, are C(available), in the failed host's zone, of its instance family and not claimed by another
     failover; a bad one fails the task before anything is claimed, tagged or allocated), claimed like pool hosts and
-    filled first.
+    filled first. A named host that is still V(pending) and looks like the replacement AWS host maintenance allocated
+    for the failed host (same zone, instance type or family and tags, allocated after it) is waited for until it is
+    V(available) (at most O(settle_timeout), the lease renewed meanwhile); in check mode it is planned onto as it is.
+  - Once the plan is stored, and only when the plan moves at least one instance, AWS host recovery is turned off on the
+    failed host (C(ModifyHosts HostRecovery=off)) when it is on, so that AWS and the failover never move the same
+    instances. The record's C(HostRecoveryTurnedOff) is written before the call (which the lease fences); hosts
+    allocated later for this failover still get the failed host's setting from before. In check mode RV(notes) says
+    it would, and nothing is changed.
   - RV(plan.hosts) lists every host of the plan with its reservation (C(HostReservationId)); new hosts also with their
     allocation time and hourly price class (V(on-demand) unless they hold a reservation; the price comes from
     O(host_hourly_prices), else it is unknown). The record keeps the list as C(PlanHosts).
@@ -54,14 +63,16 @@ description:
     right before it finalizes the record). It tags the failed host with the outcome (C(FailoverOutcome),
     C(FailoverRunId), C(FailoverAt)); with O(release_failed_host) releases it when no instance, running or stopped, is
     left on it (a host with a reservation cannot be released before the term ends, which is reported and never an error); takes the
-    claimed hosts that received instances out of the pool (C(DeleteTags) of the O(reserved_tags) keys, C(FailoverFor)
-    set); returns claims on hosts that received nothing; and with O(replenish_pool) allocates one spare (same zone and
-    family, tagged with O(reserved_tags)) for each pool host consumed, within what O(max_new_hosts) leaves, idempotently.
+    claimed hosts that received instances out of the pool (C(DeleteTags) of each O(reserved_tags) tag whose key and value
+    both match, so a target's C(Role=App) stays; C(FailoverFor) set); returns claims on hosts that received nothing;
+    and with O(replenish_pool) allocates one spare (same zone and family, tagged with O(reserved_tags)) for each pool
+    host consumed, within what O(max_new_hosts) leaves, idempotently.
     What it did is stored in the record's C(Settlement). In check mode with O(planned) it previews the settlement of
     that plan as if every instance moved.
   - O(action=release_unused) releases the replacement hosts failovers allocated that ended up unused (no instance on
-    them, running or stopped; not pool hosts; no reservation; not tied to a failover in progress by a claim or by
-    C(FailoverFor)). In check mode it lists them. C(playbooks/release_unused_hosts.yml) wraps it.
+    them, running or stopped; not pool hosts; no reservation; tagged C(FailoverAllocatedFor) at allocation; not tied to
+    a failover in progress by a claim or by C(FailoverFor)). In check mode it lists them.
+    C(playbooks/release_unused_hosts.yml) wraps it.
 author:
   - Dedicated Hosts Failover maintainers (@dedicated-hosts)
 options:
@@ -110,7 +121,9 @@ options:
     default: 3
   allocation_retry_delay:
     description:
-      - Seconds before the second C(AllocateHosts) attempt; the delay doubles after each attempt.
+      - Seconds before the second C(AllocateHosts) attempt; the delay doubles after each attempt, up to 300 s per
+        wait. The lease is renewed while it waits, so the retries may last longer than the lease (the reference
+        system retried for about 30 minutes; O(allocation_attempts=12) with the default delay waits about 30 minutes).
     type: float
     default: 5.0
   preflight_allow:
@@ -179,6 +192,8 @@ options:
     description:
       - Seconds preflight waits for instances in V(pending), V(stopping) or V(shutting-down) to settle before
         classifying them; one still in such a state then is skipped with its reason.
+      - Also the longest wait for a V(pending) host of O(target_host_ids) that AWS host maintenance allocated for
+        the failed host; one still V(pending) then is refused before anything is claimed, allocated or stopped.
     type: float
     default: 600.0
 extends_documentation_fragment:
@@ -294,7 +309,8 @@ failed_host:
   type: dict
   sample: {host_id: h-0123456789abcdef0, state: permanent-failure, availability_zone: us-east-1a, instance_family: m5}
 notes:
-  description: Why a stored plan was replaced, or a pool host skipped.
+  description: Why a stored plan was replaced, or a pool host skipped; AWS host recovery turned off (or, in check mode,
+    that it would be); a wait for AWS's replacement host.
   returned: success
   type: list
   elements: str

@@ -62,6 +62,17 @@ class PlaybookRun:
             self.returncode, "\n".join(errors[-12:]), self.stdout[-4000:], self.stderr[-2000:])
 
 
+def task_message(stdout, task):
+    """The ``msg`` of the first run of debug task ``task`` ("role : name"), as the default callback prints it (JSON result format)."""
+    start = stdout.index(" => {", stdout.index("TASK [%s]" % task)) + len(" => ")
+    return json.JSONDecoder().raw_decode(stdout, start)[0]["msg"]
+
+
+def summary_lines(result):
+    """The lines of the health check's printed summary."""
+    return task_message(result.stdout, "dedicated_hosts.failover.health_check : Summary")
+
+
 def playbook_env(simulator, extra=None):
     env = dict(os.environ)
     env.update(simulator.env)
@@ -120,7 +131,12 @@ def run_playbook(simulator, tmp_path):
 @pytest.fixture
 def migration_table(simulator):
     """The migration table as playbooks/setup.yml makes it (test_setup.py runs the playbook itself)."""
-    dynamodb = simulator.client("dynamodb")
+    return create_migration_table(simulator)
+
+
+def create_migration_table(simulator, region=None):
+    """The migration table in ``region`` (default: the simulator's), as playbooks/setup.yml makes it."""
+    dynamodb = simulator.client("dynamodb", region=region)
     dynamodb.create_table(
         TableName=TABLE,
         KeySchema=[{"AttributeName": "HostId", "KeyType": "HASH"}],
@@ -131,14 +147,30 @@ def migration_table(simulator):
     return TABLE
 
 
-def read_record(simulator, host_id, table=TABLE):
+def read_record(simulator, host_id, table=TABLE, region=None):
     from boto3.dynamodb.types import TypeDeserializer  # pylint: disable=import-outside-toplevel
 
-    item = simulator.client("dynamodb").get_item(TableName=table, Key={"HostId": {"S": host_id}}, ConsistentRead=True).get("Item")
+    dynamodb = simulator.client("dynamodb", region=region)
+    item = dynamodb.get_item(TableName=table, Key={"HostId": {"S": host_id}}, ConsistentRead=True).get("Item")
     if item is None:
         return None
     deserializer = TypeDeserializer()
     return dict((key, deserializer.deserialize(value)) for key, value in item.items())
+
+
+def sns_inbox(simulator, topic_name="host-failover"):
+    """(topic ARN, messages()): a topic with an SQS subscriber; messages() returns the SNS envelopes received."""
+    sns, sqs = simulator.client("sns"), simulator.client("sqs")
+    topic_arn = sns.create_topic(Name=topic_name)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+    def messages():
+        received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(message["Body"]) for message in received]
+
+    return topic_arn, messages
 
 
 def instance_view(simulator, instance_ids):
@@ -224,7 +256,9 @@ def record_playbook_actions(request):
         for entry in control.call_log():
             playbooks = _PLAYBOOK_KEYS.get(entry.get("access_key"))
             if playbooks:
-                seen.add((entry["service"], entry["action"], ",".join(sorted(playbooks))))
+                # A transaction is authorised as the actions of its operations (PutItem, ConditionCheckItem, ...).
+                for action in entry.get("iam_actions") or [entry["action"]]:
+                    seen.add((entry["service"], action, ",".join(sorted(playbooks))))
 
     def harvesting(method):
         def wrapper(*args, **kwargs):

@@ -30,7 +30,8 @@ def log_position(simulator):
 
 def only_refused_writes(calls):
     """True when every write among ``calls`` is a conditional write DynamoDB refused (which changes nothing)."""
-    return all(code == "ConditionalCheckFailedException" for action, code, _ids in calls if action in WRITES)
+    return all(code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+               for action, code, _ids in calls if action in WRITES)
 
 
 def signal_group(process, signum):

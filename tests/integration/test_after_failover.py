@@ -105,6 +105,19 @@ def test_a_named_target_host_is_filled_before_the_pool(simulator, migration_tabl
     assert host_tags(simulator, pool) == {"Role": "Reserved"}  # the pool host was neither claimed nor tagged
 
 
+def test_a_named_target_keeps_the_operators_tag_that_shares_the_pool_tag_key(simulator, migration_table, run_playbook):
+    ids = load(simulator, world([failed_host(), dict(pool_host("target"), tags={"Role": "App", "Name": "app-spare"})],
+                                [on_failed("web")]))
+    failed, target = ids["hosts"]["failed"], ids["hosts"]["target"]
+
+    result = run_playbook("failover.yml", {"failed_host_id": failed, "target_host_ids": target})
+
+    assert result.returncode == 0, result
+    assert instance_view(simulator, [ids["instances"]["web"]])[ids["instances"]["web"]][:2] == ("running", target)
+    assert host_tags(simulator, target) == {"Role": "App", "Name": "app-spare", "FailoverFor": failed}
+    assert ("ec2", "DeleteTags") not in state_changing_calls(simulator)
+
+
 @pytest.mark.parametrize("bad, expected", [
     ("other-zone", "is in us-east-1b, not in the failed host's zone us-east-1a"),
     ("other-family", "is a c5 host; the failed host's instances are m5"),

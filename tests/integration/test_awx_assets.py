@@ -14,7 +14,9 @@ import yaml
 from dateutil.rrule import rrulestr
 
 from conftest import REPO_ROOT
+from conftest import create_migration_table
 from conftest import instance_view
+from conftest import read_record
 from conftest import state_changing_calls
 from scenarios import failed_host
 from scenarios import load
@@ -29,24 +31,35 @@ SURVEY_TYPES = {"text", "textarea", "password", "multiplechoice", "multiselect",
 REQUIRED_KEYS = {"question_name", "variable", "type", "required"}
 FAILOVER_PLAYBOOK = "playbooks/failover.yml"
 HEALTH_PLAYBOOK = "playbooks/health_check.yml"
+STATUS_PLAYBOOK = "playbooks/migration_status.yml"
+ABORT_PLAYBOOK = "playbooks/abort.yml"
 
 
-@pytest.fixture(scope="module")
-def assets():
+def load_assets():
     with open(ASSETS, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+@pytest.fixture(name="assets", scope="module")
+def assets_fixture():
+    return load_assets()
 
 
 def templates_by_playbook(assets):
     return dict((template["playbook"], template) for template in assets["job_templates"])
 
 
+def read_yaml(path):
+    with open(os.path.join(REPO_ROOT, path), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
 def playbook_inputs(playbook):
-    """The variables a playbook normalises: the keys of every `*_inputs` fact it sets."""
-    with open(os.path.join(REPO_ROOT, playbook), encoding="utf-8") as handle:
-        plays = yaml.safe_load(handle)
+    """The variables a playbook normalises (the keys of every `*_inputs` fact its plays set), and those of the playbooks it imports."""
     names = set()
-    for play in plays:
+    for play in read_yaml(playbook):
+        if "ansible.builtin.import_playbook" in play:
+            names |= playbook_inputs(os.path.join(os.path.dirname(playbook), play["ansible.builtin.import_playbook"]))
         for task in play.get("tasks", []):
             for fact, value in (task.get("ansible.builtin.set_fact") or {}).items():
                 if fact.endswith("_inputs") and isinstance(value, dict):
@@ -54,23 +67,16 @@ def playbook_inputs(playbook):
     return names
 
 
-def documented_variables():
-    """The public variables of docs/variables.md (the first column of its tables)."""
-    with open(os.path.join(REPO_ROOT, "docs", "variables.md"), encoding="utf-8") as handle:
-        return set(re.findall(r"^\| `([a-z0-9_]+)`", handle.read(), re.MULTILINE))
-
-
-def accepted_variables(playbook):
-    """What the playbook accepts; a playbook not written yet is held to its documented variables."""
-    if os.path.exists(os.path.join(REPO_ROOT, playbook)):
-        return playbook_inputs(playbook)
-    return documented_variables()
+def surveys(assets):
+    """(name, survey) of every job template and workflow."""
+    return [(template["name"], template["related"]["survey_spec"]) for template in assets["job_templates"] + assets["workflow_job_templates"]
+            if template["survey_enabled"]]
 
 
 def test_every_survey_question_follows_awx_rules(assets):
-    surveys = [template["related"]["survey_spec"] for template in assets["job_templates"]]
-    assert len(surveys) == 2
-    for survey in surveys:
+    assert [name for name, _survey in surveys(assets)] == [template["name"] for template in assets["job_templates"]] + [
+        workflow["name"] for workflow in assets["workflow_job_templates"]]
+    for _name, survey in surveys(assets):
         assert {"name", "description", "spec"} <= set(survey)
         variables = [question["variable"] for question in survey["spec"]]
         assert len(variables) == len(set(variables)), variables
@@ -97,10 +103,11 @@ def test_every_survey_question_follows_awx_rules(assets):
 def test_the_failover_survey_asks_what_the_issue_needs_and_leaves_the_host_without_default(assets):
     failover = templates_by_playbook(assets)[FAILOVER_PLAYBOOK]
     questions = dict((question["variable"], question) for question in failover["related"]["survey_spec"]["spec"])
-    assert set(questions) == {"failed_host_id", "migration_table", "notification_topic_arn", "failover_concurrency", "force"}
+    assert set(questions) == {"failed_host_id", "aws_region", "migration_table", "notification_topic_arn", "failover_concurrency", "force"}
     # A default would be sent with every launch and override the workflow's failed_host_ids artifact.
-    host = questions["failed_host_id"]
-    assert host["type"] == "text" and host["required"] is False and "default" not in host
+    # Nor the region: the workflow hands each host's region on (failed_host_regions), aws_region is only the fallback.
+    for name in ("failed_host_id", "aws_region"):
+        assert questions[name]["type"] == "text" and questions[name]["required"] is False and "default" not in questions[name]
     assert questions["force"]["type"] == "multiplechoice"
     assert questions["force"]["choices"] == ["true", "false"] and questions["force"]["default"] == "false"
     assert questions["failover_concurrency"]["type"] == "integer" and questions["failover_concurrency"]["min"] == 1
@@ -118,17 +125,62 @@ def test_the_health_check_survey_and_forks(assets):
     assert questions["aws_regions"]["type"] == "text"
     assert questions["auto_failover"]["type"] == "multiplechoice" and questions["auto_failover"]["default"] == "false"
     # Forks bound the hosts failed over at once: at least failover_host_concurrency's default (docs/variables.md).
+    for playbook in (FAILOVER_PLAYBOOK, HEALTH_PLAYBOOK):
+        assert templates_by_playbook(assets)[playbook]["forks"] >= 10, playbook
+
+
+def test_the_abort_template_comes_last_and_asks_for_the_host_and_the_reason(assets):
+    abort = assets["job_templates"][-1]
+    assert abort["playbook"] == ABORT_PLAYBOOK and abort["survey_enabled"] is True
+    questions = dict((question["variable"], question) for question in abort["related"]["survey_spec"]["spec"])
+    assert set(questions) == {"failed_host_id", "abort_reason"}
+    assert questions["failed_host_id"]["required"] is True and questions["failed_host_id"]["type"] == "text"
+    assert questions["abort_reason"]["required"] is False
+    # It runs while the failover job runs, and its check mode (the job type) writes nothing.
+    assert abort["allow_simultaneous"] is True and abort["ask_job_type_on_launch"] is True
+
+
+def test_every_template_runs_a_playbook_of_the_project_and_asks_only_for_its_inputs(assets):
+    assert [template["playbook"] for template in assets["job_templates"]] == [
+        FAILOVER_PLAYBOOK, HEALTH_PLAYBOOK, STATUS_PLAYBOOK, ABORT_PLAYBOOK]
     for template in assets["job_templates"]:
-        assert template["forks"] >= 10, template["name"]
+        assert os.path.isfile(os.path.join(REPO_ROOT, template["playbook"])), template["name"]
+        accepted = playbook_inputs(template["playbook"])
+        surveyed = [question["variable"] for question in template["related"]["survey_spec"]["spec"]]
+        assert [name for name in surveyed if name not in accepted] == [], template["name"]
+    # The workflow's answers reach every node: each must be an input of one of its templates' playbooks.
+    templates = dict((json.dumps(template["natural_key"], sort_keys=True), template) for template in assets["job_templates"])
+    for workflow in assets["workflow_job_templates"]:
+        accepted = set()
+        for node in workflow["related"]["workflow_nodes"]:
+            if "unified_job_template" in node:
+                accepted |= playbook_inputs(templates[json.dumps(node["unified_job_template"], sort_keys=True)]["playbook"])
+        surveyed = [question["variable"] for question in workflow["related"]["survey_spec"]["spec"]]
+        assert surveyed and [name for name in surveyed if name not in accepted] == [], workflow["name"]
 
 
-@pytest.mark.parametrize("playbook", [FAILOVER_PLAYBOOK, HEALTH_PLAYBOOK])
-def test_every_survey_variable_is_a_public_variable_of_its_playbook(assets, playbook):
-    template = templates_by_playbook(assets)[playbook]
-    accepted = accepted_variables(playbook)
-    assert accepted, playbook
-    surveyed = [question["variable"] for question in template["related"]["survey_spec"]["spec"]]
-    assert [name for name in surveyed if name not in accepted] == []
+def test_the_input_check_sees_imported_playbooks():
+    # health_check.yml imports failover.yml, so the failover's inputs are the health check's too.
+    assert {"failed_host_id", "failed_host_regions", "force"} <= playbook_inputs(FAILOVER_PLAYBOOK)
+    assert {"aws_regions", "auto_failover", "failed_host_regions"} <= playbook_inputs(HEALTH_PLAYBOOK)
+    assert "failed_host_id" in playbook_inputs(STATUS_PLAYBOOK) and "force" not in playbook_inputs(STATUS_PLAYBOOK)
+    assert {"failed_host_id", "abort_reason"} <= playbook_inputs(ABORT_PLAYBOOK) and "force" not in playbook_inputs(ABORT_PLAYBOOK)
+
+
+def test_the_migration_status_template_shows_a_record_beside_a_running_failover(assets):
+    status = templates_by_playbook(assets)[STATUS_PLAYBOOK]
+    questions = dict((question["variable"], question) for question in status["related"]["survey_spec"]["spec"])
+    assert questions["failed_host_id"]["required"] is False and "default" not in questions["failed_host_id"]
+    assert questions["migration_state"]["choices"] == ["pending", "processing", "complete", "failed", "cancelled"]
+    # A status job runs while the failover job runs, and several may run at once.
+    assert status["allow_simultaneous"] is True and status["job_type"] == "run"
+
+
+def test_docs_name_every_template(assets):
+    with open(os.path.join(REPO_ROOT, "docs", "awx.md"), encoding="utf-8") as handle:
+        guide = handle.read()
+    for template in assets["job_templates"] + assets["workflow_job_templates"]:
+        assert "| %s |" % template["name"] in guide, template["name"]
 
 
 def test_the_schedule_is_an_rrule_awx_accepts(assets):
@@ -198,30 +250,48 @@ def launch_variables(template, *layers):
     return variables
 
 
-def test_the_workflow_hands_the_failed_hosts_from_the_health_check_to_the_failover(simulator, migration_table, run_playbook, assets):
-    """The workflow as AWX runs it, node by node, against the simulator (the approval granted)."""
-    ids = load(simulator, world(
+def test_the_workflow_hands_the_failed_hosts_on_with_their_regions(simulator, migration_table, run_playbook, assets):
+    """The workflow as AWX runs it, node by node, against the simulator (the approval granted), scanning two regions.
+
+    The credential's region is us-east-1; the host failed in us-west-2 must be failed over there, not looked up in
+    us-east-1 ("not found in this region"). Each region keeps its records in its own table (the default).
+    """
+    east = load(simulator, world(
         [failed_host("broken", host_maintenance="off"), pool_host("pool"), pool_host("steady", tags={"Name": "steady"})],
         [on_host("broken", "web", count=2), on_host("steady", "calm")],
     ))
+    west = load(simulator, world(
+        [failed_host("west", availability_zone="us-west-2a"), pool_host("west-pool", availability_zone="us-west-2a")],
+        [on_host("west", "west-web")], region="us-west-2"))
+    create_migration_table(simulator, region="us-west-2")
     templates = templates_by_playbook(assets)
     (workflow,) = assets["workflow_job_templates"]
     nodes = dict((node["identifier"], node) for node in workflow["related"]["workflow_nodes"])
+    answers = {"aws_regions": "us-east-1,us-west-2"}  # the workflow's survey, given to every node
     simulator.control.reset_calls()
 
-    scan = run_playbook("health_check.yml", launch_variables(templates[HEALTH_PLAYBOOK], nodes["health-check"]["extra_data"]), env=STATS)
+    scan = run_playbook("health_check.yml", launch_variables(templates[HEALTH_PLAYBOOK], nodes["health-check"]["extra_data"], answers), env=STATS)
     assert scan.returncode == 0, scan
     artifacts = custom_stats(scan)
-    assert artifacts["failed_host_ids"] == [ids["hosts"]["broken"]]
+    broken, far = east["hosts"]["broken"], west["hosts"]["west"]
+    assert sorted(artifacts["failed_host_ids"]) == sorted([broken, far])
+    assert artifacts["failed_host_regions"] == {broken: "us-east-1", far: "us-west-2"}
     assert state_changing_calls(simulator) == {}  # the scan before the approval changes nothing
 
-    failover_variables = launch_variables(templates[FAILOVER_PLAYBOOK], nodes["fail-over-failed-hosts"]["extra_data"], artifacts)
-    assert failover_variables["failed_host_ids"] == [ids["hosts"]["broken"]] and "failed_host_id" not in failover_variables
+    failover_variables = launch_variables(templates[FAILOVER_PLAYBOOK], nodes["fail-over-failed-hosts"]["extra_data"], artifacts, answers)
+    assert "failed_host_id" not in failover_variables and "aws_region" not in failover_variables
     moved = run_playbook("failover.yml", failover_variables)
     assert moved.returncode == 0, moved
-    view = instance_view(simulator, ids["instances"].values())
-    assert [view[ids["instances"][name]][:2] for name in ("web-0", "web-1")] == [("running", ids["hosts"]["pool"])] * 2
-    assert view[ids["instances"]["calm"]][:2] == ("running", ids["hosts"]["steady"])
+    view = instance_view(simulator, east["instances"].values())
+    assert [view[east["instances"][name]][:2] for name in ("web-0", "web-1")] == [("running", east["hosts"]["pool"])] * 2
+    assert view[east["instances"]["calm"]][:2] == ("running", east["hosts"]["steady"])
+    west_web = west["instances"]["west-web"]
+    west_view = simulator.client("ec2", region="us-west-2").describe_instances(InstanceIds=[west_web])["Reservations"][0]["Instances"][0]
+    assert (west_view["State"]["Name"], west_view["Placement"]["HostId"]) == ("running", west["hosts"]["west-pool"])
+    assert read_record(simulator, broken)["State"] == "complete"
+    assert read_record(simulator, far, region="us-west-2")["State"] == "complete"
+    moves = set((entry["region"], entry["instance_ids"][0]) for entry in simulator.control.call_log() if entry["action"] == "ModifyInstancePlacement")
+    assert moves == {("us-east-1", east["instances"]["web-0"]), ("us-east-1", east["instances"]["web-1"]), ("us-west-2", west_web)}
 
 
 def test_the_workflow_failover_succeeds_doing_nothing_when_nothing_failed(simulator, migration_table, run_playbook, assets):

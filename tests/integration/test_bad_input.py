@@ -47,6 +47,8 @@ CATALOGUE = [
     ("lease-seconds-negative", None, {"failover_lease_seconds": "-120"}, "failover_lease_seconds: '-120' is not allowed", "-120"),
     ("max-new-hosts-negative", None, {"max_new_hosts": "-1"}, "max_new_hosts: '-1' is not allowed: it must be 0 or more", "-1"),
     ("start-attempts-zero", None, {"start_attempts": "0"}, "start_attempts: '0' is not allowed", "0"),
+    ("host-region-not-a-region", None, {"failed_host_regions": {"h-0123456789abcdef0": "us-east-1; true"}},
+     "failed_host_regions:", "us-east-1; true is not a region name"),
 ]
 
 

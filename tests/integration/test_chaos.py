@@ -146,8 +146,10 @@ def test_a_run_killed_at_a_random_moment_is_resumed_by_a_rerun(simulator, migrat
     assert claims_in_table(simulator) == dict((host_id, failed) for host_id in used_pool), (line, claims_in_table(simulator))
 
 
-@pytest.mark.parametrize("takeover", ["after_expiry", "break_lock"])
+@pytest.mark.parametrize("takeover", ["after_expiry", "break_lock", "finished_while_suspended"])
 def test_a_paused_run_that_lost_its_lease_changes_nothing_once_resumed(simulator, migration_table, takeover):
+    """SIGSTOP past the lease and its margin, another run takes over; with ``finished_while_suspended`` that run
+    finishes the whole failover (and releases the lease) before the first one wakes, as after a laptop's sleep."""
     ids = load(simulator, world(
         [failed_host(), pool_host()],
         [on_host("failed", "web", count=3, system_status="ok")],
@@ -173,7 +175,7 @@ def test_a_paused_run_that_lost_its_lease_changes_nothing_once_resumed(simulator
     resume_after = takeover_time(read_record(simulator, failed))
 
     taker_vars = dict(variables)
-    if takeover == "after_expiry":
+    if takeover in ("after_expiry", "finished_while_suspended"):
         wait_for_lease_expiry(simulator, failed)
     else:
         taker_vars["break_lock"] = "true"
@@ -181,10 +183,14 @@ def test_a_paused_run_that_lost_its_lease_changes_nothing_once_resumed(simulator
     assert wait_for(lambda: (read_record(simulator, failed) or {}).get("RunId") not in (None, paused_run), timeout=120)
     # The paused run comes back past its lease (and its margin), while the other run works.
     time.sleep(max(0.0, resume_after + 0.5 - time.time()))
+    if takeover == "finished_while_suspended":
+        outcome = finish_playbook(taker)
+        assert not read_record(simulator, failed).get("LeaseRunId")
     position = log_position(simulator)
     signal_group(paused[0], signal.SIGCONT)
     resumed = finish_playbook(paused)
-    outcome = finish_playbook(taker)
+    if takeover != "finished_while_suspended":
+        outcome = finish_playbook(taker)
 
     assert outcome.returncode == 0, outcome
     assert resumed.returncode != 0, resumed

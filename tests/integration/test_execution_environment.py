@@ -1,6 +1,7 @@
 """The execution environment: ansible-builder writes a build context from extensions/ee/execution-environment.yml
 (no container engine needed), and its introspection finds the collection's own requirements in meta/."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -75,3 +76,20 @@ def test_introspection_finds_the_collection_requirements_in_meta():
     assert ours == requirement_names(os.path.join(REPO_ROOT, "meta", "ee-requirements.txt"))
     # The community.aws modules the default AWX image lacks are installed from requirements, and need boto3 too.
     assert any("from collection community.aws" in line for line in found["python"])
+
+
+def test_the_image_the_templates_run_in_and_the_project_they_check_out_carry_galaxy_yml_version():
+    # The playbooks come from the AWX project (git), the roles and modules they call from the image's collection:
+    # both are pinned to one release (docs/awx.md, "Playbooks and collection in step").
+    version = galaxy_version()
+    with open(os.path.join(REPO_ROOT, DEFINITION), encoding="utf-8") as handle:
+        definition = yaml.safe_load(handle)
+    ours = [entry["name"] for entry in definition["dependencies"]["galaxy"]["collections"] if entry.get("type") == "file"]
+    assert ours == ["collections/dedicated_hosts-failover-%s.tar.gz" % version]
+    assert [tag.rsplit(":", 1)[1] for tag in definition["options"]["tags"]] == [version]
+    # The image runs jobs with the ansible-runner the AWX runner tests use.
+    assert definition["dependencies"]["ansible_runner"]["package_pip"] in requirement_names(os.path.join(REPO_ROOT, "requirements-test.txt"))
+    with open(os.path.join(REPO_ROOT, "extensions", "awx", "assets.json"), encoding="utf-8") as handle:
+        assets = json.load(handle)
+    assert [environment["image"].rsplit(":", 1)[1] for environment in assets["execution_environments"]] == [version]
+    assert [project["scm_branch"] for project in assets["projects"]] == [version]

@@ -1,6 +1,5 @@
 """playbooks/failover.yml end to end against the simulator."""
 
-import json
 import time
 
 import pytest
@@ -10,6 +9,7 @@ from conftest import finish_playbook
 from conftest import instance_view
 from conftest import read_record
 from conftest import start_playbook
+from conftest import sns_inbox
 from conftest import state_changing_calls
 from scenarios import failed_host
 from scenarios import load
@@ -28,7 +28,7 @@ def host_tags(simulator, host_id):
 def calls_by_key(simulator, access_key):
     """The state-changing calls made with one access key (one run's credentials)."""
     changing = {"StopInstances", "StartInstances", "ModifyInstancePlacement", "AllocateHosts", "CreateTags", "DeleteTags",
-                "PutItem", "UpdateItem", "DeleteItem", "Publish"}
+                "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "Publish"}
     return [(entry["action"], entry["code"]) for entry in simulator.control.call_log()
             if entry.get("access_key") == access_key and entry["action"] in changing]
 
@@ -272,16 +272,12 @@ def test_force_true_fails_over_a_healthy_host(simulator, migration_table, run_pl
 def test_notifications_reach_an_sqs_subscriber(simulator, migration_table, run_playbook):
     ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=2)]))
     failed = ids["hosts"]["failed"]
-    sns, sqs = simulator.client("sns"), simulator.client("sqs")
-    topic_arn = sns.create_topic(Name="host-failover")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    topic_arn, inbox = sns_inbox(simulator)
 
     result = run_playbook("failover.yml", {"failed_host_id": failed, "notification_topic_arn": topic_arn})
 
     assert result.returncode == 0, result
-    messages = [json.loads(message["Body"]) for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]]
+    messages = inbox()
     subjects = [message["Subject"] for message in messages]
     assert subjects == ["EC2 Dedicated Host Failover - Failover of %s started" % failed,
                         "EC2 Dedicated Host Failover - Succeeded: %s" % failed]
@@ -314,15 +310,12 @@ def test_migration_status_shows_live_progress_while_a_slow_failover_runs(simulat
     assert "progressPercentage: 100" in final.stdout and "state: complete" in final.stdout
 
 
-def test_a_reference_system_record_is_read_and_resumed(simulator, migration_table, run_playbook):
-    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=2)]))
-    failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
-    first, second = ids["instances"]["web-0"], ids["instances"]["web-1"]
-    # What the Step Functions system leaves behind when its execution dies mid-way: processing, no
-    # lease, an ISO UpdatedAt, lower-case entries with nulls, and one instance already done by hand.
+def put_reference_record(simulator, failed, pool, first, second, updated_at="2025-06-22T04:00:00.000Z"):
+    """What the Step Functions system leaves behind when its execution dies mid-way: processing, no lease, an ISO
+    UpdatedAt, lower-case entries with nulls, ``first`` begun (in-progress) and ``second`` not yet."""
     simulator.client("dynamodb").put_item(TableName=TABLE, Item={
         "HostId": {"S": failed}, "State": {"S": "processing"}, "CreatedAt": {"N": "1750564800"},
-        "UpdatedAt": {"S": "2025-06-22T04:00:00.000Z"}, "ReservedHostId": {"S": pool},
+        "UpdatedAt": {"S": updated_at}, "ReservedHostId": {"S": pool},
         "TotalInstances": {"N": "2"}, "SuccessfulMigrations": {"N": "0"}, "FailedMigrations": {"N": "0"},
         "InstanceMigrations": {"M": {
             first: {"M": {"status": {"S": "in-progress"}, "startTime": {"S": "2025-06-22T04:00:00.000Z"}, "endTime": {"NULL": True},
@@ -331,6 +324,13 @@ def test_a_reference_system_record_is_read_and_resumed(simulator, migration_tabl
                            "errorMessage": {"NULL": True}, "retryCount": {"N": "0"}}},
         }},
     })
+
+
+def test_a_reference_system_record_is_read_and_resumed(simulator, migration_table, run_playbook):
+    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=2)]))
+    failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
+    first, second = ids["instances"]["web-0"], ids["instances"]["web-1"]
+    put_reference_record(simulator, failed, pool, first, second)
 
     result = run_playbook("failover.yml", {"failed_host_id": failed})
 
@@ -342,3 +342,28 @@ def test_a_reference_system_record_is_read_and_resumed(simulator, migration_tabl
     assert isinstance(record["UpdatedAt"], (int, float)) or hasattr(record["UpdatedAt"], "is_finite")
     assert record["InstanceMigrations"][first]["startTime"] == "2025-06-22T04:00:00.000Z"
     assert all(view[:2] == ("running", pool) for view in instance_view(simulator, [first, second]).values())
+
+
+def test_a_recent_reference_record_waits_and_an_instance_it_stopped_is_started_again(simulator, migration_table, run_playbook):
+    # The reference run had stopped "stopped-by-reference" (its entry is in-progress), then went quiet.
+    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("stopped-by-reference", state="stopped"), on_failed("web")]))
+    failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
+    first, second = ids["instances"]["stopped-by-reference"], ids["instances"]["web"]
+    recently = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 600))
+    put_reference_record(simulator, failed, pool, first, second, updated_at=recently)
+
+    refused = run_playbook("failover.yml", {"failed_host_id": failed})
+    assert refused.returncode != 0
+    assert "has a record in processing without a lease" in refused.output and "break_lock=true" in refused.output
+    assert read_record(simulator, failed)["InstanceMigrations"][first]["status"] == "in-progress"
+    assert instance_view(simulator, [first])[first][:2] == ("stopped", failed)
+
+    result = run_playbook("failover.yml", {"failed_host_id": failed, "break_lock": "true"})
+
+    assert result.returncode == 0, result
+    # The reference moved only running instances: the one it had stopped is started again, not left stopped.
+    assert all(view[:2] == ("running", pool) for view in instance_view(simulator, [first, second]).values())
+    entry = read_record(simulator, failed)["InstanceMigrations"][first]
+    assert entry["status"] == "success" and entry["originalState"] == "running"
+    notes = [entry["notes"] for entry in result.report(failed)["instances"] if entry["instance_id"] == first][0]
+    assert any(note.startswith("original state unknown (a reference-system record): treated as running") for note in notes), notes

@@ -162,6 +162,25 @@ def test_host_allocation_refused_twice_is_retried_and_succeeds(simulator, migrat
     assert read_record(simulator, failed)["State"] == "complete"
 
 
+def test_allocation_attempts_and_retry_delay_are_honoured(simulator, migration_table, run_playbook):
+    ids = load(simulator, world([failed_host()], [on_failed("web")]))
+    failed = ids["hosts"]["failed"]
+    simulator.control.add_fault("ec2", "AllocateHosts", "InsufficientHostCapacity", count=4)
+
+    refused = run(simulator, run_playbook, {"failed_host_id": failed, "allocation_attempts": "2", "allocation_retry_delay": "0"})
+    assert refused.returncode != 0 and "after 2 attempt(s)" in refused.output, refused
+    assert attempts(simulator, "ec2", "AllocateHosts") == ["InsufficientHostCapacity"] * 2
+
+    simulator.control.reset_calls()
+    result = run(simulator, run_playbook, {"failed_host_id": failed, "allocation_attempts": "3", "allocation_retry_delay": "1.5"})
+
+    assert result.returncode == 0, result
+    calls = [entry for entry in simulator.control.call_log() if entry["action"] == "AllocateHosts"]
+    assert [entry["code"] or "OK" for entry in calls] == ["InsufficientHostCapacity", "InsufficientHostCapacity", "OK"]
+    gaps = [later["time"] - earlier["time"] for earlier, later in zip(calls, calls[1:])]
+    assert gaps[0] >= 1.5 and gaps[1] >= 3.0, gaps  # 1.5 s, then doubled
+
+
 def test_host_allocation_refused_for_good_fails_cleanly_before_any_instance_is_stopped(simulator, migration_table, run_playbook):
     ids = load(simulator, world([failed_host()], [on_failed("web", count=2)]))
     failed = ids["hosts"]["failed"]

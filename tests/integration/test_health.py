@@ -5,6 +5,10 @@ import json
 import subprocess
 import time
 
+import pytest
+
+from dhsim.client import ControlAPIError
+
 from conftest import ANSIBLE_PLAYBOOK
 from conftest import instance_view
 from conftest import playbook_env
@@ -200,3 +204,62 @@ def test_ignore_aws_recovery_does_not_wait_for_aws_recovery(simulator, migration
     assert result.returncode == 0, result
     assert "AWS host recovery in progress" not in result.stdout
     assert instance_view(simulator, [ids["instances"]["web-0"]])[ids["instances"]["web-0"]][:2] == ("running", pool)
+
+
+def test_after_the_grace_period_the_failover_turns_aws_recovery_off_before_it_stops_anything(simulator, migration_table, run_playbook):
+    ids = load(simulator, recovering_world())
+    failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
+    simulator.control.reset_calls()
+
+    result = run_playbook("failover.yml", {"failed_host_id": failed, "aws_recovery_grace_period": "0"})
+
+    assert result.returncode == 0, result
+    assert "AWS host recovery turned off on %s" % failed in result.stdout
+    ec2_log = [entry["action"] for entry in simulator.control.call_log() if entry["service"] == "ec2"]
+    assert ec2_log.count("ModifyHosts") == 1
+    assert ec2_log.index("ModifyHosts") < ec2_log.index("StopInstances")
+    assert simulator.client("ec2").describe_hosts(HostIds=[failed])["Hosts"][0]["HostRecovery"] == "off"
+    record = read_record(simulator, failed)
+    assert (record["State"], record["HostRecoveryTurnedOff"]["previous"]) == ("complete", "on")
+    assert instance_view(simulator, [ids["instances"]["web-0"]])[ids["instances"]["web-0"]][:2] == ("running", pool)
+    with pytest.raises(ControlAPIError, match="host recovery off"):  # AWS can no longer move them too
+        simulator.control.complete_host_recovery(failed)
+
+
+def test_check_mode_leaves_aws_recovery_on_and_says_it_would_turn_it_off(simulator, migration_table, run_playbook):
+    ids = load(simulator, recovering_world())
+    failed = ids["hosts"]["failed"]
+    simulator.control.reset_calls()
+
+    result = run_playbook("failover.yml", {"failed_host_id": failed, "ignore_aws_recovery": "true"}, check=True)
+
+    assert result.returncode == 0, result
+    assert "would turn AWS host recovery off on %s before any instance is stopped" % failed in result.stdout
+    assert state_changing_calls(simulator) == {}
+    assert simulator.client("ec2").describe_hosts(HostIds=[failed])["Hosts"][0]["HostRecovery"] == "on"
+
+
+def test_a_pending_replacement_from_aws_maintenance_is_waited_for_and_used_as_the_target(
+        simulator, migration_table, run_playbook, tmp_path):
+    ids = load(simulator, world(
+        [failed_host(host_maintenance="on", allocation_time=3600), pool_host()],
+        [on_failed("web")],
+    ))
+    failed, web = ids["hosts"]["failed"], ids["instances"]["web"]
+    replacement = simulator.control.allocate_maintenance_replacement(failed)["replacement_host_id"]
+
+    deferred = run_playbook("failover.yml", {"failed_host_id": failed})
+    assert deferred.returncode != 0 and "target_host_ids=%s" % replacement in deferred.output, deferred
+    simulator.control.reset_calls()
+
+    started = start_playbook(simulator, "failover.yml", {"failed_host_id": failed, "target_host_ids": replacement, "settle_timeout": "60"},
+                             report_dir=str(tmp_path / "reports"))
+    # Two reads in preflight, the failed host and the target in planning, then the wait's first read: AWS finishes now.
+    wait_for_calls(simulator, "DescribeHosts", 5)
+    simulator.control.set_host_state(replacement, "available")
+    result = finish_playbook(started, timeout=120)
+
+    assert result.returncode == 0, result
+    assert "waited for %s (allocated by AWS host maintenance) to become available" % replacement in result.stdout
+    assert instance_view(simulator, [web])[web][:2] == ("running", replacement)
+    assert read_record(simulator, failed)["ReplacementHostIds"] == [replacement]

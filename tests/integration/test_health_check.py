@@ -7,6 +7,7 @@ from conftest import TABLE
 from conftest import instance_view
 from conftest import read_record
 from conftest import state_changing_calls
+from conftest import summary_lines
 from scenarios import failed_host
 from scenarios import load
 from scenarios import on_host
@@ -25,12 +26,6 @@ def custom_stats(result):
     text = result.stdout[result.stdout.index("CUSTOM STATS"):]
     line = next(line for line in text.splitlines() if line.strip().startswith("RUN:"))
     return json.loads(line.split("RUN:", 1)[1])
-
-
-def summary_lines(result):
-    """The lines of the health check's printed summary."""
-    line = next(line for line in result.stdout.splitlines() if '"msg": "Health check of ' in line)
-    return json.loads(line.split('"msg": ', 1)[1]).splitlines()
 
 
 def report(result):

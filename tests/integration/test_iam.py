@@ -107,9 +107,9 @@ def enforce_iam(simulator):
 
 def test_the_failover_and_the_status_run_with_only_the_documented_policy(simulator, run_playbook):
     ids = simulator.load_scenario(world(
-        [failed_host(), pool_host()],
+        [failed_host(host_recovery="on"), pool_host()],
         # The pool host runs one m5.12xlarge and has room for one more: the failover claims it, tags it and
-        # allocates a second host (tagged at allocation).
+        # allocates a second host (tagged at allocation). Host recovery is on: the failover turns it off.
         [on_failed("huge", "m5.12xlarge", count=2), on_failed("cold", state="stopped"),
          {"name": "resident", "host": "pool", "instance_type": "m5.12xlarge", "state": "running"}],
     ))
@@ -132,7 +132,7 @@ def test_the_failover_and_the_status_run_with_only_the_documented_policy(simulat
     item = record(admin, failed)
     assert item["State"] == "complete" and item["SuccessfulMigrations"] == 3
     logged = set(entry["action"] for entry in simulator.control.call_log() if entry.get("access_key") == operator.access_key)
-    assert {"AllocateHosts", "CreateTags", "StopInstances", "ModifyInstancePlacement", "StartInstances", "Publish"} <= logged
+    assert {"AllocateHosts", "CreateTags", "ModifyHosts", "StopInstances", "ModifyInstancePlacement", "StartInstances", "Publish"} <= logged
 
     status = run_playbook("migration_status.yml", {"failed_host_id": failed}, env=operator.env)
     assert status.returncode == 0, status
@@ -160,7 +160,7 @@ def test_a_failover_that_cannot_get_capacity_gives_its_pool_claim_back_with_only
     assert allocations and set(allocations) == {"HostLimitExceeded"}, result
     assert denied_calls(simulator, operator.access_key) == []
     logged = [entry["action"] for entry in simulator.control.call_log() if entry.get("access_key") == operator.access_key]
-    assert "DeleteItem" in logged and "StopInstances" not in logged, (logged, result)
+    assert "TransactWriteItems" in logged and "StopInstances" not in logged, (logged, result)  # the claim given back
     assert record(admin, "claim#" + pool) == {}
 
 

@@ -2,11 +2,15 @@
 
 from conftest import instance_view
 from conftest import read_record
+from conftest import start_playbook
 from scenarios import failed_host
 from scenarios import load
 from scenarios import on_failed
 from scenarios import pool_host
 from scenarios import world
+from support_runs import key_calls
+from support_runs import kill_group
+from support_runs import wait_for
 
 HRG = "arn:aws:resource-groups:us-east-1:123456789012:group/mac-hosts"
 
@@ -64,6 +68,28 @@ def test_stop_protection_is_lifted_for_the_move_and_restored_when_opted_in(simul
     attribute = simulator.client("ec2").describe_instance_attribute(InstanceId=instance_id, Attribute="disableApiStop")
     assert attribute["DisableApiStop"]["Value"] is True
     assert read_record(simulator, failed)["InstanceMigrations"][instance_id]["status"] == "success"
+
+
+def test_a_run_killed_right_after_lifting_stop_protection_leaves_it_to_the_rerun_to_restore(simulator, migration_table, run_playbook):
+    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("protected", disable_api_stop=True)],
+                                latency={"stop": 300, "start": 100, "jitter": 0}))
+    failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
+    instance_id = ids["instances"]["protected"]
+    inputs = {"failed_host_id": failed, "preflight_allow": "stop-protection", "failover_lease_seconds": "5"}
+    running = start_playbook(simulator, "failover.yml", inputs, env={"AWS_ACCESS_KEY_ID": "AKIALIFTKILLED"})
+    lifted = wait_for(lambda: key_calls(simulator, "AKIALIFTKILLED", actions=("ModifyInstanceAttribute",)), 120)
+    kill_group(running[0])
+    assert lifted, "the run never lifted stop protection"
+    assert read_record(simulator, failed)["InstanceMigrations"][instance_id]["stopProtectionLifted"] is True
+
+    rerun = run_playbook("failover.yml", dict(inputs, break_lock="true"))
+
+    assert rerun.returncode == 0, rerun
+    assert instance_view(simulator, [instance_id])[instance_id][:2] == ("running", pool)
+    attribute = simulator.client("ec2").describe_instance_attribute(InstanceId=instance_id, Attribute="disableApiStop")
+    assert attribute["DisableApiStop"]["Value"] is True
+    entry = read_record(simulator, failed)["InstanceMigrations"][instance_id]
+    assert entry["status"] == "success" and entry["stopProtectionLifted"] is False
 
 
 def test_instance_store_volumes_are_skipped_by_default_and_moved_when_opted_in(simulator, migration_table, run_playbook):

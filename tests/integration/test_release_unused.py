@@ -32,7 +32,7 @@ def build(simulator):
     ec2 = simulator.client("ec2")
     for name in ("unused-a", "unused-b", "busy", "cold", "reserved", "in-use", "not-ours"):
         failed = hosts["live" if name == "in-use" else "done"]
-        ec2.create_tags(Resources=[hosts[name]], Tags=[{"Key": "FailoverFor", "Value": failed}])
+        ec2.create_tags(Resources=[hosts[name]], Tags=[{"Key": key, "Value": failed} for key in ("FailoverFor", "FailoverAllocatedFor")])
     # The pool host that the finished failover consumed is tagged FailoverFor too, and still a pool host here.
     ec2.create_tags(Resources=[hosts["pool"]], Tags=[{"Key": "FailoverFor", "Value": hosts["done"]}])
     dynamodb = simulator.client("dynamodb")

@@ -66,9 +66,10 @@ class SimulatorControl:
         """Fleet mode only: the generated fleet and the health class each failed or degraded host must get."""
         return self._call("GET", "/fleet")
 
-    def set_host_state(self, host_id, state):
-        """Move a host (id or scenario name) to any allocation state."""
-        return self._call("POST", "/hosts/state", {"host_id": host_id, "state": state})
+    def set_host_state(self, host_id, state, available_after=None):
+        """Move a host (id or scenario name) to any allocation state; a ``pending`` one becomes ``available`` after
+        ``available_after`` seconds when given."""
+        return self._call("POST", "/hosts/state", {"host_id": host_id, "state": state, "available_after": available_after})
 
     def set_quota(self, family=None, limit=None, default=None):
         """Set the host quota of one family (limit None removes it) and/or the default quota."""
@@ -99,6 +100,10 @@ class SimulatorControl:
     def complete_host_recovery(self, host_id):
         """Finish AWS host recovery: replacement host, running instances moved there, old host released-permanent-failure."""
         return self._call("POST", "/hosts/complete-recovery", {"host_id": host_id})
+
+    def allocate_maintenance_replacement(self, host_id, available_after=None):
+        """Start AWS host maintenance: a like replacement host in ``pending``, ``available`` after ``available_after`` s."""
+        return self._call("POST", "/hosts/maintenance-replacement", {"host_id": host_id, "available_after": available_after})
 
     def set_instance_behaviour(self, instance_id, **behaviour):
         """Set hang_on_stop, stop_latency, start_latency or force_latency (seconds before time scaling)."""

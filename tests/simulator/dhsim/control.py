@@ -99,12 +99,27 @@ def _world(body):
 
 def _host_state(body):
     host = _host(body)
+    if body.get("available_after") is not None and body.get("state") != "pending":
+        raise ControlError("available_after needs state pending: only a pending host becomes available later")
     try:
         with SIM.lock:
             ec2_hosts.set_host_state(host, body.get("state"))
-    except ValueError as exc:
+            if body.get("available_after") is not None:
+                ec2_hosts.set_available_after(host, body["available_after"])
+    except (ValueError, TypeError) as exc:
         raise ControlError(str(exc)) from exc
     return {"host_id": host.id, "state": host.state}
+
+
+def _maintenance_replacement(body):
+    host = _host(body)
+    backend, dummy = ec2_hosts.find_host_anywhere(host.id)
+    try:
+        with SIM.lock:
+            replacement = ec2_hosts.allocate_maintenance_replacement(backend, host, body.get("available_after"))
+    except (ValueError, TypeError) as exc:
+        raise ControlError(str(exc)) from exc
+    return {"host_id": host.id, "replacement_host_id": replacement.id, "state": replacement.state}
 
 
 def _quota(body):
@@ -259,6 +274,7 @@ ROUTES = {
     ("GET", "/world"): _world,
     ("POST", "/hosts/state"): _host_state,
     ("POST", "/hosts/complete-recovery"): _complete_host_recovery,
+    ("POST", "/hosts/maintenance-replacement"): _maintenance_replacement,
     ("GET", "/quota"): _quota,
     ("POST", "/quota"): _quota,
     ("POST", "/instances/events"): _instance_events,

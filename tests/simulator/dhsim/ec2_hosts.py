@@ -945,15 +945,42 @@ def parse_moment(value):
     return _parse_time(text)
 
 
+def _replacement_like(backend, host, state="available"):
+    """A host as AWS allocates to replace ``host``: same AZ, properties, settings and tags, allocated now."""
+    return create_host(backend, host.zone, host.instance_type, None if host.instance_type else host.instance_family,
+                       host.auto_placement, host.host_recovery, host_meta(host)["host_maintenance"],
+                       {t["key"]: t["value"] for t in host.get_tags()}, state=state)
+
+
+def set_available_after(host, seconds):
+    """A ``pending`` host becomes ``available`` after ``seconds`` (wall time, not scaled), as tick() applies."""
+    if host.state != "pending":
+        raise ValueError("host %s is %s: only a pending host becomes available later" % (host.id, host.state))
+    host_meta(host)["pending_until"] = time.time() + float(seconds)
+
+
+def allocate_maintenance_replacement(backend, host, available_after=None):
+    """What AWS host maintenance does first for a degraded host: a like replacement in ``pending``, which becomes
+    ``available`` after ``available_after`` seconds (never, when None); the instances stay on the old host."""
+    if host.state in RELEASED_STATES:
+        raise ValueError("host %s is %s: there is nothing to replace" % (host.id, host.state))
+    if host_meta(host)["host_maintenance"] != "on":
+        raise ValueError("host %s has host maintenance off: AWS allocates no replacement" % host.id)
+    replacement = _replacement_like(backend, host, state="pending")
+    if available_after is not None:
+        set_available_after(replacement, available_after)
+    return replacement
+
+
 def complete_host_recovery(backend, host):
     """What AWS does when host recovery succeeds: a replacement host with the same AZ, properties, settings and
-    tags, the running instances moved onto it with their ids, and the old host released-permanent-failure."""
+    tags, the running instances moved onto it with their ids, and the old host released-permanent-failure.
+    A host whose recovery is off (ModifyHosts HostRecovery=off) is not recovered."""
     if host.state in RELEASED_STATES:
         raise ValueError("host %s is %s: there is nothing to recover" % (host.id, host.state))
-    meta = host_meta(host)
-    replacement = create_host(backend, host.zone, host.instance_type, None if host.instance_type else host.instance_family,
-                              host.auto_placement, host.host_recovery, meta["host_maintenance"],
-                              {t["key"]: t["value"] for t in host.get_tags()})
+    if host.host_recovery != "on":
+        raise ValueError("host %s has host recovery off: AWS does not recover it" % host.id)
+    replacement = _replacement_like(backend, host)
     moved = []
     for instance in host_instances(backend, host.id, consuming_only=False):
         if instance.state != "running":

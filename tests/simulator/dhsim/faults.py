@@ -49,13 +49,28 @@ _INSTANCE_ID = re.compile(r"\bi-[0-9a-f]{8,17}\b")
 class RequestInfo:
     """Service, action, region, protocol and instance ids of one AWS request."""
 
-    def __init__(self, service, action, region, protocol, instance_ids, access_key=None):
+    def __init__(self, service, action, region, protocol, instance_ids, access_key=None, iam_actions=None):
         self.access_key = access_key
+        self.iam_actions = iam_actions  # the IAM actions AWS checks, where they differ from the API action
         self.service = service
         self.action = action
         self.region = region
         self.protocol = protocol
         self.instance_ids = instance_ids
+
+
+# IAM has no TransactWriteItems action: AWS authorises each operation of the transaction as its own action.
+TRANSACT_WRITE_IAM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+
+
+def transact_write_iam_actions(body):
+    """``[(IAM action, table name)]`` of a TransactWriteItems request body (a dict)."""
+    found = []
+    for item in body.get("TransactItems") or []:
+        for kind, operation in item.items():
+            if kind in TRANSACT_WRITE_IAM_ACTIONS and isinstance(operation, dict):
+                found.append((TRANSACT_WRITE_IAM_ACTIONS[kind], operation.get("TableName") or ""))
+    return found
 
 
 def identify(environ, body):
@@ -84,7 +99,13 @@ def identify(environ, body):
         ids = [v for k, v in pairs if _INSTANCE_KEY.match(k)]
         return RequestInfo(service, action, region, protocol, ids, access_key)
     text = body.decode("utf-8", "replace") if body else ""
-    return RequestInfo(service, action, region, protocol, sorted(set(_INSTANCE_ID.findall(text))), access_key)
+    iam_actions = None
+    if service == "dynamodb" and action == "TransactWriteItems":
+        try:
+            iam_actions = sorted(set(name for name, _table in transact_write_iam_actions(json.loads(text or "{}"))))
+        except ValueError:
+            iam_actions = None
+    return RequestInfo(service, action, region, protocol, sorted(set(_INSTANCE_ID.findall(text))), access_key, iam_actions)
 
 
 def render_error(info, code, message, status):
@@ -244,6 +265,8 @@ class CallLog:
                 "instance_ids": list(info.instance_ids), "status": status, "code": code or "OK",
                 "injected": injected, "duration": round(duration, 6), "access_key": info.access_key,
             })
+            if info.iam_actions:
+                self.entries[-1]["iam_actions"] = list(info.iam_actions)
             if extra:
                 self.entries[-1].update(extra)
 

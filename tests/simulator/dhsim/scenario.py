@@ -8,7 +8,8 @@ from .throttle import THROTTLE
 
 DEFAULT_AMI = "ami-12c6146b"
 HOST_KEYS = {"name", "availability_zone", "instance_family", "instance_type", "state", "auto_placement", "host_recovery",
-             "host_maintenance", "tags", "count", "allocation_time", "reservation_id"}
+             "host_maintenance", "tags", "count", "allocation_time", "reservation_id",
+             "available_after"}
 INSTANCE_KEYS = {"name", "host", "instance_type", "count", "state", "affinity", "hang_on_stop", "disable_api_stop", "platform",
                  "tags", "availability_zone", "image_id", "stop_latency", "start_latency", "force_latency", "events",
                  "system_status", "instance_status", "tenancy", "root_device", "asg", "host_resource_group",
@@ -85,6 +86,11 @@ def load(source):
                 if item.get("allocation_time") is not None:
                     ec2_hosts.host_meta(host)["allocation_time"] = _moment("host %r: allocation_time" % name, item["allocation_time"])
                 ec2_hosts.host_meta(host)["reservation_id"] = item.get("reservation_id")  # DescribeHosts HostReservationId
+                if item.get("available_after") is not None:
+                    try:
+                        ec2_hosts.set_available_after(host, item["available_after"])
+                    except (ValueError, TypeError) as exc:
+                        raise ScenarioError("host %r: available_after: %s" % (name, exc)) from exc
                 hosts[name] = host.id
                 SIM.names["hosts"][name] = host.id
         instances = {}

@@ -1,7 +1,9 @@
 """DynamoDB, SNS and IAM additions: TableId, resource-scoped IAM checks (DynamoDB, SNS, EC2), IAM enforcement switch."""
 
+import functools
 import json
 import re
+import threading
 import uuid
 
 from moto import settings
@@ -11,11 +13,17 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.ec2.responses import EC2Response
 from moto.sns.responses import SNSResponse
 
+from .faults import transact_write_iam_actions
+
 _ORIGINAL = {}
 
 # DynamoDB actions that name tables somewhere other than a top-level TableName.
 _BATCH_ACTIONS = ("BatchGetItem", "BatchWriteItem")
 _TRANSACT_ACTIONS = ("TransactGetItems", "TransactWriteItems")
+# DynamoDB applies each conditional write and transaction atomically; moto's handlers check and then write, so
+# concurrent requests are serialised here to keep "exactly one conditional writer wins" true.
+_WRITE_ACTIONS = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+_WRITE_LOCK = threading.RLock()
 
 
 def _table_describe(self, base_key="TableDescription"):
@@ -47,13 +55,28 @@ def _dynamodb_table_names(handler):
     return sorted(set(names))
 
 
+def _table_arn(handler, name):
+    return name if name.startswith("arn:") else "arn:aws:dynamodb:%s:%s:table/%s" % (handler.region, handler.current_account, name)
+
+
 def _dynamodb_authorize(self, resource="*"):
+    if self._get_action() == "TransactWriteItems":
+        try:
+            body = json.loads(self.raw_body or b"{}")
+        except (TypeError, ValueError):
+            body = {}
+        for action, name in sorted(set(transact_write_iam_actions(body))):
+            self._get_action = lambda action=action: action  # what moto's IAMRequest names the action after
+            try:
+                _ORIGINAL["authorize"](self, _table_arn(self, name))
+            finally:
+                del self._get_action
+        return None
     names = _dynamodb_table_names(self)
     if not names:
         return _ORIGINAL["authorize"](self, resource)
     for name in names:
-        arn = name if name.startswith("arn:") else "arn:aws:dynamodb:%s:%s:table/%s" % (self.region, self.current_account, name)
-        _ORIGINAL["authorize"](self, arn)
+        _ORIGINAL["authorize"](self, _table_arn(self, name))
     return None
 
 
@@ -118,10 +141,20 @@ def set_iam_enforcement(enabled):
     ActionAuthenticatorMixin.request_count = 0
 
 
+def _serialised(method):
+    @functools.wraps(method)
+    def write(self, *args, **kwargs):
+        with _WRITE_LOCK:
+            return method(self, *args, **kwargs)
+    return write
+
+
 def install():
     """Patch moto's DynamoDB and SNS classes (idempotent)."""
     if _ORIGINAL:
         return
+    for name in _WRITE_ACTIONS:
+        setattr(DynamoHandler, name, _serialised(getattr(DynamoHandler, name)))
     _ORIGINAL["table_describe"] = Table.describe
     _ORIGINAL["authorize"] = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
     Table.describe = _table_describe

@@ -1,6 +1,7 @@
 """AWS host recovery in the simulator: ImpairedSince, allocation times from scenarios, complete_host_recovery."""
 
 import datetime
+import time
 
 import pytest
 
@@ -80,3 +81,66 @@ def test_a_released_host_cannot_be_recovered(simulator):
     with pytest.raises(ControlAPIError) as caught:
         simulator.control.complete_host_recovery("sick")
     assert caught.value.status == 400 and "nothing to recover" in str(caught.value)
+
+
+def test_modify_hosts_turns_host_recovery_off_and_aws_then_does_not_recover_the_host(simulator):
+    ids = simulator.load_scenario(world())
+    ec2 = simulator.client("ec2")
+    sick = ids["hosts"]["sick"]
+
+    result = ec2.modify_hosts(HostIds=[sick], HostRecovery="off")
+
+    assert (result["Successful"], result["Unsuccessful"]) == ([sick], [])
+    assert describe_host(ec2, sick)["HostRecovery"] == "off"
+    with pytest.raises(ControlAPIError, match="host recovery off"):
+        simulator.control.complete_host_recovery("sick")
+    assert describe_host(ec2, sick)["State"] == "under-assessment"
+    assert ec2.describe_instances(InstanceIds=[ids["instances"]["db"]])["Reservations"][0]["Instances"][0]["Placement"]["HostId"] == sick
+
+
+def maintained():
+    return {"hosts": [{"name": "old", "availability_zone": "us-east-1a", "instance_family": "m5", "state": "permanent-failure",
+                       "host_maintenance": "on", "host_recovery": "on", "tags": {"Name": "web"}, "allocation_time": 3600}],
+            "instances": [{"name": "web", "host": "old", "instance_type": "m5.large"}]}
+
+
+def test_a_maintenance_replacement_is_a_like_pending_host_that_becomes_available(simulator):
+    ids = simulator.load_scenario(maintained())
+    ec2 = simulator.client("ec2")
+    old = describe_host(ec2, ids["hosts"]["old"])
+
+    replacement_id = simulator.control.allocate_maintenance_replacement("old", available_after=0.5)["replacement_host_id"]
+
+    replacement = describe_host(ec2, replacement_id)
+    assert replacement["State"] == "pending"
+    assert [replacement[key] for key in ("AvailabilityZone", "HostProperties", "HostRecovery", "HostMaintenance")] == [
+        old[key] for key in ("AvailabilityZone", "HostProperties", "HostRecovery", "HostMaintenance")]
+    assert replacement["Tags"] == old["Tags"] and replacement["AllocationTime"] > old["AllocationTime"]
+    assert describe_host(ec2, old["HostId"])["Instances"] == old["Instances"]  # AWS has moved nothing yet
+    deadline = time.time() + 10
+    while describe_host(ec2, replacement_id)["State"] == "pending":
+        assert time.time() < deadline, "the replacement never became available"
+        time.sleep(0.1)
+    assert describe_host(ec2, replacement_id)["State"] == "available"
+
+
+def test_a_pending_host_from_a_scenario_becomes_available_after_its_delay(simulator):
+    scenario = maintained()
+    scenario["hosts"].append({"name": "new", "availability_zone": "us-east-1a", "instance_family": "m5", "state": "pending",
+                              "available_after": 2.0})
+    ids = simulator.load_scenario(scenario)
+    ec2 = simulator.client("ec2")
+    assert describe_host(ec2, ids["hosts"]["new"])["State"] == "pending"
+    time.sleep(2.2)
+    assert describe_host(ec2, ids["hosts"]["new"])["State"] == "available"
+    with pytest.raises(ControlAPIError, match="only a pending host"):
+        simulator.control.set_host_state("old", "available", available_after=1)
+    assert describe_host(ec2, ids["hosts"]["old"])["State"] == "permanent-failure"
+
+
+def test_no_maintenance_replacement_for_a_host_with_host_maintenance_off(simulator):
+    scenario = maintained()
+    scenario["hosts"][0]["host_maintenance"] = "off"
+    simulator.load_scenario(scenario)
+    with pytest.raises(ControlAPIError, match="host maintenance off"):
+        simulator.control.allocate_maintenance_replacement("old")

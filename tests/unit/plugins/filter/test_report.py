@@ -71,6 +71,15 @@ def test_next_action_depends_on_the_cause():
     assert "force=true" in report.next_action("Host h-01234567 looks healthy", [], "h-01234567", "T")
     assert "rerun" in report.next_action("", [FAILED], "h-01234567", "T")
     assert report.next_action("", [MOVED], "h-01234567", "T") == "nothing"
+    cancelled = report.next_action("cancel requested by alice@bastion at 2026-12-03T10:00:00Z: freeze; 1 instance(s) were not migrated",
+                                   [FAILED], "h-01234567", "T")
+    assert "run failover.yml -e failed_host_id=h-01234567 again" in cancelled and "does not resume" in cancelled
+
+
+def test_summary_message_counts_what_a_cancel_left():
+    summary = {"totalInstances": 3, "successfulMigrations": 1, "failedMigrations": 0, "skippedMigrations": 0, "cancelledMigrations": 2}
+    message = report.summary_message([MOVED], "h-01234567", "cancelled", summary, "cancel requested by alice", "resume later")
+    assert "Instances: 3 total, 1 moved, 0 failed, 0 skipped, 2 left where they were by the cancel" in message
 
 
 def test_ascii_subject_is_ascii_single_line_and_short():
@@ -109,3 +118,37 @@ def test_plan_lines_show_each_hosts_reservation_and_a_new_hosts_allocation_time_
         "new host new-1 (to be allocated): on-demand, price unknown",
         "new host h-55555555 allocated at 2026-11-27T09:00:00Z: reserved (hr-2)",
     ]
+
+
+SKIPPED = dict(MOVED, instance_id="i-01234567", status="skipped", target_host_id=None, reason="instance-store root device")
+UNTOUCHED = dict(MOVED, instance_id="i-76543210", status="untouched", target_host_id=None, reason=report.UNTOUCHED_REASON)
+
+
+def test_left_on_failed_host_counts_skipped_and_untouched_instances():
+    assert report.left_on_failed_host([MOVED, FAILED], "h-01234567") == ""
+    assert report.left_on_failed_host([MOVED, SKIPPED, dict(SKIPPED, instance_id="i-01234568")], "h-01234567") == \
+        "2 instance(s) left on failed host h-01234567: skipped"
+    assert report.left_on_failed_host([SKIPPED, UNTOUCHED, UNTOUCHED], "h-01234567") == \
+        "3 instance(s) left on failed host h-01234567: 1 skipped, 2 untouched (not in instance_ids)"
+
+
+def test_summary_headline_puts_what_stays_on_the_host_in_the_first_line():
+    assert report.summary_headline([MOVED], "h-01234567", "succeeded") == "Failover of h-01234567: SUCCEEDED"
+    assert report.summary_headline([MOVED, SKIPPED], "h-01234567", "planned", check_mode=True) == (
+        "Failover of h-01234567: PLANNED (check mode: nothing was changed); 1 instance(s) left on failed host h-01234567: skipped")
+    message = report.summary_message([MOVED, SKIPPED], "h-01234567", "succeeded", {}, "", "nothing")
+    assert message.splitlines()[0] == "Failover of Dedicated Host h-01234567: SUCCEEDED; 1 instance(s) left on failed host h-01234567: skipped"
+
+
+def test_untouched_results_are_the_hosts_instances_that_instance_ids_leaves_out():
+    instances = [{"instance_id": "i-0000000b", "instance_type": "m5.large", "state": "stopped"},
+                 {"instance_id": "i-0000000a", "instance_type": "m5.xlarge", "state": "running"}]
+    assert report.untouched_results(instances, [], "h-01234567") == []
+    assert report.untouched_results(instances, ["i-0000000a"], "h-01234567") == [
+        {"instance_id": "i-0000000b", "instance_type": "m5.large", "status": "untouched", "source_host_id": "h-01234567",
+         "target_host_id": None, "original_state": "stopped", "final_state": "stopped", "reason": report.UNTOUCHED_REASON}]
+
+
+def test_the_timeline_lists_untouched_instances_with_the_skipped_ones():
+    timeline = report.report_timeline([UNTOUCHED], {"instanceMigrations": {}})
+    assert (timeline["instances"], timeline["skipped"]) == ([], [{"instance_id": "i-76543210", "reason": report.UNTOUCHED_REASON}])

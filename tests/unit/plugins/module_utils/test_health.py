@@ -13,6 +13,12 @@ import datetime
 import pytest
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import health
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import AwsApiError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
+from conftest import TABLE
+from conftest import create_migration_table
 
 NOW = datetime.datetime(2026, 3, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
 
@@ -294,3 +300,86 @@ def test_an_unknown_host_id_is_reported_as_not_found(simulator):
     with pytest.raises(health.NotFoundError) as caught:
         health.host_health(simulator.client("ec2"), host_ids=["h-0123456789abcdef0"])
     assert "h-0123456789abcdef0" in str(caught.value)
+
+
+# --------------------------------------------------------------------------- the failover and AWS's own moves
+
+def recovering_host(simulator, state="under-assessment"):
+    """(EC2 client, a record whose lease run-a holds, the host's DescribeHosts entry) of a host with recovery on."""
+    ids = simulator.load_scenario({"hosts": [{"name": "sick", "availability_zone": "us-east-1a", "instance_family": "m5", "state": state,
+                                              "host_recovery": "on"}]})
+    dynamodb = simulator.client("dynamodb")
+    create_migration_table(dynamodb)
+    record = MigrationRecord(dynamodb, TABLE, ids["hosts"]["sick"], "run-a")
+    record.acquire(lease_seconds=60)
+    ec2 = retrying(simulator.client("ec2"))
+    return ec2, record, health.describe_hosts(ec2, host_ids=[ids["hosts"]["sick"]])[0]
+
+
+def test_turning_host_recovery_off_writes_the_record_first_then_calls_modify_hosts_once(simulator):
+    ec2, record, sick = recovering_host(simulator)
+    note = health.turn_off_host_recovery(ec2, sick, record=record, run_id="run-a")
+    assert note.startswith("AWS host recovery turned off on %s" % sick["HostId"])
+    assert health.describe_hosts(ec2, host_ids=[sick["HostId"]])[0]["HostRecovery"] == "off"
+    assert health.recovery_turned_off(record.load())["runId"] == "run-a"
+    log = [(entry["service"], entry["action"]) for entry in simulator.control.call_log()]
+    assert log.index(("dynamodb", "UpdateItem"), log.index(("dynamodb", "PutItem")) + 1) < log.index(("ec2", "ModifyHosts"))
+    assert health.turn_off_host_recovery(ec2, dict(sick, HostRecovery="off"), record=record, run_id="run-a") is None
+    assert simulator.control.call_count("ec2", "ModifyHosts") == 1
+
+
+def test_a_run_that_lost_its_lease_does_not_turn_host_recovery_off(simulator):
+    ec2, record, sick = recovering_host(simulator)
+    MigrationRecord(simulator.client("dynamodb"), TABLE, sick["HostId"], "run-b").acquire(lease_seconds=60, break_lock=True)
+    with pytest.raises(LeaseLostError) as caught:
+        health.turn_off_host_recovery(ec2, sick, record=record, run_id="run-a")
+    assert "run-a" in str(caught.value)
+    assert simulator.control.call_count("ec2", "ModifyHosts") == 0
+    assert health.describe_hosts(ec2, host_ids=[sick["HostId"]])[0]["HostRecovery"] == "on"
+
+
+def test_modify_hosts_refusing_the_host_is_an_error_that_names_it(simulator):
+    ec2, record, sick = recovering_host(simulator)
+    simulator.control.set_host_state(sick["HostId"], "released")
+    with pytest.raises(AwsApiError) as caught:
+        health.turn_off_host_recovery(ec2, sick, record=record, run_id="run-a")
+    assert caught.value.code == "InvalidHostState" and sick["HostId"] in caught.value.message
+    assert "nothing has been stopped" in caught.value.message
+
+
+def test_settings_before_failover_restore_recovery_only_when_the_record_says_a_failover_turned_it_off():
+    off = host("under-assessment", recovery="off")
+    noted = {"HostRecoveryTurnedOff": {"runId": "run-a", "at": "2026-01-01T00:00:00Z", "previous": "on"}}
+    assert health.settings_before_failover(off, noted)["HostRecovery"] == "on"
+    assert health.settings_before_failover(off, {})["HostRecovery"] == "off"
+    assert off["HostRecovery"] == "off"  # the live entry is left as it is
+
+
+def test_wait_until_available_rereads_until_no_host_is_pending_and_calls_on_wait_between():
+    answers = [[{"HostId": "h-01234567", "State": "pending"}], [{"HostId": "h-01234567", "State": "pending"}],
+               [{"HostId": "h-01234567", "State": "available"}]]
+    waits, pauses = [], []
+    hosts = health.wait_until_available(lambda ids: answers.pop(0), ["h-01234567"], timeout=60, interval=2,
+                                        sleep=pauses.append, monotonic=lambda: 0.0, on_wait=lambda: waits.append(1))
+    assert hosts["h-01234567"]["State"] == "available"
+    assert (len(waits), pauses) == (2, [2.0, 2.0])
+
+
+def test_wait_until_available_gives_up_at_its_timeout():
+    clock = [0.0]
+
+    def sleep(seconds):
+        clock[0] += seconds
+
+    hosts = health.wait_until_available(lambda ids: [{"HostId": "h-01234567", "State": "pending"}], ["h-01234567"], timeout=5,
+                                        interval=2, sleep=sleep, monotonic=lambda: clock[0])
+    assert hosts["h-01234567"]["State"] == "pending" and clock[0] == 5.0
+
+
+def test_a_maintenance_replacement_matches_zone_kind_tags_and_a_later_allocation():
+    failed = host("permanent-failure", maintenance="on", AvailabilityZone="us-east-1a", HostProperties={"InstanceFamily": "m5"},
+                  AllowsMultipleInstanceTypes="on", AllocationTime=ago(3600), Tags=[{"Key": "Name", "Value": "web"}])
+    replacement = dict(failed, HostId="h-0fedcba9876543210", State="pending", AllocationTime=ago(60))
+    assert health.is_maintenance_replacement(failed, replacement)
+    assert not health.is_maintenance_replacement(failed, dict(replacement, Tags=[{"Key": "Name", "Value": "db"}]))
+    assert not health.is_maintenance_replacement(failed, dict(replacement, AllocationTime=ago(7200)))

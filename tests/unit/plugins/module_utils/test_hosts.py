@@ -7,12 +7,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
+
 import pytest
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import hosts
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import CapacityError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseHeldError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
@@ -83,6 +86,12 @@ class World(object):
 
     def item(self):
         return get_record(self.dynamodb, TABLE, self.failed)
+
+
+def claim_for_another_failover(world, pool_host_id, run_id="run-other"):
+    """Claim ``pool_host_id`` for OTHER_FAILED, whose failover holds its own lease."""
+    MigrationRecord(world.dynamodb, TABLE, OTHER_FAILED, run_id).acquire(lease_seconds=60)
+    return claims.claim_pool_host(world.dynamodb, TABLE, pool_host_id, OTHER_FAILED, run_id)
 
 
 def targets(result):
@@ -175,7 +184,8 @@ def test_allocation_when_the_pool_is_empty(simulator):
     assert host["HostRecovery"] == "on"
     assert host["HostMaintenance"] == "off"
     # Cost-allocation tags kept; pool tags and the old FailoverFor are not copied.
-    assert world.tags(new_host) == {"Name": "app-host-1", "CostCenter": "cc-42", "FailoverFor": world.failed}
+    assert world.tags(new_host) == {
+        "Name": "app-host-1", "CostCenter": "cc-42", "FailoverFor": world.failed, "FailoverAllocatedFor": world.failed}
     found = world.ec2.describe_hosts(Filter=[{"Name": "client-token", "Values": [plan["client_token"]]}])["Hosts"]
     assert [entry["HostId"] for entry in found] == [new_host]
     item = world.item()
@@ -311,6 +321,29 @@ def test_transient_allocation_failure_then_success(simulator):
     assert world.calls("AllocateHosts") == 2
 
 
+def test_allocation_retry_waits_double_up_to_the_cap_and_renew_the_lease_meanwhile(simulator):
+    world = World(simulator, scenario())
+    simulator.control.add_fault("ec2", "AllocateHosts", "InsufficientHostCapacity", count=3)
+    clock = {"now": 1795000000.0}
+    record = MigrationRecord(world.dynamodb, TABLE, world.failed, RUN_ID, wall_clock=lambda: clock["now"],
+                             monotonic=lambda: clock["now"])
+    record.acquire(lease_seconds=30)
+    version = world.item()["LeaseVersion"]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        clock["now"] += seconds
+
+    result = hosts.plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID,
+                                    sleep=sleep, allocation_attempts=4, allocation_retry_delay=100)
+
+    assert len(result["plan"]["allocated_host_ids"]) == 1 and world.calls("AllocateHosts") == 4
+    # Waits of 100, 200 and 300 s (400 capped), each slept in slices of at most 10 s.
+    assert sum(slept) == 600 and max(slept) == 10
+    assert world.item()["LeaseVersion"] - version >= 600 // 30  # a 30 s lease renewed all along the 10 minutes
+
+
 def test_pool_host_claimed_by_another_failover_is_skipped(simulator):
     # Each pool host has room for one of the two 12xlarge; the one claimed elsewhere is replaced by a new host.
     instances = [{"name": "big", "host": "failed", "instance_type": "m5.12xlarge", "count": 2}]
@@ -319,7 +352,7 @@ def test_pool_host_claimed_by_another_failover_is_skipped(simulator):
                           {"name": "resident-b", "host": "free", "instance_type": "m5.12xlarge"}]
     world = World(simulator, spec)
     taken, free = world.host("taken"), world.host("free")
-    assert claims.claim_pool_host(world.dynamodb, TABLE, taken, OTHER_FAILED, "run-other")
+    assert claim_for_another_failover(world, taken)
     result = world.plan()
     used = sorted(targets(result).values())
     assert taken not in used
@@ -447,7 +480,7 @@ def test_a_bad_target_is_refused_before_any_change(simulator, bad, expected):
     world = World(simulator, scenario(pool_host("pool"), pool_host("zone", availability_zone="us-east-1b"),
                                       pool_host("family", instance_family="c5"), pool_host("state", state="under-assessment"),
                                       pool_host("claimed")))
-    claims.claim_pool_host(world.dynamodb, TABLE, world.host("claimed"), OTHER_FAILED, "run-other")
+    claim_for_another_failover(world, world.host("claimed"))
     target = world.names["hosts"].get(bad, bad)
     record = world.record()
     simulator.control.reset_calls()
@@ -455,7 +488,7 @@ def test_a_bad_target_is_refused_before_any_change(simulator, bad, expected):
         world.plan(record=record, target_host_ids=[target])
     assert "target_host_ids" in caught.value.message and expected in caught.value.message and target in caught.value.message
     assert [world.calls(action) for action in ("CreateTags", "AllocateHosts")] == [0, 0]
-    assert simulator.control.call_count("dynamodb", "PutItem") == 0
+    assert [simulator.control.call_count("dynamodb", action) for action in ("PutItem", "TransactWriteItems")] == [0, 0]
     assert claims.claims_for(world.dynamodb, TABLE, world.failed) == []
 
 
@@ -542,6 +575,20 @@ def test_settle_tags_the_outcome_takes_the_consumed_pool_host_out_of_the_pool_an
     again = settle(world, record, reserved_tags={"Role": "Reserved"})
     assert again["changed"] is False
     assert [world.calls(action) for action in ("CreateTags", "DeleteTags", "ReleaseHosts", "AllocateHosts")] == [0, 0, 0, 0]
+
+
+def test_settle_keeps_an_operators_tag_that_shares_a_pool_key_but_not_its_value(simulator):
+    # A named target tagged Role=App is not a pool host: its Role is the operator's and stays.
+    world = World(simulator, scenario(pool_host("target", tags={"Role": "App", "Team": "web"})))
+    target = world.host("target")
+    record = world.record()
+    move(world, record, world.plan(record=record, target_host_ids=[target])["plan"]["placements"])
+
+    settlement = settle(world, record, reserved_tags={"Role": "Reserved"})["settlement"]
+
+    assert world.tags(target) == {"Role": "App", "Team": "web", "FailoverFor": world.failed}
+    assert settlement["consumed_pool_host_ids"] == [] and settlement["retagged_host_ids"] == []
+    assert world.calls("DeleteTags") == 0
 
 
 def test_settle_returns_the_claim_on_a_host_that_received_nothing(simulator):
@@ -633,7 +680,8 @@ def test_check_mode_settle_previews_a_plan_without_any_change(simulator):
     assert "would allocate a spare for the pool in place of %s" % world.host("pool") in lines
     changes = ("CreateTags", "DeleteTags", "ReleaseHosts", "AllocateHosts")
     assert [world.calls(action) for action in changes] == [0, 0, 0, 0]
-    assert [simulator.control.call_count("dynamodb", action) for action in ("PutItem", "UpdateItem", "DeleteItem")] == [0, 0, 0]
+    assert [simulator.control.call_count("dynamodb", action)
+            for action in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems")] == [0, 0, 0, 0]
 
 
 def test_settle_changes_nothing_once_the_lease_is_lost(simulator):
@@ -650,7 +698,7 @@ def test_settle_changes_nothing_once_the_lease_is_lost(simulator):
         settle(world, record, release_failed_host=True)
 
     assert [world.calls(action) for action in ("CreateTags", "DeleteTags", "ReleaseHosts", "AllocateHosts")] == [0, 0, 0, 0]
-    assert simulator.control.call_count("dynamodb", "DeleteItem") == 0
+    assert [simulator.control.call_count("dynamodb", action) for action in ("DeleteItem", "TransactWriteItems")] == [0, 0]
 
 
 def test_a_failover_without_a_plan_has_nothing_to_settle(simulator):
@@ -670,17 +718,22 @@ def test_a_failover_without_a_plan_has_nothing_to_settle(simulator):
 def test_release_unused_hosts_releases_only_idle_hosts_a_failover_allocated(simulator):
     world = World(simulator, scenario(pool_host("pool"), instances=[{"name": "web", "host": "failed"}]))
     token = hosts.client_token(world.failed, 1)
-    tags = [{"ResourceType": "dedicated-host", "Tags": [{"Key": "FailoverFor", "Value": world.failed}]}]
+    tags = [{"ResourceType": "dedicated-host", "Tags": hosts.allocation_tags(world.failed)}]
     idle, busy = world.ec2.allocate_hosts(AvailabilityZone="us-east-1a", InstanceFamily="m5", Quantity=2, ClientToken=token,
                                           TagSpecifications=tags)["HostIds"]
     world.ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="m5.large",
                             Placement={"HostId": busy, "Tenancy": "host", "AvailabilityZone": "us-east-1a"})
     world.ec2.create_tags(Resources=[world.host("pool")], Tags=[{"Key": "FailoverFor", "Value": world.failed}])
+    # Tagged FailoverFor afterwards, not at allocation: the IAM policy would refuse its release, so it is kept.
+    (untagged,) = world.ec2.allocate_hosts(AvailabilityZone="us-east-1a", InstanceFamily="m5", Quantity=1,
+                                           ClientToken=hosts.client_token(world.failed, 2))["HostIds"]
+    world.ec2.create_tags(Resources=[untagged], Tags=[{"Key": "FailoverFor", "Value": world.failed}])
     simulator.control.reset_calls()
 
     preview = hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE, check_mode=True)
     assert preview["released_host_ids"] == [idle] and preview["changed"] is False and world.calls("ReleaseHosts") == 0
     kept = dict((entry["host_id"], entry["reason"]) for entry in preview["kept"])
+    assert kept[untagged].startswith("it has no FailoverAllocatedFor tag")
     assert kept[world.host("pool")].startswith("no failover allocated it")
     assert kept[busy].startswith("1 instance(s) on it")
 
@@ -696,3 +749,256 @@ def test_release_unused_hosts_releases_only_idle_hosts_a_failover_allocated(simu
     assert again == {"changed": False, "released_host_ids": [], "kept": again["kept"]} and world.calls("ReleaseHosts") == 1
     with pytest.raises(InvalidInputError):
         hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE, host_ids=["h-nope"])
+
+
+# ---------------------------------------------------------------------------------------------------- AWS's own moves
+
+def test_planning_turns_aws_host_recovery_off_after_the_plan_is_stored_and_records_it(simulator):
+    world = World(simulator, scenario(pool_host("pool")))
+    simulator.control.reset_calls()
+    result = world.plan()
+    assert world.describe(world.failed)["HostRecovery"] == "off"
+    assert world.calls("ModifyHosts") == 1
+    note = world.item()["HostRecoveryTurnedOff"]
+    assert (note["runId"], note["previous"]) == (RUN_ID, "on") and note["at"].endswith("Z")
+    assert any(line.startswith("AWS host recovery turned off on %s" % world.failed) for line in result["notes"])
+    # A resumed run finds it off and the record saying so: no second call.
+    again = world.plan(record=world.record())
+    assert world.calls("ModifyHosts") == 1
+    assert not any("host recovery" in line for line in again["notes"])
+
+
+def test_check_mode_only_says_it_would_turn_host_recovery_off(simulator):
+    world = World(simulator, scenario(pool_host("pool")))
+    simulator.control.reset_calls()
+    result = world.plan(check_mode=True)
+    assert "would turn AWS host recovery off on %s before any instance is stopped" % world.failed in result["notes"]
+    assert world.calls("ModifyHosts") == 0
+    assert world.describe(world.failed)["HostRecovery"] == "on"
+    assert world.item() is None
+
+
+def test_a_failover_that_cannot_place_its_instances_leaves_aws_recovery_on(simulator):
+    world = World(simulator, scenario())
+    with pytest.raises(CapacityError):
+        world.plan(allocate_hosts=False)
+    assert world.describe(world.failed)["HostRecovery"] == "on"
+    assert world.calls("ModifyHosts") == 0
+    assert "HostRecoveryTurnedOff" not in world.item()
+
+
+def test_hosts_allocated_after_recovery_was_turned_off_keep_the_failed_hosts_setting(simulator):
+    world = World(simulator, scenario())
+    record = world.record()
+    record.set_fields(HostRecoveryTurnedOff={"runId": "run-earlier", "at": "2026-01-01T00:00:00Z", "previous": "on"})
+    world.ec2.modify_hosts(HostIds=[world.failed], HostRecovery="off")
+    plan = world.plan(record=record)["plan"]
+    assert world.describe(plan["allocated_host_ids"][0])["HostRecovery"] == "on"
+
+
+def maintained_scenario(replacement_state="pending", **replacement):
+    failed = dict(FAILED_HOST, host_maintenance="on", host_recovery="off", allocation_time=3600, tags={"Name": "app-host-1"})
+    aws_replacement = dict({"name": "aws", "availability_zone": "us-east-1a", "instance_family": "m5", "state": replacement_state,
+                            "host_maintenance": "on", "tags": {"Name": "app-host-1"}}, **replacement)
+    return {"hosts": [failed, aws_replacement], "instances": [{"name": "web", "host": "failed", "instance_type": "m5.large"}]}
+
+
+def test_a_pending_replacement_from_aws_maintenance_is_waited_for_with_the_lease_renewed(simulator):
+    world = World(simulator, maintained_scenario())
+    record = MigrationRecord(world.dynamodb, TABLE, world.failed, RUN_ID)
+    record.acquire(lease_seconds=3)
+    version = world.item()["LeaseVersion"]
+    aws = world.host("aws")
+    pauses = []
+
+    def sleep(seconds):
+        # The first pause outlasts a third of the lease (the next check renews it); AWS finishes during the second.
+        pauses.append(seconds)
+        if len(pauses) == 1:
+            time.sleep(1.2)
+        else:
+            simulator.control.set_host_state(aws, "available")
+
+    result = hosts.plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID,
+                                    target_host_ids=[aws], settle_interval=0.2, sleep=sleep)
+    assert pauses == [0.2, 0.2]
+    assert set(targets(result).values()) == {aws} and result["plan"]["target_host_ids"] == [aws]
+    assert "waited for %s (allocated by AWS host maintenance) to become available" % aws in result["notes"]
+    assert world.item()["LeaseVersion"] > version  # renewed while waiting
+    assert claims.claims_for(world.dynamodb, TABLE, world.failed) == [aws]
+
+
+def test_check_mode_plans_onto_a_pending_aws_replacement_without_waiting(simulator):
+    world = World(simulator, maintained_scenario())
+    aws = world.host("aws")
+    result = world.plan(check_mode=True, target_host_ids=[aws])
+    assert set(targets(result).values()) == {aws}
+    assert "would wait for %s (allocated by AWS host maintenance, pending) to become available" % aws in result["notes"]
+    assert world.describe(aws)["State"] == "pending"
+
+
+def test_an_aws_replacement_still_pending_after_settle_timeout_is_refused_before_any_change(simulator):
+    world = World(simulator, maintained_scenario())
+    record = world.record()
+    simulator.control.reset_calls()
+    with pytest.raises(InvalidInputError) as caught:
+        world.plan(record=record, target_host_ids=[world.host("aws")], settle_timeout=0.3, settle_interval=0.1)
+    assert "%s, the replacement AWS host maintenance allocated, was still pending after 0.3s" % world.host("aws") in caught.value.message
+    assert [world.calls(action) for action in ("CreateTags", "AllocateHosts", "ModifyHosts")] == [0, 0, 0]
+
+
+def test_a_pending_host_that_is_not_aws_replacement_is_refused_at_once(simulator):
+    world = World(simulator, maintained_scenario(tags={"Name": "another-app"}))
+    simulator.control.reset_calls()
+    with pytest.raises(InvalidInputError) as caught:
+        world.plan(target_host_ids=[world.host("aws")], settle_timeout=5, settle_interval=0.1)
+    assert "%s is pending, not available" % world.host("aws") in caught.value.message  # not "still pending after 5s"
+    assert world.calls("DescribeHosts") == 2  # the failed host, then the target once: no wait
+
+
+# ---------------------------------------------------------------------------------------------------- allocation across plan versions
+
+class Crash(Exception):
+    """The run dies right after EC2 answered (its process is killed before it writes anything more)."""
+
+
+def crash_after_allocate_hosts(world):
+    """Make the next AllocateHosts of ``world.ec2`` kill the run once EC2 has allocated the hosts."""
+    def crash(**_kwargs):
+        world.ec2.meta.events.unregister("after-call.ec2.AllocateHosts", unique_id="crash")
+        raise Crash()
+    world.ec2.meta.events.register("after-call.ec2.AllocateHosts", crash, unique_id="crash")
+
+
+def allocated_for(world):
+    """The live hosts tagged FailoverFor=<the failed host> (what AllocateHosts gave this failover)."""
+    hosts_found = world.ec2.describe_hosts(Filter=[{"Name": "tag-key", "Values": ["FailoverFor"]}])["Hosts"]
+    return [host for host in hosts_found if host["HostId"] != world.failed and host["State"] != "released"
+            and dict((tag["Key"], tag["Value"]) for tag in host["Tags"])["FailoverFor"] == world.failed]
+
+
+def test_two_crashes_across_plan_versions_leak_no_allocated_host(simulator):
+    world = World(simulator, scenario(instances=[{"name": "big", "host": "failed", "instance_type": "m5.24xlarge"}]))
+    record = world.record()
+    crash_after_allocate_hosts(world)
+    with pytest.raises(Crash):
+        world.plan(record=record)  # first crash: v1's host is allocated, the plan is not stored
+    # v1's host is under assessment when the rerun plans: it allocates another host (v2) and crashes again.
+    (first,) = [host["HostId"] for host in allocated_for(world)]
+    simulator.control.set_host_state(first, "under-assessment")
+    crash_after_allocate_hosts(world)
+    with pytest.raises(Crash):
+        world.plan(record=record)  # second crash: v2's host is allocated, the plan is not stored
+    simulator.control.set_host_state(first, "available")
+    allocated = sorted(host["HostId"] for host in allocated_for(world))
+    assert len(allocated) == 2 and first in allocated
+    simulator.control.reset_calls()
+
+    result = world.plan(record=record)
+
+    assert world.calls("AllocateHosts") == 0
+    assert len(result["plan"]["allocated_host_ids"]) == 1
+    assert sorted(entry["hostId"] for entry in world.item()["AllocatedHosts"]) == allocated
+
+
+def test_a_failover_that_starts_while_the_release_checks_its_hosts_keeps_them(simulator, monkeypatch):
+    world = World(simulator, scenario())
+    tags = [{"ResourceType": "dedicated-host", "Tags": hosts.allocation_tags(world.failed)}]
+    (idle,) = world.ec2.allocate_hosts(AvailabilityZone="us-east-1a", InstanceFamily="m5", Quantity=1,
+                                       ClientToken=hosts.client_token(world.failed, 1), TagSpecifications=tags)["HostIds"]
+    world.record().finalize()
+    instances_on = hosts.instances_on
+
+    def failover_starts_meanwhile(ec2, host_ids):
+        found = instances_on(ec2, host_ids)
+        world.record(run_id="run-new")  # after the scan found the failover over, before ReleaseHosts
+        return found
+    monkeypatch.setattr(hosts, "instances_on", failover_starts_meanwhile)
+    simulator.control.reset_calls()
+
+    result = hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE)
+
+    assert result["released_host_ids"] == [] and result["changed"] is False
+    assert result["kept"] == [{"host_id": idle, "reason": "the failover of %s started meanwhile (or claimed it)" % world.failed}]
+    assert world.calls("ReleaseHosts") == 0 and world.describe(idle)["State"] == "available"
+    assert claims.read_claim(world.dynamodb, TABLE, idle) is None
+
+
+def test_a_release_holds_its_host_until_ec2_answers(simulator):
+    world = World(simulator, scenario(instances=[{"name": "web", "host": "failed"}]))
+    record = world.record()
+    crash_after_allocate_hosts(world)
+    with pytest.raises(Crash):
+        world.plan(record=record)  # the host is allocated under the failover's token, the plan is not stored
+    (held,) = [host["HostId"] for host in allocated_for(world)]
+    # While a failover's record is leased, even by a run that died, its hosts cannot be held for release.
+    assert not claims.claim_for_release(world.dynamodb, TABLE, held, world.failed, world.item()["RecordVersion"], "release-test")
+    seen = []
+
+    def claim_during_release_hosts(**_kwargs):
+        seen.append(claims.claimed_by(world.dynamodb, TABLE, held))
+    ec2 = simulator.client("ec2")  # world.ec2 is fenced by the failover's lease
+    ec2.meta.events.register("before-call.ec2.ReleaseHosts", claim_during_release_hosts)
+    record.finalize(error_details="the run died")
+
+    assert hosts.release_unused_hosts(ec2, world.dynamodb, TABLE, host_ids=[held])["released_host_ids"] == [held]
+    assert seen == [claims.RELEASE_HOLDER]
+    assert claims.read_claim(world.dynamodb, TABLE, held) is None  # the claim ends once EC2 answered
+
+
+# ---------------------------------------------------------------------------------------------------- claims and the lease
+
+def test_the_preflight_settle_wait_keeps_renewing_the_lease(simulator):
+    world = World(simulator, scenario(pool_host("pool"), instances=[{"name": "web", "host": "failed", "hang_on_stop": True},
+                                                                    {"name": "api", "host": "failed"}]))
+    world.ec2.stop_instances(InstanceIds=[world.instance("web")])  # stays stopping: preflight waits the whole settle_timeout
+    clock = {"now": 1795000000.0}
+    record = MigrationRecord(world.dynamodb, TABLE, world.failed, RUN_ID, wall_clock=lambda: clock["now"],
+                             monotonic=lambda: clock["now"])
+    record.acquire(lease_seconds=30)
+    other = MigrationRecord(world.dynamodb, TABLE, world.failed, "run-other", wall_clock=lambda: clock["now"])
+    refused = []
+
+    def sleep(seconds):
+        clock["now"] += seconds
+        try:
+            other.acquire(lease_seconds=30)  # a takeover without break_lock is possible only once the lease expired
+        except LeaseHeldError:
+            refused.append(clock["now"])
+
+    result = hosts.plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID,
+                                    sleep=sleep, monotonic=lambda: clock["now"], settle_timeout=120, settle_interval=5)
+
+    assert clock["now"] >= 1795000000.0 + 120  # waited four leases long
+    assert len(refused) == 24  # every takeover attempt during the wait was refused
+    assert [entry["instance_id"] for entry in result["plan"]["skipped"]] == [world.instance("web")]
+    assert world.item()["LeaseRunId"] == RUN_ID
+
+
+def test_a_pool_host_tagged_back_into_the_pool_after_its_failover_finished_is_claimed_again(simulator):
+    spec = scenario(pool_host("pool"), instances=[{"name": "web", "host": "failed"}])
+    world = World(simulator, spec)
+    pool = world.host("pool")
+    # Failover A (another failed host) consumed the pool host, finished, and the operator tagged it back into the pool.
+    first = MigrationRecord(world.dynamodb, TABLE, OTHER_FAILED, "run-other")
+    first.acquire(lease_seconds=60)
+    assert claims.claim_pool_host(world.dynamodb, TABLE, pool, OTHER_FAILED, "run-other")
+    first.finalize()
+    simulator.control.reset_calls()
+
+    result = world.plan()
+
+    assert result["plan"]["pool_host_ids"] == [pool] and result["plan"]["allocated_host_ids"] == []
+    assert world.calls("AllocateHosts") == 0
+    assert claims.claimed_by(world.dynamodb, TABLE, pool) == world.failed
+
+
+def test_a_claim_of_a_failover_in_progress_is_never_taken_over(simulator):
+    world = World(simulator, scenario(pool_host("pool"), instances=[{"name": "web", "host": "failed"}]))
+    pool = world.host("pool")
+    assert claim_for_another_failover(world, pool)
+
+    result = world.plan()
+
+    assert result["plan"]["pool_host_ids"] == [] and len(result["plan"]["allocated_host_ids"]) == 1
+    assert claims.claimed_by(world.dynamodb, TABLE, pool) == OTHER_FAILED

@@ -14,9 +14,12 @@ import pytest
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import Migration
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import TokenBucket
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import lift_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import migrate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import restore_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import request_cancel
 
 TABLE = "HostMigrationQueue"
 RUN_ID = "run-placement-test"
@@ -134,7 +137,7 @@ def test_happy_path_running_and_stopped_instances_batched(simulator):
         assert entry["status"] == "success" and entry["phase"] == "verified"
         assert entry["endTime"]
     assert item["SuccessfulMigrations"] == 9 and item["FailedMigrations"] == 0
-    assert summarize(results) == dict(total=9, success=9, failed=0, skipped=0, changed=9, force_stopped=0)
+    assert summarize(results) == dict(total=9, success=9, failed=0, skipped=0, pending=0, changed=9, force_stopped=0)
 
 
 def test_record_written_once_per_tick(simulator):
@@ -306,12 +309,18 @@ def test_already_done_instances_change_nothing(simulator):
     assert world.changing_calls() == {"StopInstances": 0, "StartInstances": 0, "ModifyInstancePlacement": 0}
 
 
+class ShiftedClock(object):
+    """``time.monotonic()`` moved on by hand: a stalled process, or slow calls, without the wait."""
+
+    def __init__(self):
+        self.offset = 0.0
+
+    def __call__(self):
+        return time.monotonic() + self.offset
+
+
 def test_lease_lost_stops_further_ec2_changes(simulator):
-    clock = {"offset": 0.0}
-
-    def monotonic():
-        return time.monotonic() + clock["offset"]
-
+    monotonic = ShiftedClock()
     world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=3, state="running")],
                   lease_seconds=6.0, monotonic=monotonic)
     other = MigrationRecord(world.dynamodb, TABLE, world.hosts["failed"], "run-other", owner="other@host")
@@ -323,7 +332,7 @@ def test_lease_lost_stops_further_ec2_changes(simulator):
             # This process stalls past its lease and another run breaks the lock meanwhile.
             taken["calls"] = world.changing_calls()
             other.acquire(lease_seconds=60.0, break_lock=True)
-            clock["offset"] += 5.0
+            monotonic.offset += 5.0
 
     migration = Migration(world.ec2, world.record, world.placements(["web-0", "web-1", "web-2"]), FAST,
                           sleep=sleep, monotonic=monotonic)
@@ -338,16 +347,36 @@ def test_lease_lost_stops_further_ec2_changes(simulator):
     assert item["LeaseRunId"] == "run-other"
 
 
-def test_fence_is_checked_before_each_change(simulator):
+def test_a_tick_of_paced_placements_longer_than_the_lease_renews_it_and_moves_everything(simulator):
+    # Each ModifyInstancePlacement takes 1 s of the run's clock: 12 of them in one tick outlast the 6 s lease.
+    monotonic = ShiftedClock()
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=12, state="stopped")],
+                  lease_seconds=6.0, monotonic=monotonic)
+    version = world.record.load()["LeaseVersion"]
+
+    def slow_call(**_kwargs):
+        monotonic.offset += 1.0
+    world.ec2.meta.events.register("after-call.ec2.ModifyInstancePlacement", slow_call)
+
+    results = migrate(world.ec2, world.record, world.placements(["web-%d" % index for index in range(12)]), FAST,
+                      monotonic=monotonic)
+
+    assert [result["status"] for result in results] == ["success"] * 12
+    assert world.changing_calls()["ModifyInstancePlacement"] == 12
+    # Renewed within the paced loop (a renewal at most every third of the lease: 2 s here), not once per tick.
+    assert world.record.load()["LeaseVersion"] - version >= 12 // 2 - 1
+
+
+def test_the_lease_is_kept_and_fenced_before_each_change(simulator):
     world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", state="running")])
     fenced = []
-    original = world.record.fence
+    original = world.record.keep_lease
 
-    def fence():
+    def keep_lease():
         fenced.append(True)
         return original()
 
-    world.record.fence = fence
+    world.record.keep_lease = keep_lease
     migrate(world.ec2, world.record, world.placements(["web"]), FAST)
     assert len(fenced) == sum(world.changing_calls().values()) == 3
 
@@ -464,3 +493,133 @@ def test_concurrency_none_moves_every_instance_at_once(simulator):
     world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=3, state="running")])
     migration = Migration(world.ec2, world.record, world.placements(["web-0", "web-1", "web-2"]), dict(FAST, concurrency=None))
     assert migration.limit == 3
+
+
+# ------------------------------------------------------------------ cancel
+
+
+def cancel_after_first_stop(world, cancel):
+    """A sleep that calls ``cancel()`` once the first StopInstances has been answered (the move has begun)."""
+    done = []
+
+    def sleep(seconds):
+        if not done and world.log("StopInstances"):
+            done.append(cancel())
+        time.sleep(seconds)
+
+    return sleep
+
+
+def assert_cancelled_after_the_first_batch(world, results, names, reason_part):
+    results = by_id(results)
+    stopped = set(sum((entry["instance_ids"] for entry in world.log("StopInstances")), []))
+    moved = [name for name in names if world.instances[name] in stopped]
+    left = [name for name in names if name not in moved]
+    assert len(moved) == 2 and len(left) == 3, (moved, left)
+    item = world.record.load()
+    for name in moved:
+        assert results[world.instances[name]]["status"] == "success"
+        assert world.describe(name)["State"]["Name"] == "running"
+        assert world.describe(name)["Placement"]["HostId"] == world.hosts["target"]
+    for name in left:
+        result = results[world.instances[name]]
+        assert result["status"] == "pending" and result["changed"] is False
+        assert result["error"].startswith("cancelled before it was stopped: left where it is (cancel requested by %s" % reason_part)
+        assert world.describe(name)["State"]["Name"] == "running"
+        assert world.describe(name)["Placement"]["HostId"] == world.hosts["failed"]
+        entry = item["InstanceMigrations"][world.instances[name]]
+        assert entry["status"] == "pending" and entry["errorMessage"] == result["error"]
+    assert summarize(list(results.values()))["pending"] == 3
+    assert item["SuccessfulMigrations"] == 2 and item["TotalInstances"] == 5
+
+
+def test_a_cancel_request_stops_no_further_instance_and_finishes_those_begun(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=5, state="running")])
+    names = ["web-%d" % i for i in range(5)]
+    world.record.initialise_instances(dict((world.instances[name], {"targetHostId": world.hosts["target"]}) for name in names))
+
+    def cancel():
+        return request_cancel(world.dynamodb, TABLE, world.hosts["failed"], "alice@bastion", "keep the rest")
+
+    results = Migration(world.ec2, world.record, world.placements(names), dict(FAST, concurrency=2),
+                        sleep=cancel_after_first_stop(world, cancel)).run()
+    assert_cancelled_after_the_first_batch(world, results, names, "alice@bastion")
+    assert world.record.cancel_request()["reason"] == "keep the rest"
+
+
+def test_a_signal_cancels_like_a_request_and_says_so_in_the_record(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=5, state="running")])
+    names = ["web-%d" % i for i in range(5)]
+    caught = []
+    results = Migration(world.ec2, world.record, world.placements(names), dict(FAST, concurrency=2),
+                        sleep=cancel_after_first_stop(world, lambda: caught.append("SIGINT")),
+                        interrupted=lambda: caught[0] if caught else None).run()
+    assert_cancelled_after_the_first_batch(world, results, names, "signal SIGINT to run %s" % RUN_ID)
+    request = world.record.load()["CancelRequest"]
+    assert request["runId"] == RUN_ID and request["requestedBy"] == "signal SIGINT to run %s" % RUN_ID
+
+
+def test_a_cancel_before_the_first_poll_stops_nothing(simulator):
+    world = World(simulator, [
+        dict(name="web", host="failed", instance_type="m5.large", count=2, state="running"),
+        dict(name="cold", host="failed", instance_type="m5.large", state="stopped"),
+    ])
+    request_cancel(world.dynamodb, TABLE, world.hosts["failed"], "alice@bastion")
+    results = migrate(world.ec2, world.record, world.placements(["web-0", "web-1", "cold"]), FAST)
+    assert [result["status"] for result in results] == ["pending"] * 3
+    assert "cancelled before it was moved" in by_id(results)[world.instances["cold"]]["error"]
+    assert world.changing_calls() == dict((action, 0) for action in STATE_CHANGING)
+
+
+# ---------------------------------------------------------------------------------------------------- stop protection
+
+def stop_protected(world, name):
+    answer = world.ec2.describe_instance_attribute(InstanceId=world.instances[name], Attribute="disableApiStop")
+    return answer["DisableApiStop"]["Value"]
+
+
+def protected_world(simulator, **options):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", state="running")], **options)
+    world.ec2.modify_instance_attribute(InstanceId=world.instances["web"], DisableApiStop={"Value": True})
+    return world
+
+
+def test_the_lift_is_recorded_before_stop_protection_is_turned_off(simulator):
+    world = protected_world(simulator)
+    seen = []
+
+    def before_lift(**_kwargs):
+        seen.append(world.record.load()["InstanceMigrations"][world.instances["web"]].get("stopProtectionLifted"))
+    world.ec2.meta.events.register("before-call.ec2.ModifyInstanceAttribute", before_lift)
+
+    assert lift_stop_protection(world.ec2, world.record, [world.instances["web"]]) == {}
+    assert seen == [True] and stop_protected(world, "web") is False
+
+
+def test_the_run_that_holds_the_lease_restores_what_a_crashed_run_lifted(simulator):
+    world = protected_world(simulator, lease_seconds=5.0)
+    crashed = world.record
+    lift_stop_protection(world.ec2, crashed, [world.instances["web"]])  # and the run dies here
+    holder = MigrationRecord(world.dynamodb, TABLE, world.hosts["failed"], "run-rerun", owner="tester@host")
+    holder.acquire(lease_seconds=60.0, break_lock=True)
+    ec2 = simulator.client("ec2")
+
+    results = migrate(ec2, holder, world.placements(["web"]), FAST)
+    restored, errors = restore_stop_protection(ec2, holder)
+
+    assert [result["status"] for result in results] == ["success"]
+    assert (restored, errors) == ([world.instances["web"]], {})
+    assert stop_protected(world, "web") is True
+    assert holder.load()["InstanceMigrations"][world.instances["web"]]["stopProtectionLifted"] is False
+
+
+def test_a_run_that_lost_its_lease_leaves_the_restore_to_the_holder(simulator):
+    world = protected_world(simulator, lease_seconds=5.0)
+    lift_stop_protection(world.ec2, world.record, [world.instances["web"]])
+    MigrationRecord(world.dynamodb, TABLE, world.hosts["failed"], "run-other", owner="other@host").acquire(
+        lease_seconds=60.0, break_lock=True)
+    simulator.control.reset_calls()
+
+    assert restore_stop_protection(world.ec2, world.record) == (None, {})
+    assert world.calls().get("ModifyInstanceAttribute", 0) == 0
+    assert stop_protected(world, "web") is False  # the holder's StopInstances is not refused

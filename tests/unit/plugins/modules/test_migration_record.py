@@ -185,3 +185,17 @@ def test_check_mode_reports_no_change_for_a_repeated_update(dynamodb):
 def test_missing_table_fails_clearly(dynamodb):
     failed, result = run_module(dict(host_id=HOST, action="acquire", table="OtherTable"))
     assert failed and "OtherTable not found" in result["msg"]
+
+
+def test_cancel_asks_the_run_holding_the_lease_and_fails_clearly_without_one(dynamodb):
+    failed, result = run_module(dict(host_id=HOST, action="cancel"))
+    assert failed and result["msg"] == "nothing to cancel: there is no migration record for host %s" % HOST
+    acquire()
+    preview = ok(dict(host_id=HOST, action="cancel", abort_reason="freeze", requested_by="alice@bastion"), check_mode=True)
+    assert preview["changed"] is True and "CancelRequest" not in table_items(dynamodb)[0]
+    result = ok(dict(host_id=HOST, action="cancel", abort_reason="freeze", requested_by="alice@bastion"))
+    assert result["changed"] is True
+    assert result["cancel"]["run_id"] == "run-a" and result["cancel"]["reason"] == "freeze"
+    assert result["status"]["cancel"]["requestedBy"] == "alice@bastion"
+    again = ok(dict(host_id=HOST, action="cancel", requested_by="bob@bastion"))
+    assert again["changed"] is False and again["cancel"]["requested_by"] == "alice@bastion"

@@ -89,6 +89,7 @@ def test_read_one_record(records):
         "successfulMigrations": 1,
         "failedMigrations": 0,
         "skippedMigrations": 1,
+        "cancelledMigrations": 0,
         "inProgressMigrations": 1,
         "progressPercentage": 67,
     }

@@ -84,7 +84,8 @@ def test_allocates_when_the_pool_tags_do_not_match(world):  # pylint: disable=re
     assert len(result["plan"]["allocated_host_ids"]) == 1
     assert result["plan"]["client_token"] == "failover-%s-v1" % world["failed"]
     tags = world["ec2"].describe_hosts(HostIds=result["plan"]["allocated_host_ids"])["Hosts"][0]["Tags"]
-    assert dict((tag["Key"], tag["Value"]) for tag in tags) == {"Name": "app-host-1", "Team": "web", "FailoverFor": world["failed"]}
+    assert dict((tag["Key"], tag["Value"]) for tag in tags) == {
+        "Name": "app-host-1", "Team": "web", "FailoverFor": world["failed"], "FailoverAllocatedFor": world["failed"]}
 
 
 def test_check_mode_needs_no_run_and_changes_nothing(world):  # pylint: disable=redefined-outer-name
@@ -174,9 +175,10 @@ def test_settle_after_the_plan_tags_the_failed_host_and_retags_the_pool_host(wor
 
 
 def test_release_unused_in_check_mode_lists_and_changes_nothing(world):  # pylint: disable=redefined-outer-name
-    idle = world["ec2"].allocate_hosts(AvailabilityZone="us-east-1a", InstanceFamily="m5", Quantity=1,
-                                       ClientToken="failover-%s-v1" % world["failed"], TagSpecifications=[{
-                                           "ResourceType": "dedicated-host", "Tags": [{"Key": "FailoverFor", "Value": world["failed"]}]}])["HostIds"][0]
+    allocation_tags = [{"Key": key, "Value": world["failed"]} for key in ("FailoverFor", "FailoverAllocatedFor")]
+    idle = world["ec2"].allocate_hosts(
+        AvailabilityZone="us-east-1a", InstanceFamily="m5", Quantity=1, ClientToken="failover-%s-v1" % world["failed"],
+        TagSpecifications=[{"ResourceType": "dedicated-host", "Tags": allocation_tags}])["HostIds"][0]
     failed, result = run_module(world, dict(action="release_unused"), check_mode=True)
     assert not failed, result
     assert (result["changed"], result["released_host_ids"], result["kept"]) == (False, [idle], [])
