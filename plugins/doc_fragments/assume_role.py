@@ -15,7 +15,7 @@ options:
     description:
       - An IAM role in the hosts' account to assume (C(sts:AssumeRole)) with the module's credentials; the EC2 calls
         use the role's temporary credentials. The migration table and the notification topic keep the module's own
-        credentials (O(table_profile) chooses others).
+        credentials (their C(table_profile) option chooses others).
       - Empty or unset means no role.
     type: str
   assume_role_external_id:

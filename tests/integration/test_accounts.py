@@ -48,7 +48,6 @@ def test_a_malformed_role_arn_is_refused_before_any_change(simulator, migration_
     assert [entry for entry in simulator.control.call_log() if entry["service"] == "sts"] == []
 
 
-
 def test_the_health_check_scans_and_fails_over_with_the_role(simulator, migration_table, run_playbook):
     ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web")]))
     failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
