@@ -22,6 +22,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.transformation import c
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retry_decorator
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import FailoverError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_role_arn
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_session_name
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_table_name
 
 DEFAULT_TABLE = "HostMigrationQueue"
@@ -34,18 +36,31 @@ RECORD_OPTIONS = dict(
     table_profile=dict(type="str"),
 )
 
+# The EC2 side in another account (doc fragment dedicated_hosts.failover.assume_role).
+ASSUME_ROLE_OPTIONS = dict(
+    assume_role_arn=dict(type="str"),
+    assume_role_external_id=dict(type="str"),
+    assume_role_session_name=dict(type="str", default="dedicated-hosts-failover"),
+)
+
 
 class FailoverModule(AnsibleAWSModule):
     """AnsibleAWSModule with the collection's clients and error handling."""
 
-    def __init__(self, argument_spec, record_options=False, **kwargs):
+    def __init__(self, argument_spec, record_options=False, assume_role=False, **kwargs):
         spec = dict(argument_spec)
         if record_options:
             spec.update(RECORD_OPTIONS)
+        if assume_role:
+            spec.update(ASSUME_ROLE_OPTIONS)
         kwargs.setdefault("supports_check_mode", True)
         super(FailoverModule, self).__init__(argument_spec=spec, **kwargs)
         if record_options:
             self._validate(validate_table_name, self.params["table"], "table")
+        if self.params.get("assume_role_arn"):
+            self._validate(validate_role_arn, self.params["assume_role_arn"], "assume_role_arn")
+            self._validate(validate_session_name, self.params["assume_role_session_name"], "assume_role_session_name")
+        self._role_credentials = None
 
     def _validate(self, validator, value, option):
         try:
@@ -54,7 +69,27 @@ class FailoverModule(AnsibleAWSModule):
             self.fail_json(msg=error.message, **error.details)
 
     def aws_client(self, service):
-        return self.client(service, retry_decorator=retry_decorator())
+        """A client for the hosts' account: the module's credentials, or the role of O(assume_role_arn)."""
+        return self.client(service, retry_decorator=retry_decorator(), **self._assumed_role())
+
+    def _assumed_role(self):
+        """The temporary credentials of O(assume_role_arn) (one AssumeRole per module run), or nothing."""
+        role_arn = self.params.get("assume_role_arn")
+        if not role_arn:
+            return {}
+        if self._role_credentials is None:
+            request = dict(RoleArn=role_arn, RoleSessionName=self.params["assume_role_session_name"])
+            if self.params.get("assume_role_external_id"):
+                request["ExternalId"] = self.params["assume_role_external_id"]
+            try:
+                answer = self.client("sts", retry_decorator=retry_decorator()).assume_role(aws_retry=True, **request)
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+                self.fail_json_aws(error, msg="assuming the role %s failed; nothing has been changed" % role_arn)
+            credentials = answer["Credentials"]
+            self._role_credentials = dict(aws_access_key_id=credentials["AccessKeyId"],
+                                          aws_secret_access_key=credentials["SecretAccessKey"],
+                                          aws_session_token=credentials["SessionToken"])
+        return self._role_credentials
 
     def record_client(self, service="dynamodb"):
         """A client for the table's (or the topic's) region and profile, which may differ from the hosts'."""

@@ -21,6 +21,8 @@ _ARN_PATTERN = re.compile(
 )
 _TOPIC_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}(?:\.fifo)?\Z")
 _TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,255}\Z")
+_ROLE_PATH_PATTERN = re.compile(r"^role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}\Z")
+_SESSION_NAME_PATTERN = re.compile(r"^[\w+=,.@-]{2,64}\Z")
 
 
 def _require_string(value, what):
@@ -77,6 +79,25 @@ def validate_topic_arn(value, what="notification topic ARN"):
             % (what, value),
             value=value,
         )
+    return value
+
+
+def validate_role_arn(value, what="role ARN"):
+    """Return ``value`` if it is an IAM role ARN (``arn:<partition>:iam::<account>:role/<path><name>``)."""
+    parts = parse_arn(value, service="iam", what=what)
+    if parts["region"] or not parts["account"] or not _ROLE_PATH_PATTERN.match(parts["resource"]):
+        raise InvalidInputError(
+            "%s %r is malformed: expected arn:<partition>:iam::<12-digit account>:role/<name>" % (what, value), value=value
+        )
+    return value
+
+
+def validate_session_name(value, what="role session name"):
+    """Return ``value`` if STS accepts it as a RoleSessionName (2 to 64 of A-Z a-z 0-9 and +=,.@_-)."""
+    _require_string(value, what)
+    if not _SESSION_NAME_PATTERN.match(value):
+        raise InvalidInputError("%s %r is malformed: STS takes 2 to 64 characters of A-Z a-z 0-9 and +=,.@_-" % (what, value),
+                                value=value)
     return value
 
 

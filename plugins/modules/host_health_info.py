@@ -62,6 +62,7 @@ options:
     choices: [healthy, degraded, failed, gone]
     default: [healthy, degraded, failed, gone]
 extends_documentation_fragment:
+  - dedicated_hosts.failover.assume_role
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -285,6 +286,7 @@ def main():
             ignore_aws_recovery=dict(type="bool", default=False),
             health=dict(type="list", elements="str", choices=list(CLASSES), default=list(CLASSES)),
         ),
+        assume_role=True,
     )
     module.run(run)
 

@@ -185,6 +185,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - dedicated_hosts.failover.assume_role
   - dedicated_hosts.failover.record
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -517,7 +518,7 @@ def main():
         rollback=dict(type="bool", default=True),
         retry=dict(type="bool", default=False),
     )
-    module = FailoverModule(argument_spec=argument_spec, record_options=True)
+    module = FailoverModule(argument_spec=argument_spec, record_options=True, assume_role=True)
     module.run(run)
 
 

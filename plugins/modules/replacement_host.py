@@ -197,6 +197,7 @@ options:
     type: float
     default: 600.0
 extends_documentation_fragment:
+  - dedicated_hosts.failover.assume_role
   - dedicated_hosts.failover.record
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -498,7 +499,7 @@ def main():
         planned=dict(type="dict"),
         release_host_ids=dict(type="list", elements="str", default=[]),
     )
-    module = FailoverModule(argument_spec=argument_spec, record_options=True)
+    module = FailoverModule(argument_spec=argument_spec, record_options=True, assume_role=True)
     module.run(run)
 
 

@@ -96,9 +96,35 @@ def test_bad_table_names(value):
         (ids.validate_topic_arn, "arn:aws:sns:us-east-1:123456789012:host-failover\n"),
         (ids.parse_arn, "arn:aws:sns:us-east-1:123456789012:host-failover\n"),
         (ids.validate_table_name, "HostMigrationQueue\n"),
+        (ids.validate_role_arn, "arn:aws:iam::123456789012:role/dedicated-hosts-failover\n"),
+        (ids.validate_session_name, "night-shift\n"),
     ],
 )
 def test_a_trailing_newline_is_refused(validate, value):
     # A module called directly (not through the playbook's normalisation) gets the value as it was typed.
     with pytest.raises(InvalidInputError, match="malformed"):
         validate(value)
+
+
+@pytest.mark.parametrize("value", ["arn:aws:iam::123456789012:role/dedicated-hosts-failover",
+                                   "arn:aws-cn:iam::123456789012:role/ops/failover@night", "arn:aws:iam::123456789012:role/a"])
+def test_role_arns_are_accepted(value):
+    assert ids.validate_role_arn(value) == value
+
+
+@pytest.mark.parametrize("value", ["arn:aws:iam::12345:role/x", "arn:aws:iam:us-east-1:123456789012:role/x",
+                                   "arn:aws:iam::123456789012:user/x", "arn:aws:sts::123456789012:role/x", "role/x",
+                                   "arn:aws:iam::123456789012:role/" + "n" * 65])
+def test_malformed_role_arns_are_refused(value):
+    with pytest.raises(InvalidInputError, match="malformed|not an iam ARN"):
+        ids.validate_role_arn(value)
+
+
+@pytest.mark.parametrize("value, accepted", [("night-shift", True), ("a", False), ("x" * 65, False), ("on call", False),
+                                             ("ops+1=a,b.c@d_e-f", True)])
+def test_session_names_are_those_sts_accepts(value, accepted):
+    if accepted:
+        assert ids.validate_session_name(value) == value
+    else:
+        with pytest.raises(InvalidInputError, match="malformed"):
+            ids.validate_session_name(value)
