@@ -60,6 +60,11 @@ FLEET_FAILED = 20
 FLEET_DEGRADED = 6
 HEALTH_CHECK = os.path.join(ROOT, "playbooks", "health_check.yml")
 SCAN_CALLBACK = "health_scan_results"
+# Records when each task of a failover run started, to split its wall time (start-up, module tasks, small tasks).
+TIMELINE_CALLBACK = "task_timeline"
+CALLBACK_PLUGINS = os.path.join(ROOT, "benchmarks", "callback_plugins")
+# The collection's modules: every other task of a run is a small one (set_fact, assert, debug, include, sns).
+MODULES = ("host_health_info", "migration_record", "migration_record_info", "replacement_host", "instance_placement")
 
 TARGETS = {
     "B1.ratio": 1.2,
@@ -68,6 +73,7 @@ TARGETS = {
     "B3.ec2_calls_per_instance": 5.0,
     "B3.dynamodb_writes_per_instance": 4.0,
     "B3.seconds_per_extra_instance": 0.1,
+    "B3.fixed_cost_seconds": 3.0,
     "B4.ratio_48": 1.5,
     "B4.failed_instances_192": 0,
 }
@@ -376,7 +382,10 @@ def failover(label, scenario, extra_vars=None, timeout=3600, failed=("failed",),
         print("[bench] %s: ansible-playbook playbooks/failover.yml %s (%d instances, load %s)"
               % (label, " ".join("-e %s=%s" % (key, ",".join(value) if isinstance(value, list) else value)
                                  for key, value in variables.items()), len(instances), load_before), flush=True)
-        run = run_playbook(env, "failover.yml", variables, os.path.join(run_dir, "failover.log"), timeout=timeout)
+        timeline_path = os.path.join(run_dir, "task-timeline.json")
+        run_env = dict(env, ANSIBLE_CALLBACK_PLUGINS=CALLBACK_PLUGINS, ANSIBLE_CALLBACKS_ENABLED=TIMELINE_CALLBACK,
+                       BENCH_TASK_TIMELINE_OUT=timeline_path)
+        run = run_playbook(run_env, "failover.yml", variables, os.path.join(run_dir, "failover.log"), timeout=timeout)
         load_after = load_average()
         # Read everything the simulator saw before the harness makes any call of its own.
         calls = sim.control.calls(log=True)
@@ -405,6 +414,7 @@ def failover(label, scenario, extra_vars=None, timeout=3600, failed=("failed",),
     result.update(_write_figures(writes, len(instances)))
     result.update(_outcome(after, records, instances, failed_ids))
     result["timeline"] = _timeline(run, calls.get("log", []), latencies["latencies"] if isinstance(latencies, dict) else latencies)
+    result["where_time_went"] = where_time_went(run, timeline_path)
     result["throttle"] = {"enabled": throttle["enabled"], "throttled": throttle["throttled"], "throttled_by_bucket": throttle["throttled_by_bucket"],
                           "passed": throttle["passed"], "enabled_before_run": throttle_before["enabled"]}
     print("[bench] %s: rc=%s wall=%.1fs ok=%s/%d" % (label, result["rc"], result["wall_seconds"], result["succeeded_instances"], len(instances)),
@@ -474,6 +484,29 @@ def _timeline(run, log, records):
         out.update(to_first_stop=round(min(stops) - start, 3), first_stop_to_last_running=round(max(running) - min(stops), 3),
                    last_running_to_exit=round(end - max(running), 3))
     return out
+
+
+def where_time_went(run, timeline_path):
+    """The run's wall time split from the task timeline: start-up (process start to the first task), each module
+    task, each run of consecutive small tasks of one file, and the end (the last task to the process's exit)."""
+    with open(timeline_path, encoding="utf-8") as handle:
+        timeline = json.load(handle)
+    tasks = timeline["tasks"]
+    if not tasks:
+        return [["start-up and end", round(run["wall_seconds"], 3), 0]]
+    parts = [["start-up", round(tasks[0]["started"] - run["started_epoch"], 3), 0]]
+    ends = [task["started"] for task in tasks[1:]] + [timeline["ended"]]
+    for task, end in zip(tasks, ends):
+        seconds = end - task["started"]
+        if task["action"].rsplit(".", 1)[-1] in MODULES:
+            parts.append(["module: %s" % task["name"], seconds, 1])
+        elif parts[-1][0] == "small tasks of %s" % task["file"]:
+            parts[-1][1] += seconds
+            parts[-1][2] += 1
+        else:
+            parts.append(["small tasks of %s" % task["file"], seconds, 1])
+    parts.append(["end", run["ended_epoch"] - timeline["ended"], 0])
+    return [[label, round(seconds, 3), count] for label, seconds, count in parts]
 
 
 def _write_figures(writes, count):
@@ -559,7 +592,8 @@ def bench_b3(counts):
             (second["wall_seconds"] - first["wall_seconds"]) / float(second["instances"] - first["instances"]), 4)
     slopes["%d->%d" % (runs[0]["instances"], runs[-1]["instances"])] = round(
         (runs[-1]["wall_seconds"] - runs[0]["wall_seconds"]) / float(runs[-1]["instances"] - runs[0]["instances"]), 4)
-    figures = {"seconds_per_extra_instance": slopes, "per_count": {}}
+    figures = {"seconds_per_extra_instance": slopes, "per_count": {}, "fixed_cost_seconds": runs[0]["wall_seconds"],
+               "fixed_cost_instances": runs[0]["instances"], "where_time_went": runs[0]["where_time_went"]}
     for run in runs:
         figures["per_count"][str(run["instances"])] = {
             "wall_seconds": run["wall_seconds"],
@@ -730,6 +764,8 @@ def verdicts(results, full):
                 per["ec2_calls_per_instance"] <= TARGETS["B3.ec2_calls_per_instance"] and per["rc"] == 0)
             add("B3 DynamoDB writes per instance (%s instances)" % count, per["dynamodb_writes_per_instance"], "<= 4",
                 per["dynamodb_writes_per_instance"] <= TARGETS["B3.dynamodb_writes_per_instance"])
+        add("B3 fixed cost: wall at zero latency (%d instances)" % fig["fixed_cost_instances"], fig["fixed_cost_seconds"], "<= 3",
+            fig["fixed_cost_seconds"] <= TARGETS["B3.fixed_cost_seconds"])
         for span, slope in fig["seconds_per_extra_instance"].items():
             add("B3 seconds per extra instance (%s)" % span, slope, "<= 0.1", slope <= TARGETS["B3.seconds_per_extra_instance"])
     if "B4" in results:
@@ -781,6 +817,10 @@ def print_tables(results, verdict_list, info):
         print("\nB3 EC2 calls per instance by action:")
         for run in results["B3"]["runs"]:
             print("  %-28s %s" % (run["label"], _fmt(run["ec2_calls_per_instance_by_action"])))
+        fig = results["B3"]["figures"]
+        print("\nB3 where the %.1f s of the %d-instance run went (seconds, tasks):" % (fig["fixed_cost_seconds"], fig["fixed_cost_instances"]))
+        for label, seconds, count in fig["where_time_went"]:
+            print("  %-90s %7.3f %3s" % (label[:90], seconds, count or ""))
     if "B4" in results:
         print("\nB4 throttled calls by action:")
         for run in results["B4"]["runs"]:

@@ -229,6 +229,7 @@ class Migration(object):
         self.now = monotonic()
         self.interrupted = interrupted
         self.cancel = None
+        self.requested = False  # whether this tick sent a stop or start request
 
     # ------------------------------------------------------------------ setup
 
@@ -269,13 +270,18 @@ class Migration(object):
         try:
             if self.check_mode:
                 return self._plan_only()
+            wait = self.poll_interval
             while True:
                 started = self._monotonic()
+                self.requested = False
                 self._tick()
                 if all(move.done for move in self.moves):
                     break
-                # A steady cadence: the time a tick takes (describe, actions, record write) is not added to the interval.
-                self._sleep(max(0.0, self.poll_interval - (self._monotonic() - started)))
+                # Right after a stop or start request, look again after a quarter of the interval, then back off to the
+                # interval: a quick stop or start is seen at once, a slow one costs two or three extra describes.
+                wait = self.poll_interval / 4.0 if self.requested else min(self.poll_interval, wait * 2.0)
+                # A steady cadence: the time a tick takes (describe, actions, record write) is not added to the wait.
+                self._sleep(max(0.0, wait - (self._monotonic() - started)))
         except LeaseLostError as error:
             details = dict(error.details)
             details["instances"] = self.results()
@@ -703,6 +709,7 @@ class Migration(object):
         """
         self.buckets[action].take()
         self.record.keep_lease()  # a paced loop can outlast a third of the lease: renew, then fence
+        self.requested = True
         ids = [move.instance_id for move in moves]
         try:
             getattr(self.ec2, method)(InstanceIds=ids, aws_retry=True, **params)

@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import importlib
+import json
 import os
 import runpy
 import signal
@@ -34,9 +35,7 @@ from ansible.vars.clean import remove_internal_keys
 try:  # ansible-core 2.19 and later: module arguments and results go through a serialization profile
     from ansible.module_utils.common.json import Direction, get_module_encoder
 except ImportError:
-    get_module_encoder = None
-    from ansible.module_utils.common.json import AnsibleJSONEncoder
-import json
+    Direction = get_module_encoder = None
 
 try:
     import botocore.loaders
@@ -49,6 +48,8 @@ PROFILE = "legacy"
 # The services the engine creates clients for; their models are loaded once, in the controller.
 SERVICES = ("ec2", "dynamodb", "sns", "sts")
 
+# botocore's own factory; the child's sessions get _shared_loader instead.
+_create_loader = botocore.loaders.create_loader if botocore else None
 _shared_loaders = {}
 
 
@@ -60,9 +61,6 @@ def _shared_loader(search_path_string=None):
     # boto3 appends its own data folder to the loader of each session it makes: keep the list from growing.
     loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
     return loader
-
-
-_create_loader = botocore.loaders.create_loader if botocore else None
 
 
 def _warm_service_models():
@@ -78,7 +76,8 @@ def preload(module_name):
     """Import the module (and so the engine and boto3) in the controller; False when it cannot be imported here."""
     try:
         importlib.import_module(module_name)
-    except ImportError:
+    except Exception:  # pylint: disable=broad-except
+        # Not importable in the controller (a missing library, say): Ansible's ordinary path runs and reports it.
         return False
     if botocore is not None and not _shared_loaders:
         try:
@@ -120,25 +119,36 @@ class ForkedModuleAction(ActionBase):
         return not interpreter or os.path.abspath(interpreter) == os.path.abspath(sys.executable)
 
     def _run_forked(self, module_args):
-        params = _encode(dict(ANSIBLE_MODULE_ARGS=module_args))
-        with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child never returns
-                _run_child(self.MODULE, params, stdout.fileno(), stderr.fileno())
-            dummy, status = os.waitpid(pid, 0)
-            stdout.seek(0)
-            stderr.seek(0)
-            res = dict(rc=_exit_code(status), stdout=_text(stdout.read()), stderr=_text(stderr.read()))
+        environment = {}  # the task's environment keyword, as Ansible would prefix the module's command with it
+        self._compute_environment_string(environment)
+        res = run_in_fork(self.MODULE, encode_arguments(module_args), environment)
         self._used_interpreter = sys.executable
         data = self._parse_returned_data(res, PROFILE) if get_module_encoder else self._parse_returned_data(res)
         remove_internal_keys(data)
         return data
 
 
-def _encode(params):
+def encode_arguments(module_args):
+    """The module's arguments as AnsiballZ hands them to a module."""
+    params = dict(ANSIBLE_MODULE_ARGS=module_args)
     if get_module_encoder:
         return json.dumps(params, cls=get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE)).encode("utf-8")
+    from ansible.module_utils.common.json import AnsibleJSONEncoder  # pylint: disable=import-outside-toplevel
+
     return json.dumps(params, cls=AnsibleJSONEncoder, vault_to_text=True).encode("utf-8")
+
+
+def run_in_fork(module_name, params, environment=None):
+    """Run the module in a child of this process (``environment`` added to its own); returns its rc, stdout and
+    stderr, as a module process's."""
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child never returns
+            _run_child(module_name, params, environment or {}, stdout.fileno(), stderr.fileno())
+        dummy, status = os.waitpid(pid, 0)
+        stdout.seek(0)
+        stderr.seek(0)
+        return dict(rc=_exit_code(status), stdout=_text(stdout.read()), stderr=_text(stderr.read()))
 
 
 def _text(data):
@@ -146,12 +156,13 @@ def _text(data):
 
 
 def _exit_code(status):
+    """As subprocess reports it: the exit status, or minus the signal that ended the child."""
     if os.WIFSIGNALED(status):
         return -os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
 
 
-def _run_child(module_name, params, stdout_fd, stderr_fd):
+def _run_child(module_name, params, environment, stdout_fd, stderr_fd):
     """In the child: run the module as AnsiballZ runs it, then exit without returning to Ansible's code."""
     code = 1
     try:
@@ -163,9 +174,12 @@ def _run_child(module_name, params, stdout_fd, stderr_fd):
         sys.stdout = open(1, "w", encoding="utf-8", errors="surrogateescape", closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="surrogateescape", closefd=False)
         sys.stdin = open(os.devnull, "r", encoding="utf-8")
+        os.environ.update((str(key), str(value)) for key, value in environment.items())
         if botocore is not None and _shared_loaders:
             botocore.session.create_loader = _shared_loader
         basic._ANSIBLE_ARGS = params
+        # Run as __main__ from its source, as AnsiballZ does; its imports (the engine, boto3) stay loaded.
+        sys.modules.pop(module_name, None)
         if get_module_encoder:
             basic._ANSIBLE_PROFILE = PROFILE
         runpy.run_module(module_name, run_name="__main__", alter_sys=True)
