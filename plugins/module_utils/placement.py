@@ -56,6 +56,7 @@ DEFAULTS = dict(
     rollback=True,
     check_mode=False,
     spare_host_ids=(),  # further hosts of the plan an instance may be moved to when its target is full
+    request_budget_file=None,  # the run's shared EC2 request buckets (aws.request_budget_file); None: this process's own
 )
 
 # A start refused with InsufficientCapacityOnHost (the target host filled up since planning) moves the
@@ -214,7 +215,8 @@ class Migration(object):
         self._sleep = sleep
         self._monotonic = monotonic
         self.buckets = dict(
-            (action, TokenBucket(capacity, rate, monotonic=monotonic, sleep=sleep)) for action, (capacity, rate) in RATE_LIMITS.items()
+            (action, TokenBucket(capacity, rate, monotonic=monotonic, sleep=sleep, shared_file=self.options["request_budget_file"], name=action))
+            for action, (capacity, rate) in RATE_LIMITS.items()
         )
         self.moves = self._build_moves(placements)
         self.spare_hosts = set(move.target_host_id for move in self.moves)

@@ -330,6 +330,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.transformation import c
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import is_client_error
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import request_budget_file
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
@@ -415,6 +416,7 @@ def run(module):
         force_stop_immediately=force_now,
         rollback=params["rollback"],
         check_mode=module.check_mode,
+        request_budget_file=request_budget_file(ec2.meta.region_name),
     )
     lifted = [placement["instance_id"] for placement in params["placements"] if placement.get("lift_stop_protection")]
     lift_errors, restore_errors, restored = {}, {}, []

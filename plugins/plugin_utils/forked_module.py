@@ -28,9 +28,12 @@ import sys
 import tempfile
 import traceback
 
+from ansible import constants as C
 from ansible.module_utils import basic
 from ansible.plugins.action import ActionBase
 from ansible.vars.clean import remove_internal_keys
+
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import REQUEST_BUDGET_DIR_ENV
 
 try:  # ansible-core 2.19 and later: module arguments and results go through a serialization profile
     from ansible.module_utils.common.json import Direction, get_module_encoder
@@ -121,6 +124,9 @@ class ForkedModuleAction(ActionBase):
     def _run_forked(self, module_args):
         environment = {}  # the task's environment keyword, as Ansible would prefix the module's command with it
         self._compute_environment_string(environment)
+        # ansible-playbook's own temporary folder (removed when it exits) holds the run's shared EC2 request buckets:
+        # every host of a failed_host_ids run draws from one budget.
+        environment.setdefault(REQUEST_BUDGET_DIR_ENV, C.DEFAULT_LOCAL_TMP)
         res = run_in_fork(self.MODULE, encode_arguments(module_args), environment)
         self._used_interpreter = sys.executable
         data = self._parse_returned_data(res, PROFILE) if get_module_encoder else self._parse_returned_data(res)
