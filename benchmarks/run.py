@@ -37,6 +37,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "simulator"))
 
 from dhsim.client import SimulatorControl  # noqa: E402  pylint: disable=wrong-import-position
+from dhsim.throttle import request_bucket_for  # noqa: E402  pylint: disable=wrong-import-position
 
 PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
 PLAYBOOK = os.path.join(ROOT, ".venv", "bin", "ansible-playbook")
@@ -442,7 +443,10 @@ def _calls_figures(calls, count):
     for entry in log:
         by_service[entry["service"]] = by_service.get(entry["service"], 0) + 1
     ec2_total = sum(ec2.values())
+    limit_seconds, limit_from = ec2_limit_seconds(ec2, count)
     return {
+        "ec2_limit_seconds": limit_seconds,
+        "ec2_limit_from_instances": limit_from,
         "calls_by_service": by_service,
         "ec2_calls": dict(sorted(ec2.items())),
         "ec2_calls_total": ec2_total,
@@ -452,6 +456,18 @@ def _calls_figures(calls, count):
         "throttled_calls": len(throttled),
         "throttled_calls_by_action": _count(e["action"] for e in throttled),
     }
+
+
+def ec2_limit_seconds(calls_by_action, count):
+    """The least time EC2's published request buckets allow for the run's one-call-per-instance actions, and for each
+    such action the instance count from which its bucket's burst no longer covers it (the point where limits bind)."""
+    seconds, binds_from = 0.0, {}
+    for action, calls in calls_by_action.items():
+        if count and calls == count:
+            dummy, (burst, refill) = request_bucket_for(action, {"Filter.1.Name": "any"})
+            seconds += max(0.0, (calls - burst) / refill)
+            binds_from[action] = int(burst) + 1
+    return round(seconds, 3), binds_from
 
 
 def _count(values):
@@ -598,13 +614,17 @@ def bench_b3(counts):
             scenario = world("m5", "m5.large", count, ZERO_LATENCY)
             label = "B3-overhead-%d-m5.large" % count
         runs.append(failover(label, scenario))
-    slopes = {}
-    for first, second in zip(runs, runs[1:]):
-        slopes["%d->%d" % (first["instances"], second["instances"])] = round(
-            (second["wall_seconds"] - first["wall_seconds"]) / float(second["instances"] - first["instances"]), 4)
-    slopes["%d->%d" % (runs[0]["instances"], runs[-1]["instances"])] = round(
-        (runs[-1]["wall_seconds"] - runs[0]["wall_seconds"]) / float(runs[-1]["instances"] - runs[0]["instances"]), 4)
-    figures = {"seconds_per_extra_instance": slopes, "per_count": {}, "fixed_cost_seconds": runs[0]["wall_seconds"],
+    slopes, beyond_limits = {}, {}
+    for first, second in list(zip(runs, runs[1:])) + [(runs[0], runs[-1])]:
+        span, extra = "%d->%d" % (first["instances"], second["instances"]), float(second["instances"] - first["instances"])
+        slopes[span] = round((second["wall_seconds"] - first["wall_seconds"]) / extra, 4)
+        # What the product adds per instance on top of the waits EC2's published limits impose.
+        beyond_limits[span] = round((second["wall_seconds"] - first["wall_seconds"]
+                                     - (second["ec2_limit_seconds"] - first["ec2_limit_seconds"])) / extra, 4)
+    binding = min(runs[-1]["ec2_limit_from_instances"].values()) if runs[-1]["ec2_limit_from_instances"] else None
+    figures = {"seconds_per_extra_instance": slopes, "seconds_per_extra_instance_beyond_ec2_limits": beyond_limits,
+               "ec2_limits_bind_from_instances": binding, "ec2_limit_from_instances": runs[-1]["ec2_limit_from_instances"],
+               "per_count": {}, "fixed_cost_seconds": runs[0]["wall_seconds"],
                "fixed_cost_instances": runs[0]["instances"], "where_time_went": runs[0]["where_time_went"]}
     for run in runs:
         figures["per_count"][str(run["instances"])] = {
@@ -788,7 +808,13 @@ def verdicts(results, full):
         add("B3 fixed cost: wall at zero latency (%d instances)" % fig["fixed_cost_instances"], fig["fixed_cost_seconds"], "<= 3",
             fig["fixed_cost_seconds"] <= TARGETS["B3.fixed_cost_seconds"])
         for span, slope in fig["seconds_per_extra_instance"].items():
-            add("B3 seconds per extra instance (%s)" % span, slope, "<= 0.1", slope <= TARGETS["B3.seconds_per_extra_instance"])
+            largest = int(span.split("->")[1])
+            if fig["ec2_limits_bind_from_instances"] is None or largest < fig["ec2_limits_bind_from_instances"]:
+                add("B3 seconds per extra instance (%s)" % span, slope, "<= 0.1", slope <= TARGETS["B3.seconds_per_extra_instance"])
+            else:
+                beyond = fig["seconds_per_extra_instance_beyond_ec2_limits"][span]
+                add("B3 seconds per extra instance beyond EC2's limits (%s; raw %s)" % (span, _fmt(slope)), beyond, "<= 0.1",
+                    beyond <= TARGETS["B3.seconds_per_extra_instance"])
     if "B4" in results:
         fig = results["B4"]["figures"]
         counts = sorted(int(c) for c in fig)
@@ -846,6 +872,8 @@ def print_tables(results, verdict_list, info):
         for run in results["B3"]["runs"]:
             print("  %-28s %s" % (run["label"], _fmt(run["ec2_calls_per_instance_by_action"])))
         fig = results["B3"]["figures"]
+        print("\nB3: EC2's request limits bind from %s instances (%s)" % (
+            fig["ec2_limits_bind_from_instances"], _fmt(fig["ec2_limit_from_instances"]) or "not reached"))
         print("\nB3 where the %.1f s of the %d-instance run went (seconds, tasks):" % (fig["fixed_cost_seconds"], fig["fixed_cost_instances"]))
         for label, seconds, count in fig["where_time_went"]:
             print("  %-90s %7.3f %3s" % (label[:90], seconds, count or ""))

@@ -39,6 +39,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import set_stop_protection
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import STOP_PROTECTION_LIFTED
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import cancel_text
 
 PHASES = ("pending", "stopping", "force-stopping", "stopped", "placed", "starting", "running", "verified")
@@ -64,8 +65,7 @@ DEFAULTS = dict(
 MAX_REPLACEMENTS = 2
 
 # Ids per StopInstances / StartInstances request: few requests (StartInstances' bucket holds 5) while a
-# request stays small. The resource buckets (1000 instances, refilling 20/s for stops, 2/s for starts)
-# are far from reached by one host.
+# request stays small.
 STOP_BATCH = 50
 START_BATCH = 50
 # Values per DescribeInstances filter.
@@ -78,6 +78,12 @@ RATE_LIMITS = {
     "StopInstances": (50, 5.0),
     "ModifyInstancePlacement": (50, 5.0),
     "StartInstances": (5, 2.0),
+}
+# EC2's resource buckets, drawn by the number of instances a request names: one host is far from them, an
+# Availability Zone's worth of hosts sharing the run's budget is not (1,000 starts, then 2 a second).
+RESOURCE_LIMITS = {
+    "StopInstances": (1000, 20.0),
+    "StartInstances": (1000, 2.0),
 }
 
 CAPACITY_CODES = ("InsufficientInstanceCapacity", "InsufficientCapacityOnHost", "InsufficientHostCapacity")
@@ -217,6 +223,11 @@ class Migration(object):
         self.buckets = dict(
             (action, TokenBucket(capacity, rate, monotonic=monotonic, sleep=sleep, shared_file=self.options["request_budget_file"], name=action))
             for action, (capacity, rate) in RATE_LIMITS.items()
+        )
+        self.resource_buckets = dict(
+            (action, TokenBucket(capacity, rate, monotonic=monotonic, sleep=sleep, shared_file=self.options["request_budget_file"],
+                                 name="%s instances" % action))
+            for action, (capacity, rate) in RESOURCE_LIMITS.items()
         )
         self.moves = self._build_moves(placements)
         self.spare_hosts = set(move.target_host_id for move in self.moves)
@@ -710,6 +721,7 @@ class Migration(object):
         one, so a single bad instance does not fail the others.
         """
         self.buckets[action].take()
+        self.resource_buckets[action].take(len(moves))
         self.record.keep_lease()  # a paced loop can outlast a third of the lease: renew, then fence
         self.requested = True
         ids = [move.instance_id for move in moves]
@@ -725,6 +737,7 @@ class Migration(object):
 
     def _single(self, action, method, move, **params):
         self.buckets[action].take()
+        self.resource_buckets[action].take()
         self.record.keep_lease()  # a paced loop can outlast a third of the lease: renew, then fence
         try:
             getattr(self.ec2, method)(InstanceIds=[move.instance_id], aws_retry=True, **params)
@@ -809,7 +822,9 @@ class Migration(object):
         return actions
 
 
-STOP_PROTECTION_LIFTED = "stopProtectionLifted"
+def _fenced(ec2_client, record):
+    """The EC2 client with retries, every change fenced by the record's lease."""
+    return record.fence_client(retrying(ec2_client))
 
 
 def lift_stop_protection(ec2_client, record, instance_ids):
@@ -820,7 +835,7 @@ def lift_stop_protection(ec2_client, record, instance_ids):
     """
     if not instance_ids:
         return {}
-    ec2_client = record.fence_client(retrying(ec2_client))
+    ec2_client = _fenced(ec2_client, record)
     record.update_instances(dict((instance_id, {STOP_PROTECTION_LIFTED: True}) for instance_id in instance_ids))
     record.keep_lease()
     errors = set_stop_protection(ec2_client, instance_ids, False)
@@ -842,7 +857,7 @@ def restore_stop_protection(ec2_client, record):
     try:
         # A conditional renew, not only the local fence: a run whose lock was broken learns it here, before acting.
         record.renew()
-        errors = set_stop_protection(record.fence_client(retrying(ec2_client)), lifted, True)
+        errors = set_stop_protection(_fenced(ec2_client, record), lifted, True)
     except LeaseLostError:
         return None, {}
     restored = [instance_id for instance_id in lifted if instance_id not in errors]

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import time
 
 import pytest
@@ -623,3 +624,18 @@ def test_a_run_that_lost_its_lease_leaves_the_restore_to_the_holder(simulator):
     assert restore_stop_protection(world.ec2, world.record) == (None, {})
     assert world.calls().get("ModifyInstanceAttribute", 0) == 0
     assert stop_protected(world, "web") is False  # the holder's StopInstances is not refused
+
+
+def test_a_move_waits_for_the_instances_another_host_of_the_run_drew_from_the_shared_start_budget(simulator, tmp_path):
+    world = World(simulator, [dict(name=name, host="failed", instance_type="m5.large", state="running") for name in ("web", "db")])
+    shared = tmp_path / "ec2-request-buckets-us-east-1.json"
+    # Another host of the run has just started 1,001 instances: the resource bucket is one instance in debt.
+    shared.write_text(json.dumps({"StartInstances instances": [-1.0, time.monotonic()]}))
+    started = time.time()
+    results = by_id(migrate(world.ec2, world.record, world.placements(["web", "db"]), dict(FAST, request_budget_file=str(shared))))
+    assert all(result["status"] == "success" for result in results.values()), results
+    # Two instances at 2 a second, three tokens short: about 1.5 s before StartInstances may go.
+    [start] = world.log("StartInstances")
+    assert start["time"] - started >= 1.4
+    state = json.loads(shared.read_text())
+    assert set(state) >= {"StartInstances", "StartInstances instances", "StopInstances instances", "DescribeInstances"}
