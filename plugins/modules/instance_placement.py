@@ -154,7 +154,7 @@ options:
         downtime; one DescribeInstances a second for a whole host stays far below EC2's request limit
         (a bucket of 100 refilling 20 a second), even with several hosts failed over at once.
       - Right after a tick that sent a stop or start request, the next tick comes after a quarter of the interval,
-        and the wait doubles back to the interval: a quick stop or start is seen at once, a slow one costs two or
+        and the wait doubles back to the interval; a quick stop or start is seen at once, a slow one costs two or
         three more DescribeInstances.
     type: float
     default: 1
