@@ -23,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import time
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import capacity as host_room
@@ -59,6 +60,9 @@ DEFAULTS = dict(
     spare_host_ids=(),  # further hosts of the plan an instance may be moved to when its target is full
     request_budget_file=None,  # the run's shared EC2 request buckets (aws.request_budget_file); None: this process's own
 )
+
+# The least time between two progress lines of a move (a line is said only when the instances' phases changed).
+PROGRESS_SECONDS = 5.0
 
 # A start refused with InsufficientCapacityOnHost (the target host filled up since planning) moves the
 # instance to another host of the plan with room, at most this many times per instance.
@@ -207,7 +211,8 @@ class InstanceMove(object):
 class Migration(object):
     """One migration of a set of instances; ``run()`` returns the per-instance results."""
 
-    def __init__(self, ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None):
+    def __init__(self, ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None,
+                 progress=None):
         self.ec2 = retrying(ec2_client)
         self.record = record
         self.options = dict(DEFAULTS)
@@ -243,6 +248,9 @@ class Migration(object):
         self.interrupted = interrupted
         self.cancel = None
         self.requested = False  # whether this tick sent a stop or start request
+        self.progress = progress
+        self.started = monotonic()
+        self._progress_said = None  # (counts, monotonic time) of the last progress line
 
     # ------------------------------------------------------------------ setup
 
@@ -289,7 +297,9 @@ class Migration(object):
                 self.requested = False
                 self._tick()
                 if all(move.done for move in self.moves):
+                    self._say_progress(final=True)
                     break
+                self._say_progress()
                 # Right after a stop or start request, look again after a quarter of the interval, then back off to the
                 # interval: a quick stop or start is seen at once, a slow one costs two or three extra describes.
                 wait = self.poll_interval / 4.0 if self.requested else min(self.poll_interval, wait * 2.0)
@@ -329,6 +339,37 @@ class Migration(object):
 
     def results(self):
         return [move.result() for move in self.moves]
+
+    # ------------------------------------------------------------------ progress
+
+    def progress_counts(self):
+        """(instances finished by status, instances in flight by phase), each in a fixed order."""
+        finished = [(status, sum(1 for move in self.moves if move.done and move.status == status))
+                    for status in ("success", "failed", "skipped", "pending")]
+        moving = [(phase, sum(1 for move in self.moves if not move.done and move.phase == phase)) for phase in PHASES]
+        return tuple((name, count) for name, count in finished if count), tuple((name, count) for name, count in moving if count)
+
+    def progress_line(self, counts=None):
+        finished, moving = counts or self.progress_counts()
+        done = sum(count for dummy, count in finished)
+        now = self._monotonic()
+        in_flight = [move for move in self.moves if not move.done and "admitted" in move.marks]
+        slowest = min(in_flight, key=lambda move: move.marks["admitted"]) if in_flight else None
+        return "%d/%d instances done%s after %d s%s%s" % (
+            done, len(self.moves), " (%s)" % ", ".join("%d %s" % (count, name) for name, count in finished) if finished else "",
+            now - self.started, "; moving: %s" % ", ".join("%d %s" % (count, name) for name, count in moving) if moving else "",
+            "; slowest: %s %s for %d s" % (slowest.instance_id, slowest.phase, now - slowest.marks["admitted"]) if slowest else "")
+
+    def _say_progress(self, final=False):
+        """A progress line when the counts changed, at most every PROGRESS_SECONDS (always at the end)."""
+        if self.progress is None:
+            return
+        counts, now = self.progress_counts(), self._monotonic()
+        said = self._progress_said
+        if said is not None and (said[0] == counts or (not final and now - said[1] < PROGRESS_SECONDS)):
+            return
+        self._progress_said = (counts, now)
+        self.progress(self.progress_line(counts))
 
     # ------------------------------------------------------------------ cancel
 
@@ -865,15 +906,35 @@ def restore_stop_protection(ec2_client, record):
     return restored, errors
 
 
-def migrate(ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None):
+# Set (by the collection's action plugins) to a file the task's action plugin reads while the module runs and shows
+# line by line: the move's progress, live in ansible-playbook's output.
+PROGRESS_FILE_ENV = "DEDICATED_HOSTS_FAILOVER_PROGRESS_FILE"
+
+
+def progress_writer(prefix):
+    """A ``progress`` callable appending ``prefix: line`` to the run's progress file, or None without one."""
+    path = os.environ.get(PROGRESS_FILE_ENV)
+    if not path:
+        return None
+
+    def write(line):
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write("%s: %s\n" % (prefix, line))
+
+    return write
+
+
+def migrate(ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None, progress=None):
     """Move ``placements`` (dicts with instance_id, target_host_id, original_state) and return per-instance results.
 
     ``record`` is a MigrationRecord whose lease the caller holds; ``options`` keys are those of DEFAULTS.
     ``interrupted`` (optional) returns the name of a signal the caller caught, or None: a signal cancels the
-    migration like a cancel request in the record. Raises LeaseLostError (with the results so far under
-    ``instances``) as soon as the lease is lost.
+    migration like a cancel request in the record. ``progress`` (optional) is called with a line saying where the
+    instances are, when that changes, at most every PROGRESS_SECONDS, and once at the end. Raises LeaseLostError
+    (with the results so far under ``instances``) as soon as the lease is lost.
     """
-    return Migration(ec2_client, record, placements, options, sleep=sleep, monotonic=monotonic, interrupted=interrupted).run()
+    return Migration(ec2_client, record, placements, options, sleep=sleep, monotonic=monotonic, interrupted=interrupted,
+                     progress=progress).run()
 
 
 def summarize(results):

@@ -341,6 +341,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import lift_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import migrate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import progress_writer
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import restore_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
@@ -427,7 +428,8 @@ def run(module):
         if not module.check_mode:
             lift_errors = lift_stop_protection(ec2, record, lifted)
         try:
-            results = migrate(ec2, record, params["placements"], options, interrupted=interruption)
+            results = migrate(ec2, record, params["placements"], options, interrupted=interruption,
+                              progress=progress_writer(params["failed_host_id"]))
         finally:
             if not module.check_mode:
                 restored, restore_errors = restore_stop_protection(ec2, record)

@@ -26,14 +26,17 @@ import runpy
 import signal
 import sys
 import tempfile
+import time
 import traceback
 
 from ansible import constants as C
 from ansible.module_utils import basic
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 from ansible.vars.clean import remove_internal_keys
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import REQUEST_BUDGET_DIR_ENV
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import PROGRESS_FILE_ENV
 
 try:  # ansible-core 2.19 and later: module arguments and results go through a serialization profile
     from ansible.module_utils.common.json import Direction, get_module_encoder
@@ -48,12 +51,15 @@ except ImportError:
 
 # The JSON profile of this collection's modules (ansible-core 2.19 and later): AnsiballZ's default.
 PROFILE = "legacy"
+# How often the worker looks at the child's progress while it runs.
+WATCH_SECONDS = 0.5
 # The services the engine creates clients for; their models are loaded once, in the controller.
 SERVICES = ("ec2", "dynamodb", "sns", "sts")
 
 # botocore's own factory; the child's sessions get _shared_loader instead.
 _create_loader = botocore.loaders.create_loader if botocore else None
 _shared_loaders = {}
+display = Display()
 
 
 def _shared_loader(search_path_string=None):
@@ -127,7 +133,12 @@ class ForkedModuleAction(ActionBase):
         # ansible-playbook's own temporary folder (removed when it exits) holds the run's shared EC2 request buckets:
         # every host of a failed_host_ids run draws from one budget.
         environment.setdefault(REQUEST_BUDGET_DIR_ENV, C.DEFAULT_LOCAL_TMP)
-        res = run_in_fork(self.MODULE, encode_arguments(module_args), environment)
+        with tempfile.NamedTemporaryFile(mode="rb", dir=C.DEFAULT_LOCAL_TMP, prefix="progress-") as progress:
+            # The module's progress lines (a long move's), shown as they come instead of only in the result at the end.
+            environment[PROGRESS_FILE_ENV] = progress.name
+            res = run_in_fork(self.MODULE, encode_arguments(module_args), environment,
+                              while_running=lambda: _show_lines(progress))
+            _show_lines(progress)
         self._used_interpreter = sys.executable
         data = self._parse_returned_data(res, PROFILE) if get_module_encoder else self._parse_returned_data(res)
         remove_internal_keys(data)
@@ -144,14 +155,28 @@ def encode_arguments(module_args):
     return json.dumps(params, cls=AnsibleJSONEncoder, vault_to_text=True).encode("utf-8")
 
 
-def run_in_fork(module_name, params, environment=None):
+def _show_lines(progress):
+    """Show the complete lines the module added to its progress file since the last call."""
+    for line in progress.readlines():
+        if not line.endswith(b"\n"):  # the module is writing it now: read it whole next time
+            progress.seek(-len(line), os.SEEK_CUR)
+            break
+        display.display("  %s" % _text(line).rstrip("\n"))
+
+
+def run_in_fork(module_name, params, environment=None, while_running=None):
     """Run the module in a child of this process (``environment`` added to its own); returns its rc, stdout and
-    stderr, as a module process's."""
+    stderr, as a module process's. ``while_running`` is called about twice a second until the child exits."""
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns
             _run_child(module_name, params, environment or {}, stdout.fileno(), stderr.fileno())
-        dummy, status = os.waitpid(pid, 0)
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG if while_running else 0)
+            if done:
+                break
+            while_running()
+            time.sleep(WATCH_SECONDS)
         stdout.seek(0)
         stderr.seek(0)
         return dict(rc=_exit_code(status), stdout=_text(stdout.read()), stderr=_text(stderr.read()))

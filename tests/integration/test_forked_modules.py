@@ -1,13 +1,20 @@
 """The collection's modules run in a fork of the controller on the local connection, and in their own Python
-process (Ansible's ordinary path) anywhere else; both give the same result (plugins/plugin_utils/forked_module.py)."""
+process (Ansible's ordinary path) anywhere else; both give the same result (plugins/plugin_utils/forked_module.py).
+Forked, a long move shows its progress while it runs."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 from conftest import ANSIBLE_PLAYBOOK
 from conftest import playbook_env
+from scenarios import failed_host
+from scenarios import load
+from scenarios import on_failed
+from scenarios import pool_host
+from scenarios import world
 
 HOST = "h-0123456789abcdef0"
 PLAYBOOK = """
@@ -23,6 +30,7 @@ PLAYBOOK = """
       ansible.builtin.debug:
         msg: "RESULT={{ record | to_json }}"
 """
+MOVE_TASK = "Move every planned instance (stop, change placement, start) in one call"
 # What Ansible prints (-vvv) when it builds a module's AnsiballZ payload to run it in a new Python process.
 ORDINARY_PATH = "Using module file"
 
@@ -63,3 +71,20 @@ def test_the_tasks_environment_keyword_reaches_the_forked_module(simulator, migr
     output, result = run(simulator, tmp_path, "-e", json.dumps({"task_environment": {"AWS_ENDPOINT_URL": endpoint}}), env=env)
     assert ORDINARY_PATH not in output
     assert result["found"] is False and result["failed"] is False
+
+
+def test_a_long_move_shows_its_progress_while_it_runs(simulator, migration_table, run_playbook):
+    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=3)], latency={"stop": 800, "start": 400, "jitter": 0}))
+    failed = ids["hosts"]["failed"]
+
+    result = run_playbook("failover.yml", {"failed_host_id": failed})
+
+    assert result.returncode == 0, result
+    task = "TASK [dedicated_hosts.failover.host_failover : %s]" % MOVE_TASK
+    move_output = result.stdout[result.stdout.index(task):]
+    move_output = move_output[:move_output.index("\nTASK [")]
+    lines = [line for line in move_output.splitlines() if line.startswith("  %s: " % failed)]
+    # Shown before the task's own result, while the instances were moving; the last one says how it ended.
+    assert len(lines) >= 2 and "moving:" in lines[0], move_output
+    assert move_output.index(lines[0]) < move_output.index("changed: [%s]" % failed)
+    assert re.search(r": 3/3 instances done \(3 success\) after \d+ s$", lines[-1]), lines

@@ -8,7 +8,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
 import time
+import types
 
 import pytest
 
@@ -639,3 +641,34 @@ def test_a_move_waits_for_the_instances_another_host_of_the_run_drew_from_the_sh
     assert start["time"] - started >= 1.4
     state = json.loads(shared.read_text())
     assert set(state) >= {"StartInstances", "StartInstances instances", "StopInstances instances", "DescribeInstances"}
+
+
+def test_progress_lines_say_where_the_instances_are_and_end_with_the_outcome(simulator):
+    world = World(simulator, [dict(name=name, host="failed", instance_type="m5.large", state="running") for name in ("web", "db")])
+    lines = []
+    results = migrate(world.ec2, world.record, world.placements(["web", "db"]), FAST, progress=lines.append)
+    assert all(result["status"] == "success" for result in results)
+    assert re.match(r"0/2 instances done after \d+ s; moving: 2 [a-z-]+; slowest: i-[0-9a-f]+ [a-z-]+ for \d+ s$", lines[0]), lines
+    assert lines[-1].startswith("2/2 instances done (2 success) after ") and "moving" not in lines[-1]
+    # A line only when the counts changed: never the same line twice in a row.
+    assert all(before != after for before, after in zip(lines, lines[1:]))
+
+
+def test_progress_is_said_at_most_every_progress_seconds_but_always_at_the_end():
+    clock = {"t": 0.0}
+    lines = []
+    migration = Migration.__new__(Migration)
+    migration.moves, migration.progress, migration._progress_said = [], lines.append, None
+    migration._monotonic, migration.started = (lambda: clock["t"]), 0.0
+    counts = iter([((), (("stopping", 1),)), ((), (("stopped", 1),)), ((), (("running", 1),)), ((("success", 1),), ())])
+    migration.progress_counts = lambda: next(counts)
+    migration.moves = [types.SimpleNamespace(done=True, marks={})]
+    migration._say_progress()
+    clock["t"] = 1.0
+    migration._say_progress()  # changed, but only a second later: not said
+    clock["t"] = 6.0
+    migration._say_progress()
+    clock["t"] = 7.0
+    migration._say_progress(final=True)
+    assert lines == ["0/1 instances done after 0 s; moving: 1 stopping", "0/1 instances done after 6 s; moving: 1 running",
+                     "1/1 instances done (1 success) after 7 s"]

@@ -107,6 +107,9 @@ def signal_probe(tmp_path, monkeypatch):
         "from ansible.module_utils import basic\n"
         "if basic._ANSIBLE_ARGS == b'kill':\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "if basic._ANSIBLE_ARGS == b'sleep':\n"
+        "    import time; time.sleep(1.2)\n"
+        "    sys.exit(0)\n"
         "if basic._ANSIBLE_ARGS == b'environment':\n"
         "    print(json.dumps({'FORKED_MODULE_PROBE': os.environ.get('FORKED_MODULE_PROBE')}))\n"
         "    sys.exit(0)\n"
@@ -117,3 +120,27 @@ def signal_probe(tmp_path, monkeypatch):
         "sys.exit(0)\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def test_lines_are_shown_while_the_child_runs_and_a_half_written_line_waits(tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(forked_module.display, "display", shown.append)
+    progress_path = tmp_path / "progress"
+    progress_path.write_bytes(b"")
+    with open(str(progress_path), "rb") as progress:
+        with open(str(progress_path), "ab") as writer:
+            writer.write(b"h-1: 0/2 instances done\nh-1: 1/2")
+            writer.flush()
+            forked_module._show_lines(progress)
+            assert shown == ["  h-1: 0/2 instances done"]
+            writer.write(b" instances done\n")
+            writer.flush()
+            forked_module._show_lines(progress)
+    assert shown[1:] == ["  h-1: 1/2 instances done"]
+
+
+def test_while_running_is_called_until_the_child_exits():
+    calls = []
+    answer = forked_module.run_in_fork("signal_probe", b"sleep", while_running=lambda: calls.append(1))
+    assert answer["rc"] == 0, answer
+    assert len(calls) >= 1
