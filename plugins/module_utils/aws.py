@@ -150,7 +150,14 @@ class TokenBucket(object):
             if self._shared_file is None:
                 yield self._state
                 return
-            descriptor = os.open(self._shared_file, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                descriptor = os.open(self._shared_file, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                # The run's folder is gone (ansible-playbook exited on a cancel while this module finishes the
+                # instances already moving): go on with this process's own bucket, from the shared one's last state.
+                self._shared_file = None
+                yield self._state
+                return
             with os.fdopen(descriptor, "r+", encoding="utf-8") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 try:
@@ -158,6 +165,7 @@ class TokenBucket(object):
                     buckets = json.loads(text) if text.strip() else {}
                     state = buckets.setdefault(self._name, list(self._state))
                     yield state
+                    self._state = list(state)
                     handle.seek(0)
                     handle.truncate()
                     handle.write(json.dumps(buckets))

@@ -918,8 +918,11 @@ def progress_writer(prefix):
         return None
 
     def write(line):
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write("%s: %s\n" % (prefix, line))
+        try:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write("%s: %s\n" % (prefix, line))
+        except OSError:
+            pass  # nobody reads it any more (ansible-playbook exited on a cancel): the move goes on regardless
 
     return write
 

@@ -143,3 +143,15 @@ def test_the_runs_budget_file_is_named_by_region_only_inside_a_run(tmp_path, mon
     monkeypatch.setenv(aws.REQUEST_BUDGET_DIR_ENV, str(tmp_path))
     assert aws.request_budget_file("us-east-1") == str(tmp_path / "ec2-request-buckets-us-east-1.json")
     assert aws.request_budget_file("us-west-2") != aws.request_budget_file("us-east-1")
+
+
+def test_a_bucket_whose_shared_file_is_gone_goes_on_with_its_own_state(tmp_path):
+    clock = FakeClock()
+    folder = tmp_path / "run"
+    folder.mkdir()
+    bucket = aws.TokenBucket(2, 1.0, monotonic=clock.monotonic, sleep=clock.sleep, shared_file=str(folder / "buckets.json"), name="Start")
+    assert bucket.take() == 0.0
+    (folder / "buckets.json").unlink()
+    folder.rmdir()  # ansible-playbook exited (a cancel) and removed its temporary folder
+    assert bucket.take() == 0.0
+    assert bucket.take() == pytest.approx(1.0)  # the shared state's last count carried on

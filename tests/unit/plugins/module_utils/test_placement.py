@@ -15,10 +15,12 @@ import types
 import pytest
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import PROGRESS_FILE_ENV
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import Migration
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import TokenBucket
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import lift_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import migrate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import progress_writer
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import restore_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
@@ -672,3 +674,17 @@ def test_progress_is_said_at_most_every_progress_seconds_but_always_at_the_end()
     migration._say_progress(final=True)
     assert lines == ["0/1 instances done after 0 s; moving: 1 stopping", "0/1 instances done after 6 s; moving: 1 running",
                      "1/1 instances done (1 success) after 7 s"]
+
+
+def test_the_progress_writer_appends_lines_and_ignores_a_folder_that_is_gone(tmp_path, monkeypatch):
+    monkeypatch.delenv(PROGRESS_FILE_ENV, raising=False)
+    assert progress_writer("h-1") is None
+    folder = tmp_path / "run"
+    folder.mkdir()
+    monkeypatch.setenv(PROGRESS_FILE_ENV, str(folder / "progress"))
+    write = progress_writer("h-1")
+    write("0/2 instances done")
+    assert (folder / "progress").read_text() == "h-1: 0/2 instances done\n"
+    (folder / "progress").unlink()
+    folder.rmdir()
+    write("1/2 instances done")  # no error: the move goes on
