@@ -445,6 +445,8 @@ def _calls_figures(calls, count):
     ec2_total = sum(ec2.values())
     limit_seconds, limit_from = ec2_limit_seconds(ec2, count)
     return {
+        # What the simulator spent answering (its own CPU on this machine), summed over the calls: not the product's time.
+        "simulator_seconds": round(sum(entry.get("duration") or 0.0 for entry in log), 3),
         "ec2_limit_seconds": limit_seconds,
         "ec2_limit_from_instances": limit_from,
         "calls_by_service": by_service,
@@ -874,6 +876,8 @@ def print_tables(results, verdict_list, info):
         fig = results["B3"]["figures"]
         print("\nB3: EC2's request limits bind from %s instances (%s)" % (
             fig["ec2_limits_bind_from_instances"], _fmt(fig["ec2_limit_from_instances"]) or "not reached"))
+        print("\nB3 seconds the simulator spent answering: %s" % ", ".join(
+            "%d instances %.2f" % (run["instances"], run["simulator_seconds"]) for run in results["B3"]["runs"]))
         print("\nB3 where the %.1f s of the %d-instance run went (seconds, tasks):" % (fig["fixed_cost_seconds"], fig["fixed_cost_instances"]))
         for label, seconds, count in fig["where_time_went"]:
             print("  %-90s %7.3f %3s" % (label[:90], seconds, count or ""))

@@ -64,6 +64,17 @@ DEFAULTS = dict(
 # The least time between two progress lines of a move (a line is said only when the instances' phases changed).
 PROGRESS_SECONDS = 5.0
 
+# The client-side buckets hold one token less than EC2's and refill a tenth slower: calls leave a client paced
+# exactly at EC2's rate, but network and server jitter bunch them on arrival, and several hosts share one budget.
+BUCKET_MARGIN = 0.9
+
+
+def _under(limits):
+    """(burst, refill) a little under EC2's ``limits``."""
+    burst, refill = limits
+    return max(1.0, burst - 1.0), refill * BUCKET_MARGIN
+
+
 # A start refused with InsufficientCapacityOnHost (the target host filled up since planning) moves the
 # instance to another host of the plan with room, at most this many times per instance.
 MAX_REPLACEMENTS = 2
@@ -225,14 +236,14 @@ class Migration(object):
         self.start_backoff = float(backoff) if backoff is not None else 2.0 * self.poll_interval
         self._sleep = sleep
         self._monotonic = monotonic
+        shared = self.options["request_budget_file"]
         self.buckets = dict(
-            (action, TokenBucket(capacity, rate, monotonic=monotonic, sleep=sleep, shared_file=self.options["request_budget_file"], name=action))
-            for action, (capacity, rate) in RATE_LIMITS.items()
+            (action, TokenBucket(*_under(limits), monotonic=monotonic, sleep=sleep, shared_file=shared, name=action))
+            for action, limits in RATE_LIMITS.items()
         )
         self.resource_buckets = dict(
-            (action, TokenBucket(capacity, rate, monotonic=monotonic, sleep=sleep, shared_file=self.options["request_budget_file"],
-                                 name="%s instances" % action))
-            for action, (capacity, rate) in RESOURCE_LIMITS.items()
+            (action, TokenBucket(*_under(limits), monotonic=monotonic, sleep=sleep, shared_file=shared, name="%s instances" % action))
+            for action, limits in RESOURCE_LIMITS.items()
         )
         self.moves = self._build_moves(placements)
         self.spare_hosts = set(move.target_host_id for move in self.moves)
@@ -761,9 +772,10 @@ class Migration(object):
         EC2 fails the whole request for one bad instance; on such an error the instances are tried one by
         one, so a single bad instance does not fail the others.
         """
+        self.record.keep_lease()  # a paced loop can outlast a third of the lease: renew, then fence
+        # The tokens last, right before the call: a renewal between them would delay the call and bunch it with the next.
         self.buckets[action].take()
         self.resource_buckets[action].take(len(moves))
-        self.record.keep_lease()  # a paced loop can outlast a third of the lease: renew, then fence
         self.requested = True
         ids = [move.instance_id for move in moves]
         try:
@@ -777,9 +789,9 @@ class Migration(object):
         return [(move, None) for move in moves]
 
     def _single(self, action, method, move, **params):
+        self.record.keep_lease()  # a paced loop can outlast a third of the lease: renew, then fence
         self.buckets[action].take()
         self.resource_buckets[action].take()
-        self.record.keep_lease()  # a paced loop can outlast a third of the lease: renew, then fence
         try:
             getattr(self.ec2, method)(InstanceIds=[move.instance_id], aws_retry=True, **params)
         except Exception as error:
