@@ -12,8 +12,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
+import json
+import os
 import threading
 import time
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: each process keeps its own buckets
+    fcntl = None
 
 try:
     import botocore
@@ -93,35 +101,74 @@ def is_client_error(error):
     return isinstance(error, botocore.exceptions.ClientError)
 
 
-class TokenBucket(object):
-    """A client-side token bucket, so that the calls of one module stay within EC2's request limits.
+# Set (by the collection's action plugins) to a folder that lives as long as the ansible-playbook run: the EC2
+# request buckets of every module process of the run are kept there, one file per region.
+REQUEST_BUDGET_DIR_ENV = "DEDICATED_HOSTS_FAILOVER_REQUEST_BUDGET_DIR"
 
-    Safe to share between threads: a taker holds the lock while it waits, so tokens go out in turn.
+
+def request_budget_file(region):
+    """The file of the run's shared EC2 request buckets for ``region``, or None when the run has none."""
+    folder = os.environ.get(REQUEST_BUDGET_DIR_ENV)
+    if not folder or not os.path.isdir(folder):
+        return None
+    return os.path.join(folder, "ec2-request-buckets-%s.json" % (region or "default"))
+
+
+class TokenBucket(object):
+    """A client-side token bucket, so that the calls of a run stay within EC2's request limits.
+
+    A taker reserves its tokens under a lock and waits outside it, so tokens go out in turn and threads share a
+    bucket safely. With ``shared_file`` the bucket's state lives in that file, read and written under an exclusive
+    lock (flock), so every process that names the file draws from one bucket: the hosts of one failover run share
+    one EC2 request budget (plugins/plugin_utils/forked_module.py names the file; docs/performance.md).
     """
 
-    def __init__(self, capacity, rate, monotonic=time.monotonic, sleep=time.sleep):
+    def __init__(self, capacity, rate, monotonic=time.monotonic, sleep=time.sleep, shared_file=None, name="bucket"):
         self._lock = threading.Lock()
         self.capacity = float(capacity)
         self.rate = float(rate)
-        self.tokens = float(capacity)
         self._monotonic = monotonic
         self._sleep = sleep
-        self._stamp = monotonic()
+        self._state = [self.capacity, monotonic()]  # tokens (negative: reserved ahead), and when they were counted
+        self._shared_file = shared_file if fcntl is not None else None
+        self._name = name
 
-    def _refill(self):
-        now = self._monotonic()
-        self.tokens = min(self.capacity, self.tokens + max(0.0, now - self._stamp) * self.rate)
-        self._stamp = now
+    def take(self, count=1):
+        """Take ``count`` tokens, waiting until the bucket holds them; returns the seconds waited."""
+        with self._held_state() as state:
+            now = self._monotonic()
+            tokens = min(self.capacity, state[0] + max(0.0, now - state[1]) * self.rate)
+            waited = max(0.0, (count - tokens) / self.rate)
+            state[:] = [tokens - count, now]
+        if waited:
+            self._sleep(waited)
+        return waited
 
-    def take(self):
-        """Take one token, waiting for it when the bucket is empty; returns the seconds waited."""
+    @contextlib.contextmanager
+    def _held_state(self):
         with self._lock:
-            self._refill()
-            waited = 0.0
-            if self.tokens < 1.0:
-                waited = (1.0 - self.tokens) / self.rate
-                self._sleep(waited)
-                self._refill()
-                self.tokens = max(self.tokens, 1.0)
-            self.tokens -= 1.0
-            return waited
+            if self._shared_file is None:
+                yield self._state
+                return
+            try:
+                descriptor = os.open(self._shared_file, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                # The run's folder is gone (ansible-playbook exited on a cancel while this module finishes the
+                # instances already moving): go on with this process's own bucket, from the shared one's last state.
+                self._shared_file = None
+                yield self._state
+                return
+            with os.fdopen(descriptor, "r+", encoding="utf-8") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    text = handle.read()
+                    buckets = json.loads(text) if text.strip() else {}
+                    state = buckets.setdefault(self._name, list(self._state))
+                    yield state
+                    self._state = list(state)
+                    handle.seek(0)
+                    handle.truncate()
+                    handle.write(json.dumps(buckets))
+                    handle.flush()
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)

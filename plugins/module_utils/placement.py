@@ -23,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import time
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import capacity as host_room
@@ -39,6 +40,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import set_stop_protection
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import STOP_PROTECTION_LIFTED
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import cancel_text
 
 PHASES = ("pending", "stopping", "force-stopping", "stopped", "placed", "starting", "running", "verified")
@@ -56,15 +58,29 @@ DEFAULTS = dict(
     rollback=True,
     check_mode=False,
     spare_host_ids=(),  # further hosts of the plan an instance may be moved to when its target is full
+    request_budget_file=None,  # the run's shared EC2 request buckets (aws.request_budget_file); None: this process's own
 )
+
+# The least time between two progress lines of a move (a line is said only when the instances' phases changed).
+PROGRESS_SECONDS = 5.0
+
+# The client-side buckets hold one token less than EC2's and refill a tenth slower: calls leave a client paced
+# exactly at EC2's rate, but network and server jitter bunch them on arrival, and several hosts share one budget.
+BUCKET_MARGIN = 0.9
+
+
+def _under(limits):
+    """(burst, refill) a little under EC2's ``limits``."""
+    burst, refill = limits
+    return max(1.0, burst - 1.0), refill * BUCKET_MARGIN
+
 
 # A start refused with InsufficientCapacityOnHost (the target host filled up since planning) moves the
 # instance to another host of the plan with room, at most this many times per instance.
 MAX_REPLACEMENTS = 2
 
 # Ids per StopInstances / StartInstances request: few requests (StartInstances' bucket holds 5) while a
-# request stays small. The resource buckets (1000 instances, refilling 20/s for stops, 2/s for starts)
-# are far from reached by one host.
+# request stays small.
 STOP_BATCH = 50
 START_BATCH = 50
 # Values per DescribeInstances filter.
@@ -77,6 +93,12 @@ RATE_LIMITS = {
     "StopInstances": (50, 5.0),
     "ModifyInstancePlacement": (50, 5.0),
     "StartInstances": (5, 2.0),
+}
+# EC2's resource buckets, drawn by the number of instances a request names: one host is far from them, an
+# Availability Zone's worth of hosts sharing the run's budget is not (1,000 starts, then 2 a second).
+RESOURCE_LIMITS = {
+    "StopInstances": (1000, 20.0),
+    "StartInstances": (1000, 2.0),
 }
 
 CAPACITY_CODES = ("InsufficientInstanceCapacity", "InsufficientCapacityOnHost", "InsufficientHostCapacity")
@@ -200,7 +222,8 @@ class InstanceMove(object):
 class Migration(object):
     """One migration of a set of instances; ``run()`` returns the per-instance results."""
 
-    def __init__(self, ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None):
+    def __init__(self, ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None,
+                 progress=None):
         self.ec2 = retrying(ec2_client)
         self.record = record
         self.options = dict(DEFAULTS)
@@ -213,8 +236,14 @@ class Migration(object):
         self.start_backoff = float(backoff) if backoff is not None else 2.0 * self.poll_interval
         self._sleep = sleep
         self._monotonic = monotonic
+        shared = self.options["request_budget_file"]
         self.buckets = dict(
-            (action, TokenBucket(capacity, rate, monotonic=monotonic, sleep=sleep)) for action, (capacity, rate) in RATE_LIMITS.items()
+            (action, TokenBucket(*_under(limits), monotonic=monotonic, sleep=sleep, shared_file=shared, name=action))
+            for action, limits in RATE_LIMITS.items()
+        )
+        self.resource_buckets = dict(
+            (action, TokenBucket(*_under(limits), monotonic=monotonic, sleep=sleep, shared_file=shared, name="%s instances" % action))
+            for action, limits in RESOURCE_LIMITS.items()
         )
         self.moves = self._build_moves(placements)
         self.spare_hosts = set(move.target_host_id for move in self.moves)
@@ -229,6 +258,10 @@ class Migration(object):
         self.now = monotonic()
         self.interrupted = interrupted
         self.cancel = None
+        self.requested = False  # whether this tick sent a stop or start request
+        self.progress = progress
+        self.started = monotonic()
+        self._progress_said = None  # (counts, monotonic time) of the last progress line
 
     # ------------------------------------------------------------------ setup
 
@@ -269,13 +302,20 @@ class Migration(object):
         try:
             if self.check_mode:
                 return self._plan_only()
+            wait = self.poll_interval
             while True:
                 started = self._monotonic()
+                self.requested = False
                 self._tick()
                 if all(move.done for move in self.moves):
+                    self._say_progress(final=True)
                     break
-                # A steady cadence: the time a tick takes (describe, actions, record write) is not added to the interval.
-                self._sleep(max(0.0, self.poll_interval - (self._monotonic() - started)))
+                self._say_progress()
+                # Right after a stop or start request, look again after a quarter of the interval, then back off to the
+                # interval: a quick stop or start is seen at once, a slow one costs two or three extra describes.
+                wait = self.poll_interval / 4.0 if self.requested else min(self.poll_interval, wait * 2.0)
+                # A steady cadence: the time a tick takes (describe, actions, record write) is not added to the wait.
+                self._sleep(max(0.0, wait - (self._monotonic() - started)))
         except LeaseLostError as error:
             details = dict(error.details)
             details["instances"] = self.results()
@@ -310,6 +350,37 @@ class Migration(object):
 
     def results(self):
         return [move.result() for move in self.moves]
+
+    # ------------------------------------------------------------------ progress
+
+    def progress_counts(self):
+        """(instances finished by status, instances in flight by phase), each in a fixed order."""
+        finished = [(status, sum(1 for move in self.moves if move.done and move.status == status))
+                    for status in ("success", "failed", "skipped", "pending")]
+        moving = [(phase, sum(1 for move in self.moves if not move.done and move.phase == phase)) for phase in PHASES]
+        return tuple((name, count) for name, count in finished if count), tuple((name, count) for name, count in moving if count)
+
+    def progress_line(self, counts=None):
+        finished, moving = counts or self.progress_counts()
+        done = sum(count for dummy, count in finished)
+        now = self._monotonic()
+        in_flight = [move for move in self.moves if not move.done and "admitted" in move.marks]
+        slowest = min(in_flight, key=lambda move: move.marks["admitted"]) if in_flight else None
+        return "%d/%d instances done%s after %d s%s%s" % (
+            done, len(self.moves), " (%s)" % ", ".join("%d %s" % (count, name) for name, count in finished) if finished else "",
+            now - self.started, "; moving: %s" % ", ".join("%d %s" % (count, name) for name, count in moving) if moving else "",
+            "; slowest: %s %s for %d s" % (slowest.instance_id, slowest.phase, now - slowest.marks["admitted"]) if slowest else "")
+
+    def _say_progress(self, final=False):
+        """A progress line when the counts changed, at most every PROGRESS_SECONDS (always at the end)."""
+        if self.progress is None:
+            return
+        counts, now = self.progress_counts(), self._monotonic()
+        said = self._progress_said
+        if said is not None and (said[0] == counts or (not final and now - said[1] < PROGRESS_SECONDS)):
+            return
+        self._progress_said = (counts, now)
+        self.progress(self.progress_line(counts))
 
     # ------------------------------------------------------------------ cancel
 
@@ -701,8 +772,11 @@ class Migration(object):
         EC2 fails the whole request for one bad instance; on such an error the instances are tried one by
         one, so a single bad instance does not fail the others.
         """
-        self.buckets[action].take()
         self.record.keep_lease()  # a paced loop can outlast a third of the lease: renew, then fence
+        # The tokens last, right before the call: a renewal between them would delay the call and bunch it with the next.
+        self.buckets[action].take()
+        self.resource_buckets[action].take(len(moves))
+        self.requested = True
         ids = [move.instance_id for move in moves]
         try:
             getattr(self.ec2, method)(InstanceIds=ids, aws_retry=True, **params)
@@ -715,8 +789,9 @@ class Migration(object):
         return [(move, None) for move in moves]
 
     def _single(self, action, method, move, **params):
-        self.buckets[action].take()
         self.record.keep_lease()  # a paced loop can outlast a third of the lease: renew, then fence
+        self.buckets[action].take()
+        self.resource_buckets[action].take()
         try:
             getattr(self.ec2, method)(InstanceIds=[move.instance_id], aws_retry=True, **params)
         except Exception as error:
@@ -800,7 +875,9 @@ class Migration(object):
         return actions
 
 
-STOP_PROTECTION_LIFTED = "stopProtectionLifted"
+def _fenced(ec2_client, record):
+    """The EC2 client with retries, every change fenced by the record's lease."""
+    return record.fence_client(retrying(ec2_client))
 
 
 def lift_stop_protection(ec2_client, record, instance_ids):
@@ -811,7 +888,7 @@ def lift_stop_protection(ec2_client, record, instance_ids):
     """
     if not instance_ids:
         return {}
-    ec2_client = record.fence_client(retrying(ec2_client))
+    ec2_client = _fenced(ec2_client, record)
     record.update_instances(dict((instance_id, {STOP_PROTECTION_LIFTED: True}) for instance_id in instance_ids))
     record.keep_lease()
     errors = set_stop_protection(ec2_client, instance_ids, False)
@@ -833,7 +910,7 @@ def restore_stop_protection(ec2_client, record):
     try:
         # A conditional renew, not only the local fence: a run whose lock was broken learns it here, before acting.
         record.renew()
-        errors = set_stop_protection(record.fence_client(retrying(ec2_client)), lifted, True)
+        errors = set_stop_protection(_fenced(ec2_client, record), lifted, True)
     except LeaseLostError:
         return None, {}
     restored = [instance_id for instance_id in lifted if instance_id not in errors]
@@ -841,15 +918,38 @@ def restore_stop_protection(ec2_client, record):
     return restored, errors
 
 
-def migrate(ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None):
+# Set (by the collection's action plugins) to a file the task's action plugin reads while the module runs and shows
+# line by line: the move's progress, live in ansible-playbook's output.
+PROGRESS_FILE_ENV = "DEDICATED_HOSTS_FAILOVER_PROGRESS_FILE"
+
+
+def progress_writer(prefix):
+    """A ``progress`` callable appending ``prefix: line`` to the run's progress file, or None without one."""
+    path = os.environ.get(PROGRESS_FILE_ENV)
+    if not path:
+        return None
+
+    def write(line):
+        try:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write("%s: %s\n" % (prefix, line))
+        except OSError:
+            pass  # nobody reads it any more (ansible-playbook exited on a cancel): the move goes on regardless
+
+    return write
+
+
+def migrate(ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None, progress=None):
     """Move ``placements`` (dicts with instance_id, target_host_id, original_state) and return per-instance results.
 
     ``record`` is a MigrationRecord whose lease the caller holds; ``options`` keys are those of DEFAULTS.
     ``interrupted`` (optional) returns the name of a signal the caller caught, or None: a signal cancels the
-    migration like a cancel request in the record. Raises LeaseLostError (with the results so far under
-    ``instances``) as soon as the lease is lost.
+    migration like a cancel request in the record. ``progress`` (optional) is called with a line saying where the
+    instances are, when that changes, at most every PROGRESS_SECONDS, and once at the end. Raises LeaseLostError
+    (with the results so far under ``instances``) as soon as the lease is lost.
     """
-    return Migration(ec2_client, record, placements, options, sleep=sleep, monotonic=monotonic, interrupted=interrupted).run()
+    return Migration(ec2_client, record, placements, options, sleep=sleep, monotonic=monotonic, interrupted=interrupted,
+                     progress=progress).run()
 
 
 def summarize(results):

@@ -98,6 +98,8 @@ GENERATION_FIELDS = ("ReservedHostId", "PlanHosts", "AllocationClientToken", "Al
                      "ErrorDetails")
 # Phases in which an instance is neither where nor in the state the failover found it.
 MID_MOVE_PHASES = ("stopping", "force-stopping", "stopped", "placed", "starting")
+# An instance entry's flag: this failover turned the instance's stop protection off and has not turned it on again.
+STOP_PROTECTION_LIFTED = "stopProtectionLifted"
 # Instance fields the record computes itself.
 COMPUTED_INSTANCE_FIELDS = ("phaseTimes", "startTime", "endTime")
 
@@ -341,7 +343,7 @@ def new_generation(update, item):
     """
     kept = dict((instance_id, entry) for instance_id, entry in item["InstanceMigrations"].items()
                 if (entry.get("status") not in ("success", "skipped") and entry.get("phase") in MID_MOVE_PHASES)
-                or entry.get("stopProtectionLifted"))
+                or entry.get(STOP_PROTECTION_LIFTED))
     update.set("InstanceMigrations", kept)
     update.set("Generation", generation(item) + 1)
     update.set("Plan", {})

@@ -153,6 +153,9 @@ options:
       - Each instance's C(stopped) and C(running) are seen up to this long late, so the interval adds to the
         downtime; one DescribeInstances a second for a whole host stays far below EC2's request limit
         (a bucket of 100 refilling 20 a second), even with several hosts failed over at once.
+      - Right after a tick that sent a stop or start request, the next tick comes after a quarter of the interval,
+        and the wait doubles back to the interval; a quick stop or start is seen at once, a slow one costs two or
+        three more DescribeInstances.
     type: float
     default: 1
   start_attempts:
@@ -330,6 +333,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.transformation import c
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import is_client_error
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import request_budget_file
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
@@ -337,6 +341,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import lift_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import migrate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import progress_writer
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import restore_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
@@ -415,6 +420,7 @@ def run(module):
         force_stop_immediately=force_now,
         rollback=params["rollback"],
         check_mode=module.check_mode,
+        request_budget_file=request_budget_file(ec2.meta.region_name),
     )
     lifted = [placement["instance_id"] for placement in params["placements"] if placement.get("lift_stop_protection")]
     lift_errors, restore_errors, restored = {}, {}, []
@@ -422,7 +428,8 @@ def run(module):
         if not module.check_mode:
             lift_errors = lift_stop_protection(ec2, record, lifted)
         try:
-            results = migrate(ec2, record, params["placements"], options, interrupted=interruption)
+            results = migrate(ec2, record, params["placements"], options, interrupted=interruption,
+                              progress=progress_writer(params["failed_host_id"]))
         finally:
             if not module.check_mode:
                 restored, restore_errors = restore_stop_protection(ec2, record)

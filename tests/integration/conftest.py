@@ -91,8 +91,8 @@ def playbook_env(simulator, extra=None):
     return env
 
 
-def start_playbook(simulator, name, extra_vars=None, check=False, env=None, report_dir=None, fast=True):
-    """Start ansible-playbook in the background; returns (Popen, command, report_dir)."""
+def start_playbook(simulator, name, extra_vars=None, check=False, env=None, report_dir=None, fast=True, extra_args=()):
+    """Start ansible-playbook in the background (``extra_args`` added to its command); returns (Popen, command, report_dir)."""
     variables = dict(FAST if fast else {})
     if report_dir:
         variables["failover_report_dir"] = report_dir
@@ -102,6 +102,7 @@ def start_playbook(simulator, name, extra_vars=None, check=False, env=None, repo
         command += ["-e", "%s=%s" % (key, value) if isinstance(value, str) else json.dumps({key: value})]
     if check:
         command.append("--check")
+    command += list(extra_args)
     process = subprocess.Popen(
         command, cwd=REPO_ROOT, env=playbook_env(simulator, playbook_credentials(name, env)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
@@ -156,6 +157,16 @@ def read_record(simulator, host_id, table=TABLE, region=None):
         return None
     deserializer = TypeDeserializer()
     return dict((key, deserializer.deserialize(value)) for key, value in item.items())
+
+
+def migration_window(record):
+    """(first stop, last phase) of the record's instances: ISO 8601 UTC strings compare in time order.
+
+    ``pending`` is left out: it is written when the plan is stored, before anything moves.
+    """
+    times = [moment for migration in record["InstanceMigrations"].values()
+             for phase, moment in migration["phaseTimes"].items() if phase != "pending"]
+    return min(times), max(times)
 
 
 def sns_inbox(simulator, topic_name="host-failover"):

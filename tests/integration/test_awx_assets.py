@@ -46,7 +46,11 @@ def assets_fixture():
 
 
 def templates_by_playbook(assets):
-    return dict((template["playbook"], template) for template in assets["job_templates"])
+    """The first template of each playbook (the failover's sliced template comes after the plain one)."""
+    templates = {}
+    for template in assets["job_templates"]:
+        templates.setdefault(template["playbook"], template)
+    return templates
 
 
 def read_yaml(path):
@@ -142,7 +146,7 @@ def test_the_abort_template_comes_last_and_asks_for_the_host_and_the_reason(asse
 
 def test_every_template_runs_a_playbook_of_the_project_and_asks_only_for_its_inputs(assets):
     assert [template["playbook"] for template in assets["job_templates"]] == [
-        FAILOVER_PLAYBOOK, HEALTH_PLAYBOOK, STATUS_PLAYBOOK, ABORT_PLAYBOOK]
+        FAILOVER_PLAYBOOK, FAILOVER_PLAYBOOK, HEALTH_PLAYBOOK, STATUS_PLAYBOOK, ABORT_PLAYBOOK]
     for template in assets["job_templates"]:
         assert os.path.isfile(os.path.join(REPO_ROOT, template["playbook"])), template["name"]
         accepted = playbook_inputs(template["playbook"])
@@ -157,6 +161,20 @@ def test_every_template_runs_a_playbook_of_the_project_and_asks_only_for_its_inp
                 accepted |= playbook_inputs(templates[json.dumps(node["unified_job_template"], sort_keys=True)]["playbook"])
         surveyed = [question["variable"] for question in workflow["related"]["survey_spec"]["spec"]]
         assert surveyed and [name for name in surveyed if name not in accepted] == [], workflow["name"]
+
+
+def test_the_sliced_failover_splits_the_inventory_plugins_failed_hosts(assets):
+    [sliced] = [template for template in assets["job_templates"] if template["job_slice_count"] > 1]
+    assert sliced["playbook"] == FAILOVER_PLAYBOOK and sliced["ask_job_slice_count_on_launch"] is True
+    extra = yaml.safe_load(sliced["extra_vars"])
+    assert extra == {"failover_inventory_group": "health_failed"} and "failover_inventory_group" in playbook_inputs(FAILOVER_PLAYBOOK)
+    # The hosts come from the inventory: the survey does not ask for one.
+    assert "failed_host_id" not in [question["variable"] for question in sliced["related"]["survey_spec"]["spec"]]
+    [inventory] = [entry for entry in assets["inventory"] if entry["natural_key"] == sliced["inventory"]]
+    [source] = inventory["related"]["inventory_sources"]
+    assert source["source"] == "scm" and source["source_project"] == sliced["project"] and source["update_on_launch"] is True
+    config = read_yaml(source["source_path"])
+    assert config["plugin"] == "dedicated_hosts.failover.dedicated_hosts"
 
 
 def test_the_input_check_sees_imported_playbooks():

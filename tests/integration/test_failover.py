@@ -181,7 +181,9 @@ def test_a_stop_that_hangs_is_forced_after_force_stop_after(simulator, migration
 
 
 def test_a_second_run_is_refused_while_the_first_holds_the_lease(simulator, migration_table, tmp_path):
-    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=2)], latency={"stop": 300, "start": 200, "jitter": 0}))
+    # A 6 s stop: the first run still holds the lease when the second, started once the lease is taken, gets to it,
+    # however slowly a loaded machine starts ansible-playbook.
+    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=2)], latency={"stop": 600, "force_stop": 600, "start": 200, "jitter": 0}))
     failed = ids["hosts"]["failed"]
     first = start_playbook(simulator, "failover.yml", {"failed_host_id": failed}, env={"AWS_ACCESS_KEY_ID": "AKIAFIRSTRUN"})
     deadline = time.time() + 60

@@ -1,5 +1,6 @@
 """playbooks/failover.yml with several hosts (failed_host_ids): in parallel, each with its own lease and record."""
 
+from conftest import migration_window
 from conftest import read_record
 from conftest import state_changing_calls
 from scenarios import failed_host
@@ -20,16 +21,6 @@ def two_failed_hosts(simulator):
         [on_host("first", "web", count=2), on_host("second", "api", count=2)],
         latency=SLOW_ENOUGH_TO_OVERLAP,
     ))
-
-
-def migration_window(record):
-    """(first stop, last phase) of the record's instances: ISO 8601 UTC strings compare in time order.
-
-    ``pending`` is left out: it is written when the plan is stored, before anything moves.
-    """
-    times = [moment for migration in record["InstanceMigrations"].values()
-             for phase, moment in migration["phaseTimes"].items() if phase != "pending"]
-    return min(times), max(times)
 
 
 def test_failed_host_ids_fails_every_host_over_in_parallel(simulator, migration_table, run_playbook):

@@ -1,11 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 dedicated_hosts.failover contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Retries on every service's throttling code, counted by the simulator, and error helpers."""
+"""Retries on every service's throttling code, counted by the simulator, error helpers, and the token buckets."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import os
+import time
 
 import pytest
 
@@ -68,3 +71,87 @@ def test_paginate_retries_the_whole_pagination(simulator):
 def test_wrapping_twice_is_harmless(simulator):
     client = aws.retrying(simulator.client("ec2"))
     assert aws.retrying(client) is client
+
+
+class FakeClock(object):
+    def __init__(self):
+        self.now = 0.0
+        self.slept = []
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_buckets_that_share_a_file_draw_from_one_budget(tmp_path):
+    clock = FakeClock()
+    shared = str(tmp_path / "buckets.json")
+    first, second = (aws.TokenBucket(5, 2.0, monotonic=clock.monotonic, sleep=clock.sleep, shared_file=shared, name="StartInstances")
+                     for _bucket in range(2))
+    for _call in range(5):
+        assert first.take() == 0.0
+    # The second bucket (another host's process) finds the five tokens gone.
+    assert second.take() == pytest.approx(0.5)
+    assert first.take() == pytest.approx(0.5)
+
+
+def test_buckets_of_other_files_or_names_are_independent(tmp_path):
+    clock = FakeClock()
+    buckets = [aws.TokenBucket(1, 1.0, monotonic=clock.monotonic, sleep=clock.sleep, shared_file=str(tmp_path / file), name=name)
+               for file, name in (("a.json", "StartInstances"), ("b.json", "StartInstances"), ("a.json", "StopInstances"))]
+    assert [bucket.take() for bucket in buckets] == [0.0, 0.0, 0.0]
+
+
+def test_takers_reserve_successive_tokens_and_wait_for_them():
+    clock = FakeClock()
+    bucket = aws.TokenBucket(1, 4.0, monotonic=clock.monotonic, sleep=lambda seconds: None)
+    # Nobody sleeps here, as if three threads took at once: each is given its own later slot.
+    assert [bucket.take() for _taker in range(3)] == [0.0, pytest.approx(0.25), pytest.approx(0.5)]
+    assert bucket.take(count=2) == pytest.approx(1.0)
+
+
+def test_processes_sharing_the_file_are_paced_together(tmp_path):
+    """Three processes take two tokens each from a bucket of two refilling 20 a second: the last waits >= 0.2 s."""
+    shared = str(tmp_path / "buckets.json")
+    started = time.monotonic()
+    children = []
+    for _child in range(3):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child exits
+            code = 1
+            try:
+                bucket = aws.TokenBucket(2, 20.0, shared_file=shared, name="StartInstances")
+                bucket.take()
+                bucket.take()
+                code = 0
+            finally:
+                os._exit(code)
+        children.append(pid)
+    assert all(os.waitpid(pid, 0)[1] == 0 for pid in children)
+    # With a bucket each, nobody would wait at all.
+    assert time.monotonic() - started >= 0.2 - 0.01
+
+
+def test_the_runs_budget_file_is_named_by_region_only_inside_a_run(tmp_path, monkeypatch):
+    monkeypatch.delenv(aws.REQUEST_BUDGET_DIR_ENV, raising=False)
+    assert aws.request_budget_file("us-east-1") is None
+    monkeypatch.setenv(aws.REQUEST_BUDGET_DIR_ENV, str(tmp_path / "gone"))
+    assert aws.request_budget_file("us-east-1") is None  # the run's folder no longer exists
+    monkeypatch.setenv(aws.REQUEST_BUDGET_DIR_ENV, str(tmp_path))
+    assert aws.request_budget_file("us-east-1") == str(tmp_path / "ec2-request-buckets-us-east-1.json")
+    assert aws.request_budget_file("us-west-2") != aws.request_budget_file("us-east-1")
+
+
+def test_a_bucket_whose_shared_file_is_gone_goes_on_with_its_own_state(tmp_path):
+    clock = FakeClock()
+    folder = tmp_path / "run"
+    folder.mkdir()
+    bucket = aws.TokenBucket(2, 1.0, monotonic=clock.monotonic, sleep=clock.sleep, shared_file=str(folder / "buckets.json"), name="Start")
+    assert bucket.take() == 0.0
+    (folder / "buckets.json").unlink()
+    folder.rmdir()  # ansible-playbook exited (a cancel) and removed its temporary folder
+    assert bucket.take() == 0.0
+    assert bucket.take() == pytest.approx(1.0)  # the shared state's last count carried on

@@ -7,15 +7,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+import re
 import time
+import types
 
 import pytest
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import PROGRESS_FILE_ENV
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import Migration
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import TokenBucket
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import lift_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import migrate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import progress_writer
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import restore_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
@@ -623,3 +628,63 @@ def test_a_run_that_lost_its_lease_leaves_the_restore_to_the_holder(simulator):
     assert restore_stop_protection(world.ec2, world.record) == (None, {})
     assert world.calls().get("ModifyInstanceAttribute", 0) == 0
     assert stop_protected(world, "web") is False  # the holder's StopInstances is not refused
+
+
+def test_a_move_waits_for_the_instances_another_host_of_the_run_drew_from_the_shared_start_budget(simulator, tmp_path):
+    world = World(simulator, [dict(name=name, host="failed", instance_type="m5.large", state="running") for name in ("web", "db")])
+    shared = tmp_path / "ec2-request-buckets-us-east-1.json"
+    # Another host of the run has just started 1,001 instances: the resource bucket is one instance in debt.
+    shared.write_text(json.dumps({"StartInstances instances": [-1.0, time.monotonic()]}))
+    started = time.time()
+    results = by_id(migrate(world.ec2, world.record, world.placements(["web", "db"]), dict(FAST, request_budget_file=str(shared))))
+    assert all(result["status"] == "success" for result in results.values()), results
+    # Two instances at 2 a second, three tokens short: about 1.5 s before StartInstances may go.
+    [start] = world.log("StartInstances")
+    assert start["time"] - started >= 1.4
+    state = json.loads(shared.read_text())
+    assert set(state) >= {"StartInstances", "StartInstances instances", "StopInstances instances", "DescribeInstances"}
+
+
+def test_progress_lines_say_where_the_instances_are_and_end_with_the_outcome(simulator):
+    world = World(simulator, [dict(name=name, host="failed", instance_type="m5.large", state="running") for name in ("web", "db")])
+    lines = []
+    results = migrate(world.ec2, world.record, world.placements(["web", "db"]), FAST, progress=lines.append)
+    assert all(result["status"] == "success" for result in results)
+    assert re.match(r"0/2 instances done after \d+ s; moving: 2 [a-z-]+; slowest: i-[0-9a-f]+ [a-z-]+ for \d+ s$", lines[0]), lines
+    assert lines[-1].startswith("2/2 instances done (2 success) after ") and "moving" not in lines[-1]
+    # A line only when the counts changed: never the same line twice in a row.
+    assert all(before != after for before, after in zip(lines, lines[1:]))
+
+
+def test_progress_is_said_at_most_every_progress_seconds_but_always_at_the_end():
+    clock = {"t": 0.0}
+    lines = []
+    migration = Migration.__new__(Migration)
+    migration.moves, migration.progress, migration._progress_said = [], lines.append, None
+    migration._monotonic, migration.started = (lambda: clock["t"]), 0.0
+    counts = iter([((), (("stopping", 1),)), ((), (("stopped", 1),)), ((), (("running", 1),)), ((("success", 1),), ())])
+    migration.progress_counts = lambda: next(counts)
+    migration.moves = [types.SimpleNamespace(done=True, marks={})]
+    migration._say_progress()
+    clock["t"] = 1.0
+    migration._say_progress()  # changed, but only a second later: not said
+    clock["t"] = 6.0
+    migration._say_progress()
+    clock["t"] = 7.0
+    migration._say_progress(final=True)
+    assert lines == ["0/1 instances done after 0 s; moving: 1 stopping", "0/1 instances done after 6 s; moving: 1 running",
+                     "1/1 instances done (1 success) after 7 s"]
+
+
+def test_the_progress_writer_appends_lines_and_ignores_a_folder_that_is_gone(tmp_path, monkeypatch):
+    monkeypatch.delenv(PROGRESS_FILE_ENV, raising=False)
+    assert progress_writer("h-1") is None
+    folder = tmp_path / "run"
+    folder.mkdir()
+    monkeypatch.setenv(PROGRESS_FILE_ENV, str(folder / "progress"))
+    write = progress_writer("h-1")
+    write("0/2 instances done")
+    assert (folder / "progress").read_text() == "h-1: 0/2 instances done\n"
+    (folder / "progress").unlink()
+    folder.rmdir()
+    write("1/2 instances done")  # no error: the move goes on
