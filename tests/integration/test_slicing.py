@@ -42,6 +42,8 @@ def test_two_slices_at_once_move_every_instance_once_and_never_claim_a_host_twic
     runs = [finish_playbook(run, timeout=600) for run in started]
 
     assert [run.returncode for run in runs] == [0, 0], runs
+    # Each slice counts its own hosts, not the group's in the whole inventory.
+    assert all("Failing over 2 hosts" in run.output for run in runs), runs
     records = dict((host, read_record(simulator, host)) for host in failed)
     assert all(record["State"] == "complete" and record["SuccessfulMigrations"] == 2 for record in records.values()), records
     # Each slice failed over its own hosts only: one run id per slice.
