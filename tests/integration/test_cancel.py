@@ -169,7 +169,12 @@ def test_ctrl_c_cancels_the_move_like_abort(simulator, migration_table):
         return item if item and item["State"] != "processing" else None
 
     record = wait_for(finished, timeout=120)
-    assert record, read_record(simulator, failed)
+    if not record:
+        left = read_record(simulator, failed)
+        pytest.fail("the record is still processing: cancel %s, lease %s, instances %s; the interrupted run printed:\n%s" % (
+            left.get("CancelRequest"), dict((key, value) for key, value in left.items() if key.startswith("Lease")),
+            dict((key, (entry["status"], entry["phase"])) for key, entry in left["InstanceMigrations"].items()),
+            interrupted.output[-3000:]))
     assert record["CancelRequest"]["requestedBy"].startswith("signal SIGINT to run ")
     record, left = assert_cancelled_cleanly(simulator, failed, instances.values(), "AKIACANCELSIGINT")
     assert left and record["ExpirationTime"]

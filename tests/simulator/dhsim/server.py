@@ -1,8 +1,10 @@
 """The simulator WSGI application and a threaded server around it."""
 
+import contextlib
 import html
 import io
 import re
+import threading
 import time
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -38,6 +40,9 @@ class SimulatorApp:
     def __init__(self):
         install()
         self.moto_app = DomainDispatcherApplication(create_backend_app)
+        # DynamoDB applies each request to an item atomically; moto's backend does not lock, and a read that
+        # iterates an item while a write changes it fails with a 500 no real table gives.
+        self._dynamodb_lock = threading.Lock()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -75,12 +80,13 @@ class SimulatorApp:
 
         capacity_units.begin_request(info.action)
         try:
-            result = self.moto_app(environ, capture)
-            try:
-                chunks = list(captured.get("written", [])) + list(result)
-            finally:
-                if hasattr(result, "close"):
-                    result.close()
+            with self._dynamodb_lock if info.service == "dynamodb" else contextlib.nullcontext():
+                result = self.moto_app(environ, capture)
+                try:
+                    chunks = list(captured.get("written", [])) + list(result)
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()
         finally:
             writes, wcu = capacity_units.end_request()
         data = b"".join(chunks)

@@ -1,6 +1,7 @@
 """DynamoDB TableId and TTL, SNS to SQS, IAM enforcement with resource-scoped policies."""
 
 import json
+import threading
 import uuid
 
 from dhsim.testing import expect_error
@@ -93,3 +94,38 @@ def test_iam_ec2_resource_scoping(simulator):
     expect_error(scoped.create_tags, "AccessDenied", 403, Resources=[mine], Tags=[{"Key": "k", "Value": "v"}])
     expect_error(scoped.allocate_hosts, "AccessDenied", 403, InstanceFamily="m5", AvailabilityZone="us-east-1a", Quantity=1)
     simulator.control.set_iam(False)
+
+
+def test_dynamodb_reads_and_writes_of_one_item_at_once_never_fail(simulator):
+    # moto alone answers a 500 when a projected read iterates an item while a write adds to it.
+    ddb = simulator.client("dynamodb")
+    make_table(ddb, "runs")
+    # A large item makes each read's walk over it long enough for writes to land during it.
+    ddb.put_item(TableName="runs", Item=dict({"pk": {"S": "h-1"}}, **{"a%d" % index: {"N": "1"} for index in range(2000)}))
+    errors = []
+
+    def write(writer):
+        client = simulator.client("dynamodb")
+        for index in range(50):
+            try:
+                client.update_item(TableName="runs", Key={"pk": {"S": "h-1"}}, UpdateExpression="SET #name = :value",
+                                   ExpressionAttributeNames={"#name": "w%d_%d" % (writer, index)},
+                                   ExpressionAttributeValues={":value": {"N": str(index)}})
+            except Exception as error:  # pylint: disable=broad-except
+                errors.append(error)
+
+    def read():
+        client = simulator.client("dynamodb")
+        for _index in range(100):
+            try:
+                client.get_item(TableName="runs", Key={"pk": {"S": "h-1"}}, ProjectionExpression="pk, w0_0", ConsistentRead=True)
+            except Exception as error:  # pylint: disable=broad-except
+                errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(writer,)) for writer in range(3)] + [threading.Thread(target=read) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(ddb.get_item(TableName="runs", Key={"pk": {"S": "h-1"}})["Item"]) == 1 + 2000 + 3 * 50
