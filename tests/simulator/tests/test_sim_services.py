@@ -122,7 +122,7 @@ def test_dynamodb_reads_and_writes_of_one_item_at_once_never_fail(simulator):
             except Exception as error:  # pylint: disable=broad-except
                 errors.append(error)
 
-    threads = [threading.Thread(target=write, args=(writer,)) for writer in range(3)] + [threading.Thread(target=read) for _ in range(3)]
+    threads = [threading.Thread(target=write, args=(writer,)) for writer in range(3)] + [threading.Thread(target=read) for _reader in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
