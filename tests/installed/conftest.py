@@ -100,7 +100,7 @@ def installation(tmp_path_factory):
 
 @pytest.fixture
 def run_installed(simulator, installation, tmp_path):
-    """run_installed(name, extra_vars=None, check=False, fast=True) -> PlaybookRun of dedicated_hosts.failover.<name>.
+    """run_installed(name, extra_vars=None, check=False, fast=True, env=None) -> PlaybookRun of dedicated_hosts.failover.<name>.
 
     Run from an empty folder of its own, with reports in tmp_path/reports.
     """
@@ -108,7 +108,7 @@ def run_installed(simulator, installation, tmp_path):
     workdir.mkdir()
     report_dir = str(tmp_path / "reports")
 
-    def _run(name, extra_vars=None, check=False, fast=True, timeout=300):
+    def _run(name, extra_vars=None, check=False, fast=True, timeout=300, env=None):
         variables = dict(FAST if fast else {})
         variables.update(extra_vars or {})
         command = [os.path.join(ANSIBLE_BIN, "ansible-playbook"), "dedicated_hosts.failover." + name]
@@ -116,7 +116,7 @@ def run_installed(simulator, installation, tmp_path):
             command += ["-e", "%s=%s" % (key, value) if isinstance(value, str) else json.dumps({key: value})]
         if check:
             command.append("--check")
-        completed = subprocess.run(command, cwd=str(workdir), env=installation.env(simulator), capture_output=True, text=True, timeout=timeout,
+        completed = subprocess.run(command, cwd=str(workdir), env=installation.env(simulator, env), capture_output=True, text=True, timeout=timeout,
                                    check=False)
         return PlaybookRun(command, completed.returncode, completed.stdout, completed.stderr, report_dir)
 

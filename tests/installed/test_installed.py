@@ -93,6 +93,33 @@ def test_a_failover_its_status_and_an_abort_with_nothing_to_cancel(simulator, mi
     assert read_record(simulator, failed)["State"] == "complete"
 
 
+def test_status_format_json_prints_the_status_document_alone_for_scripts(simulator, migration_table, run_installed):
+    failed, pool, _instances = fleet_of_one_failed_host(simulator)
+    assert run_installed("failover", {"failed_host_id": failed}).returncode == 0
+    callback = {"ANSIBLE_STDOUT_CALLBACK": "dedicated_hosts.failover.status_document"}
+
+    text = run_installed("migration_status", {"failed_host_id": failed}, fast=False)
+    scripted = run_installed("migration_status", {"failed_host_id": failed, "status_format": "json"}, fast=False, env=callback)
+    listed = run_installed("migration_status", {"status_format": "json"}, fast=False, env=callback)
+    missing = run_installed("migration_status", {"failed_host_id": "h-0000000000000000f", "status_format": "json"}, fast=False, env=callback)
+    without_callback = run_installed("migration_status", {"failed_host_id": failed, "status_format": "json"}, fast=False)
+    bad = run_installed("migration_status", {"failed_host_id": failed, "status_format": "yaml"}, fast=False, env=callback)
+
+    assert scripted.returncode == 0, scripted
+    # stdout is one JSON value and nothing else: the document the text format shows.
+    document = json.loads(scripted.stdout)
+    assert document == task_message(text.stdout, "Print the status document")
+    assert (document["hostId"], document["state"], document["reservedHostId"]) == (failed, "complete", pool)
+    assert listed.returncode == 0, listed
+    assert [record["hostId"] for record in json.loads(listed.stdout)] == [failed]
+    assert missing.returncode == 2 and missing.stdout == "", missing
+    assert "No migration record for h-0000000000000000f in %s" % TABLE in missing.stderr
+    assert without_callback.returncode != 0
+    assert "set ANSIBLE_STDOUT_CALLBACK=dedicated_hosts.failover.status_document (nothing was read)" in without_callback.stdout
+    assert "Read the record" not in without_callback.stdout
+    assert bad.returncode == 2 and bad.stdout == "" and "status_format must be text or json, got 'yaml'" in bad.stderr, bad
+
+
 def test_failed_host_ids_fails_both_hosts_over_within_the_default_forks(simulator, migration_table, run_installed):
     ids = load(simulator, world([failed_host("first"), failed_host("second"), pool_host("pool-a"), pool_host("pool-b")],
                                 [on_host("first", "web", count=2), on_host("second", "api")]))
