@@ -3,6 +3,8 @@
 #   .venv/                          pinned Python packages (requirements-test.txt)
 #   .work/venv-core-2.17/           the oldest supported ansible-core for the compat suite
 #                                   (tests/integration/requirements-core-2.17.txt)
+#   .work/venv-eda/                 ansible-rulebook for the eda suite (tests/eda/requirements-eda.txt),
+#                                   and Java 17 from Debian's packages when the machine has no Java 17
 #   .work/collections/              amazon.aws and community.aws, and this collection as a symlink
 #   ~/.ansible/test/cache/get_pip_* a stand-in so that ansible-test works without its download host
 # A second run checks stamps and returns in seconds.
@@ -13,6 +15,8 @@ VENV="$ROOT/.venv"
 WORK="$ROOT/.work"
 COMPAT_VENV="$WORK/venv-core-2.17"
 COMPAT_REQUIREMENTS="$ROOT/tests/integration/requirements-core-2.17.txt"
+EDA_VENV="$WORK/venv-eda"
+EDA_REQUIREMENTS="$ROOT/tests/eda/requirements-eda.txt"
 COLLECTIONS="$WORK/collections"
 PYTHON="${PYTHON:-python3}"
 # The community package that carries the pinned amazon.aws and community.aws (see requirements.yml).
@@ -46,6 +50,30 @@ setup_compat_venv() {
     [[ -x "$COMPAT_VENV/bin/python" ]] || "$PYTHON" -m venv "$COMPAT_VENV"
     "$COMPAT_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$COMPAT_REQUIREMENTS"
     echo "$want" > "$COMPAT_VENV/.stamp"
+}
+
+java_17_present() {
+    command -v java > /dev/null && java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])'
+}
+
+setup_eda_venv() {
+    local want
+    if ! java_17_present; then
+        log "installing Java 17 (openjdk-17-jre-headless) for ansible-rulebook"
+        if [[ "$(id -u)" == 0 ]]; then
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless > /dev/null
+        else
+            sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless > /dev/null
+        fi
+    fi
+    want="$(stamp_of "$EDA_REQUIREMENTS")"
+    if [[ -x "$EDA_VENV/bin/ansible-rulebook" && "$(cat "$EDA_VENV/.stamp" 2>/dev/null)" == "$want" ]]; then
+        return
+    fi
+    log "creating the ansible-rulebook virtualenv in .work/venv-eda"
+    [[ -x "$EDA_VENV/bin/python" ]] || "$PYTHON" -m venv "$EDA_VENV"
+    "$EDA_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$EDA_REQUIREMENTS"
+    echo "$want" > "$EDA_VENV/.stamp"
 }
 
 collections_present() {
@@ -127,6 +155,7 @@ main() {
     mkdir -p "$WORK"
     setup_venv
     setup_compat_venv
+    setup_eda_venv
     setup_collections
     setup_ansible_test_cache
 }

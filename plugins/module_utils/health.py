@@ -27,7 +27,9 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import AwsApiError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 
 HEALTHY = "healthy"
 DEGRADED = "degraded"
@@ -55,6 +57,20 @@ FAILOVER_TAG = "FailoverFor"
 # Scheduled events on a host's instances: the host is still usable, but AWS has announced work.
 EVENT_CODES = ("instance-retirement", "instance-stop", "system-maintenance", "system-reboot", "instance-reboot")
 NOT_FOUND_CODES = ("InvalidHostID.NotFound", "InvalidHostId.NotFound")
+# AWS Health's Dedicated Host event codes (EventBridge, extensions/eda): a host AWS will retire must be emptied
+# now, so it counts as failed; announced maintenance only makes it degraded. Any other code of the family
+# (AWS adds codes) counts as degraded with its code in the reason.
+HEALTH_EVENT_PREFIX = "AWS_EC2_DEDICATED_HOST_"
+HEALTH_EVENT_CLASSES = {
+    "AWS_EC2_DEDICATED_HOST_RETIREMENT_SCHEDULED": FAILED,
+    "AWS_EC2_DEDICATED_HOST_ACCESSREVOKED_RETIREMENT_SCHEDULED": FAILED,
+    "AWS_EC2_DEDICATED_HOST_NETWORK_MAINTENANCE_SCHEDULED": DEGRADED,
+    "AWS_EC2_DEDICATED_HOST_POWER_MAINTENANCE_SCHEDULED": DEGRADED,
+    "AWS_EC2_DEDICATED_HOST_MAINTENANCE_SCHEDULED": DEGRADED,
+}
+# Health events apply to hosts EC2 still runs normally; AWS's own recovery and maintenance rows decide the others.
+HEALTH_EVENT_STATES = ("available", "pending")
+SEVERITY = (HEALTHY, DEGRADED, FAILED)
 LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
 
 
@@ -152,13 +168,14 @@ def _available(instance_statuses):
 
 
 def classify_host(host, instance_statuses, now=None, grace_period=AWS_RECOVERY_GRACE_PERIOD, ignore_aws_recovery=False,
-                  recovery_assumed_start=None, replacement_candidates=()):
+                  recovery_assumed_start=None, replacement_candidates=(), health_events=()):
     """(class, reasons, AWS recovery timing or None) of one DescribeHosts entry: the table of docs/health.md, first row wins.
 
     ``instance_statuses`` are the DescribeInstanceStatus entries of the host's instances.
     ``recovery_assumed_start`` is when AWS recovery counts as begun if no instance reports ``ImpairedSince``
     (default ``now``: the grace runs from the first read). ``replacement_candidates`` only name the hosts
-    AWS host maintenance may have allocated, in the reason.
+    AWS host maintenance may have allocated, in the reason. ``health_events`` are the AWS Health event codes
+    reported for the host (rows 8 to 11: the worse class wins).
     """
     now = now or utc_now()
     state = host.get("State")
@@ -170,11 +187,39 @@ def classify_host(host, instance_statuses, now=None, grace_period=AWS_RECOVERY_G
         health, reasons = _permanent_failure(host, ignore_aws_recovery, replacement_candidates)
         return health, reasons, None
     if state == "pending":
-        return DEGRADED, ["host is pending: it is being modified or recovered and accepts no starts"], None
-    if state == "available":
+        health, reasons = DEGRADED, ["host is pending: it is being modified or recovered and accepts no starts"]
+    elif state == "available":
         health, reasons = _available(instance_statuses)
-        return health, reasons, None
-    return HEALTHY, [], None
+    else:
+        return HEALTHY, [], None
+    return _with_health_events(health, reasons, health_events) + (None,)
+
+
+def _with_health_events(health, reasons, codes):
+    """The worse of the table's class and that of the AWS Health events reported for the host, with their reasons."""
+    for code in sorted(set(codes)):
+        event_health = HEALTH_EVENT_CLASSES.get(code, DEGRADED)
+        consequence = "it will be retired: its instances move now" if event_health == FAILED else "AWS has announced work on it"
+        reasons = reasons + ["AWS Health reports %s for the host: %s" % (code, consequence)]
+        health = max(health, event_health, key=SEVERITY.index)
+    return health, reasons
+
+
+def health_events_of(code, resources):
+    """``{host_id: [code]}`` for the hosts among an AWS Health event's ``resources`` (host ids or dedicated-host
+    ARNs; other resources are ignored). Raises InvalidInputError for a code outside the Dedicated Host family, or
+    hosts without a code."""
+    hosts = []
+    for resource in resources or []:
+        host_id = str(resource).rsplit("/", 1)[-1].strip()
+        if host_id.startswith("h-") and host_id not in hosts:
+            hosts.append(validate_host_id(host_id))
+    if code and not code.startswith(HEALTH_EVENT_PREFIX):
+        raise InvalidInputError("health_event_code %r is not an AWS Health Dedicated Host event code (%s...)" % (code, HEALTH_EVENT_PREFIX),
+                                value=code)
+    if hosts and not code:
+        raise InvalidInputError("health_event_resources needs health_event_code: the event's code decides what it means")
+    return dict((host_id, [code]) for host_id in hosts)
 
 
 def tag_dict(resource):
@@ -351,14 +396,15 @@ def _zone_hosts(ec2, hosts, region_scan, page_size):
 
 
 def host_health(ec2, host_ids=None, filters=None, grace_period=AWS_RECOVERY_GRACE_PERIOD, ignore_aws_recovery=False,
-                recovery_assumed_start=None, now=None, page_sizes=None):
+                recovery_assumed_start=None, now=None, page_sizes=None, health_events=None):
     """Each host with its health class, reasons, instances and capacity, in CamelCase as EC2 names them.
 
     Named hosts, and up to 200 hosts, have their instances read with DescribeInstances filtered by host id.
     A larger fleet is classified from what DescribeHosts lists on each host (its running instances) and the
     region's DescribeInstanceStatus pages, and only the hosts found degraded or failed have their instances
     (stopped ones too) read with DescribeInstances: the calls grow with pages and with the hosts that need
-    attention, not with the fleet. ``page_sizes`` ({"hosts": n, "instances": n}) only exists for tests.
+    attention, not with the fleet. ``health_events`` maps host ids to the AWS Health event codes reported for
+    them (classify_host). ``page_sizes`` ({"hosts": n, "instances": n}) only exists for tests.
     """
     ec2 = retrying(ec2)
     page_sizes = dict({"hosts": HOSTS_PAGE_SIZE, "instances": INSTANCES_PAGE_SIZE}, **(page_sizes or {}))
@@ -373,6 +419,7 @@ def host_health(ec2, host_ids=None, filters=None, grace_period=AWS_RECOVERY_GRAC
         return classify_host(
             host, host_statuses, now=now, grace_period=grace_period, ignore_aws_recovery=ignore_aws_recovery,
             recovery_assumed_start=recovery_assumed_start, replacement_candidates=candidates,
+            health_events=(health_events or {}).get(host["HostId"], ()),
         ) + (candidates,)
 
     if fleet:

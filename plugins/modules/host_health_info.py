@@ -54,6 +54,21 @@ options:
         or AWS host maintenance is on.
     type: bool
     default: false
+  health_event_code:
+    description:
+      - The code of an AWS Health event reported for the hosts of O(health_event_resources), for example
+        V(AWS_EC2_DEDICATED_HOST_RETIREMENT_SCHEDULED) (the rulebook in extensions/eda passes it).
+      - On an V(available) or V(pending) host, a retirement code makes the host V(failed), a maintenance code
+        (or another code of the C(AWS_EC2_DEDICATED_HOST_) family) at least V(degraded); the reasons name the code.
+        Hosts in other states are classified as without it (docs/health.md).
+    type: str
+  health_event_resources:
+    description:
+      - The resources of that event (its C(resources) in EventBridge, or C(entityValue) in AWS Health), as host
+        ids or dedicated-host ARNs. Other resources are ignored.
+    type: list
+    elements: str
+    default: []
   health:
     description:
       - Only return hosts of these classes. RV(summary) still counts every host read.
@@ -248,6 +263,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base impo
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import AWS_RECOVERY_GRACE_PERIOD
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import CLASSES
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import health_events_of
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import host_health
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import parse_time
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import summary
@@ -264,6 +280,7 @@ def run(module):
         assumed_start = parse_time(params["aws_recovery_assumed_start"])
     except ValueError:
         module.fail_json(msg="aws_recovery_assumed_start %r is not an ISO 8601 time" % params["aws_recovery_assumed_start"])
+    health_events = health_events_of(params["health_event_code"], params["health_event_resources"])
     report = host_health(
         module.aws_client("ec2"),
         host_ids=params["host_ids"],
@@ -271,6 +288,7 @@ def run(module):
         grace_period=params["aws_recovery_grace_period"],
         ignore_aws_recovery=params["ignore_aws_recovery"],
         recovery_assumed_start=assumed_start,
+        health_events=health_events,
     )
     hosts = [camel_dict_to_snake_dict(host, ignore_list=["Tags"]) for host in report if host["Health"] in params["health"]]
     return dict(changed=False, hosts=hosts, summary=summary(report))
@@ -284,6 +302,8 @@ def main():
             aws_recovery_grace_period=dict(type="float", default=AWS_RECOVERY_GRACE_PERIOD),
             aws_recovery_assumed_start=dict(type="str"),
             ignore_aws_recovery=dict(type="bool", default=False),
+            health_event_code=dict(type="str"),
+            health_event_resources=dict(type="list", elements="str", default=[]),
             health=dict(type="list", elements="str", choices=list(CLASSES), default=list(CLASSES)),
         ),
         assume_role=True,

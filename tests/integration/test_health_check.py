@@ -229,3 +229,30 @@ def test_a_malformed_region_is_refused_before_any_aws_call(simulator, migration_
     assert result.returncode != 0, result
     assert "aws_regions: useast1 is not a region name" in result.output
     assert simulator.control.call_log() == []
+
+
+def test_an_aws_health_retirement_event_fails_an_available_host_over_and_maintenance_only_reports(
+        simulator, migration_table, run_playbook, tmp_path):
+    ids = load(simulator, world([pool_host("retiring"), pool_host("maintained"), pool_host("pool")],
+                                [on_host("retiring", "web", count=2), on_host("maintained", "api")]))
+    hosts, instances = ids["hosts"], ids["instances"]
+    untouched = instance_view(simulator, [instances["api"]])
+    # What the rulebook hands on from an EventBridge event (extensions/eda): the code and the event's resources.
+    retire = {"auto_failover": "true", "health_event_code": "AWS_EC2_DEDICATED_HOST_RETIREMENT_SCHEDULED",
+              "health_event_host_ids": ["arn:aws:ec2:us-east-1:123456789012:dedicated-host/%s" % hosts["retiring"]]}
+    maintain = {"auto_failover": "true", "health_event_code": "AWS_EC2_DEDICATED_HOST_NETWORK_MAINTENANCE_SCHEDULED",
+                "health_event_host_ids": [hosts["maintained"]]}
+
+    maintained = health_check(run_playbook, tmp_path / "maintain", maintain)
+    retired = health_check(run_playbook, tmp_path / "retire", retire)
+
+    assert maintained.returncode == 0, maintained
+    row = next(row for row in report(maintained)["hosts"] if row["host_id"] == hosts["maintained"])
+    assert row["health"] == "degraded" and "AWS_EC2_DEDICATED_HOST_NETWORK_MAINTENANCE_SCHEDULED" in " ".join(row["reasons"]), row
+    assert report(maintained)["failover_targets"] == []
+    assert retired.returncode == 0, retired
+    assert [target["host_id"] for target in report(retired)["failover_targets"]] == [hosts["retiring"]]
+    record = read_record(simulator, hosts["retiring"])
+    assert (record["State"], record["SuccessfulMigrations"], record["ReservedHostId"]) == ("complete", 2, hosts["pool"]), record
+    assert all(view[:2] == ("running", hosts["pool"]) for view in instance_view(simulator, [instances["web-0"], instances["web-1"]]).values())
+    assert instance_view(simulator, [instances["api"]]) == untouched and read_record(simulator, hosts["maintained"]) is None

@@ -15,6 +15,7 @@ import pytest
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import health
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import AwsApiError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from conftest import TABLE
@@ -140,6 +141,44 @@ def test_row_11_completed_events_are_ignored_and_a_quiet_host_is_healthy():
     done = {"Code": "instance-retirement", "Description": "[Completed] retired"}
     assert classify(host("available"), [status("i-01234567", events=[done])]) == (health.HEALTHY, [], None)
     assert classify(host("available")) == (health.HEALTHY, [], None)
+
+
+@pytest.mark.parametrize("code", ["AWS_EC2_DEDICATED_HOST_RETIREMENT_SCHEDULED", "AWS_EC2_DEDICATED_HOST_ACCESSREVOKED_RETIREMENT_SCHEDULED"])
+def test_an_aws_health_retirement_event_fails_a_host_the_table_finds_healthy_or_degraded(code):
+    assert classify(host("available"), health_events=[code]) == (
+        health.FAILED, ["AWS Health reports %s for the host: it will be retired: its instances move now" % code], None)
+    classified, reasons, dummy = classify(host("pending"), health_events=[code])
+    assert classified == health.FAILED and "pending" in reasons[0] and code in reasons[1]
+
+
+def test_an_aws_health_maintenance_event_degrades_a_healthy_host_and_never_lessens_a_worse_class():
+    code = "AWS_EC2_DEDICATED_HOST_POWER_MAINTENANCE_SCHEDULED"
+    assert classify(host("available"), health_events=[code]) == (
+        health.DEGRADED, ["AWS Health reports %s for the host: AWS has announced work on it" % code], None)
+    classified, reasons, dummy = classify(host("available"), [status("i-01234567", "impaired")], health_events=[code])
+    assert classified == health.FAILED and len(reasons) == 2
+    # A code AWS adds later counts as maintenance, named in the reason.
+    assert classify(host("available"), health_events=["AWS_EC2_DEDICATED_HOST_NEW_KIND"])[0] == health.DEGRADED
+
+
+def test_aws_health_events_leave_the_recovery_and_maintenance_rows_to_aws():
+    retire = ["AWS_EC2_DEDICATED_HOST_RETIREMENT_SCHEDULED"]
+    assert classify(host("permanent-failure", maintenance="on"), health_events=retire)[0] == health.DEGRADED
+    assert classify(host("released"), health_events=retire)[0] == health.GONE
+
+
+def test_health_events_of_takes_host_ids_and_arns_and_refuses_what_it_cannot_read():
+    code = "AWS_EC2_DEDICATED_HOST_RETIREMENT_SCHEDULED"
+    resources = ["arn:aws:ec2:us-east-1:123456789012:dedicated-host/h-0123456789abcdef0", "h-0123456789abcdef1",
+                 "h-0123456789abcdef0", "i-0123456789abcdef0"]
+    assert health.health_events_of(code, resources) == {"h-0123456789abcdef0": [code], "h-0123456789abcdef1": [code]}
+    assert health.health_events_of(None, []) == {}
+    with pytest.raises(InvalidInputError, match="not an AWS Health Dedicated Host event code"):
+        health.health_events_of("AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED", resources)
+    with pytest.raises(InvalidInputError, match="needs health_event_code"):
+        health.health_events_of("", resources)
+    with pytest.raises(InvalidInputError, match="malformed"):
+        health.health_events_of(code, ["h-xyz"])
 
 
 # --------------------------------------------------------------------------- replacement candidates

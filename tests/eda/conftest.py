@@ -1,0 +1,29 @@
+"""The eda suite: ansible-rulebook (from .work/venv-eda, with Java 17) runs the rulebook of extensions/eda against
+the simulator's SQS. The integration suite's helpers (tests/integration/conftest.py) are reused under their own
+module name."""
+
+import importlib.util
+import os
+import sys
+
+INTEGRATION_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration")
+if INTEGRATION_PATH not in sys.path:
+    sys.path.insert(0, INTEGRATION_PATH)  # scenarios.py, support_runs.py
+
+
+def _load_integration_helpers():
+    spec = importlib.util.spec_from_file_location("integration_conftest", os.path.join(INTEGRATION_PATH, "conftest.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+integration = _load_integration_helpers()  # also puts tests/simulator on sys.path for the plugin below
+
+pytest_plugins = ["dhsim.pytest_plugin"]
+
+migration_table = integration.migration_table  # the fixture
+# What support_runs.py imports from "conftest".
+TABLE = integration.TABLE
+read_record = integration.read_record
