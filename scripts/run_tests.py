@@ -13,6 +13,9 @@ compat   the integration tests marked ``compat``, with ansible-playbook from the
          (.work/venv-core-2.17, made by scripts/bootstrap.sh); pytest itself runs in .venv
 molecule ``molecule test --all``: the scenarios of the roles (extensions/molecule/host_failover, health_check) against
          the simulator
+changelog ``antsibull-changelog lint``: every fragment of changelogs/fragments/ is well formed
+docsite  ``antsibull-docs lint-collection-docs``: docs/docsite/ (links.yml, extra-docs.yml and the pages of the guides,
+         which scripts/docsite.py writes; a unit test checks they are up to date)
 """
 
 import os
@@ -111,6 +114,8 @@ SUITES = [
     ("molecule", _molecule, ROOT),
     ("sanity", _sanity, SANITY_DIR),
     ("lint", lambda: [os.path.join(VENV_BIN, "ansible-lint"), "--offline", "--profile", "production", "-q"], COLLECTION_DIR),
+    ("changelog", lambda: [os.path.join(VENV_BIN, "antsibull-changelog"), "lint"], ROOT),
+    ("docsite", lambda: [os.path.join(VENV_BIN, "antsibull-docs"), "lint-collection-docs", "--check-extra-docs-refs", "."], ROOT),
 ]
 # Environment a suite needs on top of _env(): the compat suite's playbooks run on the oldest supported ansible-core
 # (tests/integration/conftest.py takes ansible-playbook from INTEGRATION_ANSIBLE_BIN).
