@@ -30,6 +30,13 @@ SECTIONS = (
 )
 
 
+class IndentedListDumper(yaml.SafeDumper):
+    """Indents a list under its key, as the repository's yamllint rules want."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
+
+
 def guides_in_docs():
     return sorted(name for name in os.listdir(DOCS) if name.endswith(".md"))
 
@@ -76,7 +83,7 @@ def page(guide):
 def extra_docs():
     index = {"sections": [{"title": title, "toctree": [page_name(guide) for guide in guides]} for title, guides in SECTIONS]}
     return ("---\n# Written by scripts/docsite.py: the sections of the docsite's guides, each page in rst/ (antsibull-docs).\n"
-            + yaml.safe_dump(index, default_flow_style=False, sort_keys=False))
+            + yaml.dump(index, Dumper=IndentedListDumper, default_flow_style=False, sort_keys=False))
 
 
 def wanted_files():

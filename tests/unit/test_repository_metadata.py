@@ -52,4 +52,3 @@ def test_the_documented_clone_is_the_repository(galaxy, guide):
 def test_the_awx_project_checks_out_the_repository(galaxy):
     projects = json.loads(read(os.path.join("extensions", "awx", "assets.json")))["projects"]
     assert [project["scm_url"] for project in projects] == [galaxy["repository"] + ".git"]
-
