@@ -8,9 +8,9 @@ In AWX the rule's action is run_job_template (the health-check template, whose s
 same rule runs the same playbook with the same extra variables through run_playbook, plus what the survey would
 add. Everything else is the shipped rulebook: its condition, its source and its variables.
 
-The rulebook's codes include no Dedicated Host impairment event (AWS Health has none for hosts: an impaired host shows
-in DescribeHosts and the instances' status checks, which the health check reads), so retirement is the event that
-fails a host over here; maintenance only degrades it (docs/health.md).
+The rulebook's codes (AWS Health's Dedicated Host codes as docs/awx.md lists them) include no impairment event: an
+impaired host shows in DescribeHosts and its instances' status checks, which the health check reads. So retirement is
+the event that fails a host over here; maintenance only degrades it (docs/health.md).
 """
 
 import json
