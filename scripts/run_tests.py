@@ -7,8 +7,9 @@ installed the release tarball installed with its dependencies into an empty coll
          FQCN from a neutral folder with Ansible's defaults (no ansible.cfg of this repository) against the simulator
 targets  ``ansible-test integration``: the targets of tests/integration/targets/ (a failover against the simulator),
          from a mirror of the collection under .work/ansible-test/ansible_collections/
-eda      ansible-rulebook (.work/venv-eda, Java 17) runs the rulebook of extensions/eda against the simulator's SQS: an AWS
-         Health event on the queue fails its host over through the health check
+eda      setup.yml creates the event queue and the AWS Health rule in the simulator; an AWS Health event put to its
+         EventBridge reaches the queue, and ansible-rulebook (.work/venv-eda, Java 17) with the rulebook of extensions/eda
+         fails its host over through the health check
 iam      docs/iam-policy*.json: parliament's findings, and the actions equal those the playbooks called in the
          latest complete integration run (run it after ``integration``; see docs/iam.md)
 compat   the integration tests marked ``compat``, with ansible-playbook from the oldest supported ansible-core
