@@ -30,6 +30,8 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils import pr
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import get_record
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import list_records
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import CapacityError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
@@ -41,10 +43,8 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health im
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import wait_until_available
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import final_state
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import generation
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import get_record
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import list_records
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import final_state
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import generation
 
 DEFAULT_RESERVED_TAGS = {"Role": "Reserved"}
 FAILOVER_TAG = "FailoverFor"

@@ -39,11 +39,10 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import cancel_text
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import set_stop_protection
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import STOP_PROTECTION_LIFTED
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import cancel_text
-
-PHASES = ("pending", "stopping", "force-stopping", "stopped", "placed", "starting", "running", "verified")
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import PHASES
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import STOP_PROTECTION_LIFTED
 
 # Defaults of the options (the module documents the reasoning; see docs too).
 DEFAULTS = dict(

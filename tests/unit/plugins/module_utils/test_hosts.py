@@ -13,13 +13,13 @@ import pytest
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import hosts
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import get_record
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import CapacityError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseHeldError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import get_record
 from conftest import TABLE
 from conftest import create_migration_table
 from dhsim.testing import wait_for_state
