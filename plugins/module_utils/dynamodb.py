@@ -5,9 +5,10 @@
 
 Here: plain Python values to and from DynamoDB's typed attribute values (``plain``, ``storable``, ``serialize``,
 ``serialize_item``, ``deserialize_item``), the UpdateItem expression builder (``Update``), table calls with retries
-and their errors (``call_table``, ``ConditionFailed``, ``table_error``), and the reads every reader shares:
-``get_record`` and ``list_records`` (records normalised by schema.py; pool-host claims, ``claim#`` items, left out).
-Not here: what a record holds (schema.py), the lease (lease.py), one run's writes (record.py), claims (claims.py).
+and their errors (``call_table``, ``scan_table``, ``ConditionFailed``, ``table_error``), and the reads every
+reader shares: ``get_record`` and ``list_records`` (records normalised by schema.py; pool-host claims, the
+``claim#`` items, left out). Not here: what a record holds (schema.py), the lease (lease.py), one run's writes
+(record.py), claims (claims.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -200,6 +201,20 @@ def call_table(client, table, operation, method, **params):
         raise table_error(error, operation, table)
 
 
+def scan_table(dynamodb_client, table, expression, values, names=None):
+    """The items of ``table`` that match the filter ``expression`` (one paginated, consistent Scan), as plain values."""
+    params = dict(TableName=table, FilterExpression=expression, ExpressionAttributeValues=values, ConsistentRead=True)
+    if names:
+        params["ExpressionAttributeNames"] = names
+    try:
+        result = paginate(retrying(dynamodb_client), "scan", **params)
+    except Exception as error:  # botocore errors, whatever their class
+        if error_code(error) is None:
+            raise
+        raise table_error(error, "Scan", table)
+    return [deserialize_item(raw) for raw in result.get("Items", [])]
+
+
 def get_record(dynamodb_client, table, host_id):
     """The normalised record of ``host_id`` (strongly consistent read), or None; never writes."""
     validate_host_id(host_id)
@@ -222,20 +237,6 @@ def list_records(dynamodb_client, table, state=None):
         names["#s"] = "State"
         values[":state"] = {"S": state}
         expression += " AND #s = :state"
-    try:
-        result = paginate(
-            retrying(dynamodb_client),
-            "scan",
-            TableName=table,
-            FilterExpression=expression,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ConsistentRead=True,
-        )
-    except Exception as error:  # botocore errors, whatever their class
-        if error_code(error) is None:
-            raise
-        raise table_error(error, "Scan", table)
-    items = [normalise_item(deserialize_item(raw)) for raw in result.get("Items", [])]
+    items = [normalise_item(item) for item in scan_table(dynamodb_client, table, expression, values, names=names)]
     return sorted((item for item in items if not is_claim_key(item.get("HostId"))), key=lambda item: item["HostId"])
 

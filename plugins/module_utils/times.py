@@ -29,13 +29,16 @@ def utc_now():
 
 
 def iso_time(moment):
-    """``moment`` (epoch seconds, or a datetime: naive means UTC) as ISO 8601 UTC to the second; None stays None."""
+    """``moment`` (epoch seconds, a datetime (naive means UTC) or ISO 8601 text) as ISO 8601 UTC to the second.
+
+    None stays None; text that is not an ISO 8601 time raises ValueError.
+    """
+    if isinstance(moment, (int, float, Decimal)) and not isinstance(moment, bool):
+        moment = datetime.datetime.fromtimestamp(float(moment), tz=datetime.timezone.utc)
+    else:
+        moment = utc_datetime(moment)
     if moment is None:
         return None
-    if not isinstance(moment, datetime.datetime):
-        moment = datetime.datetime.fromtimestamp(float(moment), tz=datetime.timezone.utc)
-    elif moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
     return moment.astimezone(datetime.timezone.utc).strftime(ISO_FORMAT)
 
 
@@ -57,7 +60,7 @@ def parse_iso_time(text):
 
 
 def utc_datetime(value):
-    """A timezone-aware UTC datetime from a datetime (naive means UTC) or an ISO 8601 string; None and "" give None.
+    """A timezone-aware datetime from a datetime (naive means UTC) or an ISO 8601 string; None and "" give None.
 
     Raises ValueError for a string that is not an ISO 8601 time.
     """
