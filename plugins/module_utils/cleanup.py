@@ -146,4 +146,3 @@ def release_unused_hosts(ec2, dynamodb, table, reserved_tags=None, host_ids=None
         "released_host_ids": unused if check_mode else released,
         "kept": sorted(kept, key=lambda entry: entry["host_id"]),
     }
-

@@ -93,7 +93,6 @@ def deserialize_item(attributes):
     return dict((key, plain(deserializer.deserialize(value))) for key, value in (attributes or {}).items())
 
 
-
 class Update(object):
     """An UpdateItem expression being built, with placeholders for every name and value."""
 
@@ -160,7 +159,6 @@ class Update(object):
                 "(%s)" % condition if " OR " in condition else condition for condition in self._conditions
             )
         return params
-
 
 
 # --------------------------------------------------------------------------- table access
@@ -239,4 +237,3 @@ def list_records(dynamodb_client, table, state=None):
         expression += " AND #s = :state"
     items = [normalise_item(item) for item in scan_table(dynamodb_client, table, expression, values, names=names)]
     return sorted((item for item in items if not is_claim_key(item.get("HostId"))), key=lambda item: item["HostId"])
-

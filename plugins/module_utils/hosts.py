@@ -222,4 +222,3 @@ def release_refusals(response):
     """``{host id: "Code: Message"}`` of the hosts a ReleaseHosts answer lists as unsuccessful."""
     return dict((entry.get("ResourceId"), "%s: %s" % ((entry.get("Error") or {}).get("Code"), (entry.get("Error") or {}).get("Message")))
                 for entry in response.get("Unsuccessful") or [])
-

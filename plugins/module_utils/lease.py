@@ -95,7 +95,6 @@ def validate_lease_seconds(value):
     return seconds
 
 
-
 def lease_state(item, run_id, now):
     """Where the lease of ``item`` stands for ``run_id`` at wall time ``now``.
 
@@ -190,7 +189,6 @@ def default_owner():
 
 def new_run_id():
     return "run-%s" % uuid.uuid4().hex[:16]
-
 
 
 # --------------------------------------------------------------------------- cancel request

@@ -75,4 +75,3 @@ def status_document(item):
         "cancel": copy.deepcopy(cancel_request_for(item, item["RunId"])),
         "hostRecoveryTurnedOff": item.get("HostRecoveryTurnedOff"),
     }
-

@@ -79,8 +79,8 @@ class World(object):
         if record is None and not check_mode:
             record = self.record()
         return plan_replacement(self.ec2, self.dynamodb, TABLE, self.failed, record=record,
-                                      run_id=None if check_mode else RUN_ID, check_mode=check_mode, sleep=lambda _s: None,
-                                      **options)
+                                run_id=None if check_mode else RUN_ID, check_mode=check_mode, sleep=lambda _s: None,
+                                **options)
 
     def describe(self, host_id):
         return self.ec2.describe_hosts(HostIds=[host_id])["Hosts"][0]
@@ -343,7 +343,7 @@ def test_allocation_retry_waits_double_up_to_the_cap_and_renew_the_lease_meanwhi
         clock["now"] += seconds
 
     result = plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID,
-                                    sleep=sleep, allocation_attempts=4, allocation_retry_delay=100)
+                              sleep=sleep, allocation_attempts=4, allocation_retry_delay=100)
 
     assert len(result["plan"]["allocated_host_ids"]) == 1 and world.calls("AllocateHosts") == 4
     # Waits of 100, 200 and 300 s (400 capped), each slept in slices of at most 10 s.
@@ -378,7 +378,7 @@ def test_check_mode_changes_nothing_and_reports_the_allocation(simulator):
     item_before = world.item()
     simulator.control.reset_calls()
     result = plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, check_mode=True, max_new_hosts=2,
-                                    allocate_hosts=True)
+                              allocate_hosts=True)
     assert result["changed"] is False
     assert world.calls("AllocateHosts") == 0
     assert world.calls("CreateTags") == 0
@@ -659,7 +659,7 @@ def test_replenish_pool_allocates_one_spare_per_consumed_pool_host_within_max_ne
     assert world.calls("AllocateHosts") == 1 and again["settlement"]["spares"][0]["host_id"] == spare["host_id"]
     # allocate_hosts=false allows no spare at all.
     none = settle_failover(world.ec2, world.dynamodb, TABLE, world.failed, check_mode=True, replenish_pool=True,
-                                 allocate_hosts=False, max_new_hosts=5)["settlement"]
+                           allocate_hosts=False, max_new_hosts=5)["settlement"]
     assert any("%s not replenished: allocate_hosts is false" % consumed[1] in note for note in none["notes"])
 
 
@@ -667,7 +667,7 @@ def test_spare_config_copies_the_pool_hosts_zone_family_and_settings():
     multi = {"HostId": "h-01234567", "AvailabilityZone": "us-east-1a", "AllowsMultipleInstanceTypes": "on", "HostRecovery": "on",
              "HostMaintenance": "off", "AutoPlacement": "on", "HostProperties": {"InstanceFamily": "m5"}}
     assert spare_config(multi) == {"InstanceFamily": "m5", "AvailabilityZone": "us-east-1a", "AutoPlacement": "off",
-                                         "HostRecovery": "on", "HostMaintenance": "off"}
+                                   "HostRecovery": "on", "HostMaintenance": "off"}
     single = dict(multi, AllowsMultipleInstanceTypes="off", HostProperties={"InstanceType": "c5.large", "InstanceFamily": "c5"})
     assert spare_config(single)["InstanceType"] == "c5.large" and "InstanceFamily" not in spare_config(single)
 
@@ -678,7 +678,7 @@ def test_check_mode_settle_previews_a_plan_without_any_change(simulator):
     simulator.control.reset_calls()
 
     result = settle_failover(world.ec2, world.dynamodb, TABLE, world.failed, check_mode=True, planned=plan,
-                                   release_failed_host=True, replenish_pool=True)
+                             release_failed_host=True, replenish_pool=True)
 
     lines = result["settlement"]["lines"]
     assert result["changed"] is False
@@ -827,7 +827,7 @@ def test_a_pending_replacement_from_aws_maintenance_is_waited_for_with_the_lease
             simulator.control.set_host_state(aws, "available")
 
     result = plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID,
-                                    target_host_ids=[aws], settle_interval=0.2, sleep=sleep)
+                              target_host_ids=[aws], settle_interval=0.2, sleep=sleep)
     assert pauses == [0.2, 0.2]
     assert set(targets(result).values()) == {aws} and result["plan"]["target_host_ids"] == [aws]
     assert "waited for %s (allocated by AWS host maintenance) to become available" % aws in result["notes"]
@@ -974,7 +974,7 @@ def test_the_preflight_settle_wait_keeps_renewing_the_lease(simulator):
             refused.append(clock["now"])
 
     result = plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID,
-                                    sleep=sleep, monotonic=lambda: clock["now"], settle_timeout=120, settle_interval=5)
+                              sleep=sleep, monotonic=lambda: clock["now"], settle_timeout=120, settle_interval=5)
 
     assert clock["now"] >= 1795000000.0 + 120  # waited four leases long
     assert len(refused) == 24  # every takeover attempt during the wait was refused
