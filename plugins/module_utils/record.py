@@ -408,7 +408,7 @@ class MigrationRecord(object):
                             unique_id="dedicated-hosts-fence-%s-%s-%d" % (service, action, id(self)))
         return client
 
-    # ----------------------------------------------------------------- cancel request (see request_cancel)
+    # ----------------------------------------------------------------- cancel request (see lease.request_cancel)
 
     _cancel = None  # the request addressed to this run, once seen
     _cancel_read_at = None  # monotonic time of the last read of the request
@@ -426,7 +426,7 @@ class MigrationRecord(object):
         return self._cancel
 
     def request_cancel(self, requested_by=None, reason=None, check_mode=False):
-        """Ask the run that holds the lease to stop (see request_cancel()); returns ``(changed, request)``."""
+        """Ask the run that holds the lease to stop (see lease.request_cancel()); returns ``(changed, request)``."""
         changed, request = request_cancel(self._client, self.table, self.host_id, requested_by, reason, now=self.now(),
                                           check_mode=check_mode)
         self.changed = changed and not check_mode
