@@ -9,6 +9,8 @@ __metaclass__ = type
 
 import datetime
 
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import iso_time
+
 SUBJECT_LIMIT = 99  # SNS subjects must be under 100 characters
 
 
@@ -305,7 +307,7 @@ def report_timeline(results, status):
             width = max(100.0 * (end - begin) / span, MIN_BAR_PERCENT)
             phase.update(offset_seconds=round(begin - origin, 3), seconds=round(end - begin, 3),
                          left_percent=round(min(left, 100.0 - width), 2), width_percent=round(width, 2))
-    started = datetime.datetime.fromtimestamp(origin, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if drawn else None
+    started = iso_time(origin) if drawn else None
     return dict(started=started, span_seconds=round(span, 3) if drawn else 0.0, instances=rows, skipped=skipped)
 
 

@@ -78,6 +78,11 @@ def http_status(error):
     return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
 
 
+def chunks(items, size):
+    """``items`` (a list) in consecutive lists of at most ``size``: one request's worth each."""
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
 def api_error(error, operation, message=None):
     """An AwsApiError for a botocore error, naming the operation and AWS's code and message."""
     code = error_code(error)

@@ -306,18 +306,16 @@ class HostCapacity:
         return result
 
 
-def _host_family(host):
+def host_family(host):
+    """The instance family of a DescribeHosts entry (single-type hosts name only their type); None if unknown."""
     properties = host.get("HostProperties") or {}
-    family = properties.get("InstanceFamily")
-    if not family and properties.get("InstanceType"):
-        family = split_type(properties["InstanceType"])[0]
-    return family
+    return properties.get("InstanceFamily") or split_type(properties.get("InstanceType") or "")[0] or None
 
 
 def host_capacity(host, source="pool"):
     """A HostCapacity for a DescribeHosts entry: occupancy rebuilt from ``Instances``, bounded by what EC2 reports."""
     properties = host.get("HostProperties") or {}
-    family = _host_family(host)
+    family = host_family(host)
     # HostProperties.InstanceType is omitted when the host allows several types.
     single_type = properties.get("InstanceType") if host.get("AllowsMultipleInstanceTypes") != "on" else None
     reported = reported_capacity(host)
@@ -382,7 +380,7 @@ def new_host_capacity(host_id, config, template=None, first_type=None):
         count = _empty_count(instance_type, spec, template)
         return HostCapacity(mode="reported", instance_type=instance_type, spec=spec, reported={instance_type: count}, **common)
     if spec is None:
-        totals = reported_totals(template) if template and _host_family(template) == family else {}
+        totals = reported_totals(template) if template and host_family(template) == family else {}
         if not totals and first_type:
             # Without data, count on one instance per host: an empty host takes any size of its family.
             totals = {first_type: 1}

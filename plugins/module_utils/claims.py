@@ -21,21 +21,21 @@ __metaclass__ = type
 import time
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import CLAIM_PREFIX
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import ConditionFailed
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import WRITE_ATTEMPTS
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import call_table
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import deserialize_item
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import get_record
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import scan_table
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import table_error
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import ConflictError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import CLAIM_PREFIX
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import ConditionFailed
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import DEFAULT_TTL_SECONDS
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import ENDED_STATES
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import WRITE_ATTEMPTS
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import call_table
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import deserialize_item
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import generation
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import get_record
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import lost_error
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import table_error
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import lost_error
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import DEFAULT_TTL_SECONDS
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import ENDED_STATES
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import generation
 
 # A claim outlives its failover by as long as the record does (record.finalize's TTL), and is refreshed by each
 # re-claim; DynamoDB deletes expired items only eventually, so readers treat an expired claim as stale themselves.
@@ -234,24 +234,7 @@ def claimed_by(dynamodb, table, pool_host_id):
 
 def _scan_claims(dynamodb, table, expression, values):
     """``{pool host id: claim}`` of the claims matching ``expression`` (one paginated Scan)."""
-    try:
-        result = paginate(
-            retrying(dynamodb),
-            "scan",
-            TableName=table,
-            FilterExpression=expression,
-            ExpressionAttributeValues=values,
-            ConsistentRead=True,
-        )
-    except Exception as error:  # botocore errors, whatever their class
-        if error_code(error) is None:
-            raise
-        raise table_error(error, "Scan", table)
-    found = {}
-    for raw in result.get("Items", []):
-        item = deserialize_item(raw)
-        found[item["HostId"][len(CLAIM_PREFIX):]] = item
-    return found
+    return dict((item["HostId"][len(CLAIM_PREFIX):], item) for item in scan_table(dynamodb, table, expression, values))
 
 
 def claims_for(dynamodb, table, failed_host_id, claim_generation=None):

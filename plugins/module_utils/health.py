@@ -7,7 +7,8 @@ The classes and reasons are the table in docs/health.md: ``healthy``, ``degraded
 on automatically), ``failed`` (a failover candidate) and ``gone`` (released: nothing left to fail over).
 AWS's own host recovery gets a grace period before a host under assessment counts as failed, and a host
 that AWS host maintenance will evacuate is only degraded, unless ``ignore_aws_recovery`` is set.
-Never cached: every call reads EC2 afresh.
+Never cached: every call reads EC2 afresh. Not here: DescribeHosts, a host's instances and its tags (hosts.py,
+which the planner shares), the times it reports (times.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,13 +24,23 @@ except ImportError:
     pass  # the modules report the missing library through AnsibleAWSModule
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import chunks
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import AwsApiError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import FAILOVER_TAG
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import FILTER_VALUES_MAX
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import HOSTS_PAGE_SIZE
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import INSTANCES_PAGE_SIZE
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import RELEASED_STATES
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import describe_host_instances
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import describe_hosts
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import tag_dict
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import iso_time
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import utc_datetime
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import utc_now
 
 HEALTHY = "healthy"
 DEGRADED = "degraded"
@@ -39,24 +50,15 @@ CLASSES = (HEALTHY, DEGRADED, FAILED, GONE)
 
 AWS_RECOVERY_GRACE_PERIOD = 900.0
 
-# DescribeHosts allows up to 500 results a page, DescribeInstances and DescribeInstanceStatus 1000;
-# a filter takes at most 200 values.
-HOSTS_PAGE_SIZE = 500
-INSTANCES_PAGE_SIZE = 1000
-FILTER_VALUES_MAX = 200
+# DescribeInstanceStatus takes at most 100 instance ids a call (the page sizes are hosts.py's).
 STATUS_IDS_PER_CALL = 100
 # Above this many instances, paging through the region's status (1000 a page) takes fewer calls than
 # asking for them 100 ids at a time.
 REGION_STATUS_THRESHOLD = 300
 
-RELEASED_STATES = ("released", "released-permanent-failure")
 REPLACEMENT_STATES = ("available", "pending")
-# The FailoverFor tag (hosts.FAILOVER_TAG) marks a host a failover claimed or allocated; hosts.py imports
-# this module, so the name is repeated here rather than imported.
-FAILOVER_TAG = "FailoverFor"
 # Scheduled events on a host's instances: the host is still usable, but AWS has announced work.
 EVENT_CODES = ("instance-retirement", "instance-stop", "system-maintenance", "system-reboot", "instance-reboot")
-NOT_FOUND_CODES = ("InvalidHostID.NotFound", "InvalidHostId.NotFound")
 # AWS Health's Dedicated Host event codes (EventBridge, extensions/eda): a host AWS will retire must be emptied
 # now, so it counts as failed; announced maintenance only makes it degraded. Any other code of the family
 # (AWS adds codes) counts as degraded with its code in the reason.
@@ -71,40 +73,12 @@ HEALTH_EVENT_CLASSES = {
 # Health events apply to hosts EC2 still runs normally; AWS's own recovery and maintenance rows decide the others.
 HEALTH_EVENT_STATES = ("available", "pending")
 SEVERITY = (HEALTHY, DEGRADED, FAILED)
-LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
-
-
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def iso(moment):
-    """ISO 8601 in UTC to the second (``2026-01-31T12:00:00Z``), or None."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value):
-    """A timezone-aware datetime from a datetime or an ISO 8601 string (naive means UTC); None stays None."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, datetime.datetime):
-        text = str(value).strip()
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        value = datetime.datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    return value
 
 
 def recovery_started(instance_statuses):
     """The earliest ``ImpairedSince`` of the instances' system status details, or None when none reports one."""
     moments = [
-        parse_time(detail["ImpairedSince"])
+        utc_datetime(detail["ImpairedSince"])
         for status in instance_statuses
         for detail in (status.get("SystemStatus") or {}).get("Details") or []
         if detail.get("ImpairedSince")
@@ -117,13 +91,13 @@ def _aws_recovery(instance_statuses, now, grace_period, assumed_start):
     since = recovery_started(instance_statuses)
     known = since is not None
     if not known:
-        since = parse_time(assumed_start) or now
+        since = utc_datetime(assumed_start) or now
     grace_ends = since + datetime.timedelta(seconds=grace_period)
     return {
         "InProgress": now < grace_ends,
-        "Since": iso(since),
+        "Since": iso_time(since),
         "SinceReported": known,
-        "GraceEnds": iso(grace_ends),
+        "GraceEnds": iso_time(grace_ends),
         "SecondsLeft": max(0.0, round((grace_ends - now).total_seconds(), 3)),
     }
 
@@ -163,7 +137,7 @@ def _available(instance_statuses):
         for event in status.get("Events") or []:
             if event.get("Code") in EVENT_CODES and not (event.get("Description") or "").startswith("[Completed]"):
                 reasons.append("instance %s has a scheduled %s event not before %s"
-                               % (status["InstanceId"], event["Code"], iso(parse_time(event.get("NotBefore"))) or "an unknown time"))
+                               % (status["InstanceId"], event["Code"], iso_time(utc_datetime(event.get("NotBefore"))) or "an unknown time"))
     return (DEGRADED, reasons) if reasons else (HEALTHY, [])
 
 
@@ -222,10 +196,6 @@ def health_events_of(code, resources):
     return dict((host_id, [code]) for host_id in hosts)
 
 
-def tag_dict(resource):
-    return dict((tag["Key"], tag["Value"]) for tag in resource.get("Tags") or [])
-
-
 def _user_tags(host):
     return dict((key, value) for key, value in tag_dict(host).items() if not key.lower().startswith("aws:") and key != FAILOVER_TAG)
 
@@ -248,11 +218,11 @@ def maintenance_replacement_candidates(host, zone_hosts):
     AWS does not link the two; the replacement keeps the AZ, the instance type or family and the tags, and
     is allocated after the failed host. Hosts a failover claimed (the FailoverFor tag) are not candidates.
     """
-    allocated = parse_time(host.get("AllocationTime"))
+    allocated = utc_datetime(host.get("AllocationTime"))
     tags = _user_tags(host)
     candidates = []
     for other in zone_hosts:
-        other_allocated = parse_time(other.get("AllocationTime"))
+        other_allocated = utc_datetime(other.get("AllocationTime"))
         if (
             other["HostId"] == host["HostId"]
             or other.get("AvailabilityZone") != host.get("AvailabilityZone")
@@ -265,54 +235,6 @@ def maintenance_replacement_candidates(host, zone_hosts):
             continue
         candidates.append(other["HostId"])
     return sorted(candidates)
-
-
-def _chunks(values, size):
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
-
-
-def _filter_list(filters):
-    return [{"Name": name, "Values": list(values) if isinstance(values, (list, tuple)) else [values]}
-            for name, values in sorted(filters.items())]
-
-
-def describe_hosts(ec2, host_ids=None, filters=None, page_size=HOSTS_PAGE_SIZE):
-    """DescribeHosts, all pages; named hosts that do not exist raise NotFoundError naming them."""
-    params = {}
-    if host_ids:
-        params["HostIds"] = list(host_ids)
-    else:
-        params["MaxResults"] = page_size
-    if filters:
-        params["Filter"] = _filter_list(filters)
-    try:
-        hosts = paginate(ec2, "describe_hosts", **params).get("Hosts", [])
-    except botocore.exceptions.ClientError as error:
-        if error_code(error) not in NOT_FOUND_CODES:
-            raise
-        hosts = []
-    missing = sorted(set(host_ids or ()) - set(host["HostId"] for host in hosts))
-    if missing:
-        raise NotFoundError("Dedicated Host(s) %s not found in this region (check the id and aws_region)" % ", ".join(missing), host_ids=missing)
-    return hosts
-
-
-def _instances(result):
-    return [instance for reservation in result.get("Reservations", []) for instance in reservation.get("Instances", [])]
-
-
-def describe_host_instances(ec2, host_ids, page_size=INSTANCES_PAGE_SIZE):
-    """Every live instance on (or targeting) the given hosts, one paginated call per 200 hosts."""
-    instances = []
-    for chunk in _chunks(sorted(host_ids), FILTER_VALUES_MAX):
-        instances.extend(_instances(paginate(
-            ec2,
-            "describe_instances",
-            Filters=[{"Name": "host-id", "Values": chunk}, {"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}],
-            MaxResults=page_size,
-        )))
-    return instances
 
 
 def listed_instances(host):
@@ -341,7 +263,7 @@ def describe_instance_statuses(ec2, instance_ids, page_size=INSTANCES_PAGE_SIZE)
         region = describe_region_instance_statuses(ec2, page_size)
         return dict((instance_id, status) for instance_id, status in region.items() if instance_id in wanted)
     statuses = {}
-    for chunk in _chunks(sorted(wanted), STATUS_IDS_PER_CALL):
+    for chunk in chunks(sorted(wanted), STATUS_IDS_PER_CALL):
         result = paginate(ec2, "describe_instance_status", InstanceIds=chunk, IncludeAllInstances=True)
         for status in result.get("InstanceStatuses", []):
             statuses[status["InstanceId"]] = status
@@ -353,13 +275,13 @@ def _status_summary(status):
     since = recovery_started([status]) if status else None
     return {
         "SystemStatus": system.get("Status"),
-        "ImpairedSince": iso(since),
+        "ImpairedSince": iso_time(since),
         "Events": [
             {
                 "Code": event.get("Code"),
                 "Description": event.get("Description"),
-                "NotBefore": iso(parse_time(event.get("NotBefore"))),
-                "NotAfter": iso(parse_time(event.get("NotAfter"))),
+                "NotBefore": iso_time(utc_datetime(event.get("NotBefore"))),
+                "NotAfter": iso_time(utc_datetime(event.get("NotAfter"))),
                 "InstanceEventId": event.get("InstanceEventId"),
             }
             for event in (status or {}).get("Events") or []
@@ -454,7 +376,7 @@ def host_health(ec2, host_ids=None, filters=None, grace_period=AWS_RECOVERY_GRAC
                 "HostProperties": properties,
                 "HostRecovery": host.get("HostRecovery"),
                 "HostMaintenance": host.get("HostMaintenance"),
-                "AllocationTime": iso(parse_time(host.get("AllocationTime"))),
+                "AllocationTime": iso_time(utc_datetime(host.get("AllocationTime"))),
                 "AwsRecovery": recovery,
                 "MaintenanceReplacementCandidates": candidates,
                 "AvailableCapacity": host.get("AvailableCapacity", {}),
@@ -505,7 +427,7 @@ def turn_off_host_recovery(ec2, host, record=None, run_id=None, check_mode=False
     host_id = host["HostId"]
     if check_mode:
         return "would turn AWS host recovery off on %s before any instance is stopped" % host_id
-    record.set_fields(**{RECOVERY_TURNED_OFF_FIELD: {"runId": run_id, "at": iso(utc_now()), "previous": "on"}})
+    record.set_fields(**{RECOVERY_TURNED_OFF_FIELD: {"runId": run_id, "at": iso_time(utc_now()), "previous": "on"}})
     record.heartbeat()
     record.fence()
     try:

@@ -1,15 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 dedicated_hosts.failover contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Replacement capacity for a failed Dedicated Host: the placement plan, pool-host claims and allocation.
+"""Dedicated Host facts shared by the planner, the settlement, the cleanup and the health check.
 
-``plan_replacement`` reads the failed host and its instances, finds the pool hosts (available, same AZ,
-carrying the reserved tags), packs the movable instances with the capacity model (pool hosts first),
-claims the pool hosts it uses (conditional writes in the migration table), allocates what the pool lacks
-with an idempotent AllocateHosts and stores the plan in the record. A rerun for the same failed host
-returns the stored plan while it is still valid. If not every movable instance has a place, it raises
-CapacityError before anything is claimed, allocated or stopped. In check mode it makes no
-state-changing call and reports what it would allocate.
+Here: reading hosts and their instances from EC2 (``describe_hosts``, ``describe_host_instances``,
+``describe_failed_host``, ``find_pool_hosts``, ``hosts_for_tokens``, ``instances_on``), what a host's tags mean
+(``tag_dict``, ``matches_tags``, the FailoverFor and FailoverAllocatedFor tags, the tags a new host carries),
+AllocateHosts ClientTokens, Service Quotas names and hourly prices. No state-changing call. Not here: the
+placement plan (planner.py), what happens to the hosts after a failover (settlement.py), releasing unused hosts
+(cleanup.py), the capacity model (capacity.py), host health (health.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,34 +16,19 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
-import uuid
 
 try:
     import botocore
 except ImportError:
     pass  # the modules report the missing library through AnsibleAWSModule
 
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils import capacity
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils import preflight
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import chunks
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import CapacityError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.capacity import host_family
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import describe_host_instances
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import describe_hosts
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import is_maintenance_replacement
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import settings_before_failover
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import turn_off_host_recovery
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import wait_until_available
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import final_state
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import generation
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import get_record
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import list_records
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import iso_time
 
 DEFAULT_RESERVED_TAGS = {"Role": "Reserved"}
 FAILOVER_TAG = "FailoverFor"
@@ -55,22 +39,14 @@ CLIENT_TOKEN_MAX = 64
 RELEASED_STATES = ("released", "released-permanent-failure")
 # EC2 answers these when it cannot give hosts now; retried a few times, then reported with the quota to raise.
 ALLOCATION_CAPACITY_CODES = ("InsufficientHostCapacity", "HostLimitExceeded")
-MAX_VERSION_BUMPS = 3
-# The allocation retry delay doubles after each attempt up to this; a wait is slept in slices with the lease renewed.
-MAX_ALLOCATION_RETRY_WAIT = 300.0
-WAIT_SLICE_SECONDS = 10.0
-# Where the packing puts instances first: hosts the operator named, then pool hosts, then the rest (capacity.pack).
-TARGET_SOURCE = "target"
-CLAIMED_SOURCES = (TARGET_SOURCE, "pool")
-DEFAULTS = dict(
-    reserved_tags=DEFAULT_RESERVED_TAGS,
-    allocate_hosts=True,
-    max_new_hosts=2,
-    allocation_attempts=3,
-    allocation_retry_delay=5.0,
-    target_host_ids=[],
-    host_hourly_prices={},
-)
+
+# DescribeHosts allows up to 500 results a page, DescribeInstances and DescribeInstanceStatus 1000;
+# a filter takes at most 200 values.
+HOSTS_PAGE_SIZE = 500
+INSTANCES_PAGE_SIZE = 1000
+FILTER_VALUES_MAX = 200
+NOT_FOUND_CODES = ("InvalidHostID.NotFound", "InvalidHostId.NotFound")
+LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
 
 
 def client_token(failed_host_id, version, group=0):
@@ -84,12 +60,6 @@ def client_token(failed_host_id, version, group=0):
 def quota_name(family):
     """The Service Quotas quota (Amazon EC2) that caps the Dedicated Hosts of ``family`` in a region."""
     return "Running Dedicated %s Hosts" % family
-
-
-def host_family(host):
-    """The instance family of a DescribeHosts entry (single-type hosts name only their type)."""
-    properties = host.get("HostProperties") or {}
-    return properties.get("InstanceFamily") or capacity.split_type(properties.get("InstanceType") or "")[0] or None
 
 
 def hourly_prices(prices):
@@ -117,13 +87,19 @@ def host_entry(host, role, prices, family=None):
     family = host_family(host) or family
     entry = {"host_id": host["HostId"], "role": role, "instance_family": family, "reservation_id": reservation}
     if role == "new":
-        entry["allocation_time"] = _iso(host["AllocationTime"]) if host.get("AllocationTime") else None
+        entry["allocation_time"] = iso_time(host.get("AllocationTime") or None)
         entry["price_class"] = "reserved" if reservation else "on-demand"
         entry["hourly_price"] = None if reservation else prices.get(family)
     return entry
 
 
+def allocation_time(host):
+    """When EC2 allocated ``host`` (ISO 8601 UTC); now when it does not say yet."""
+    return iso_time(host.get("AllocationTime") or time.time())
+
+
 def tag_dict(resource):
+    """A resource's ``Tags`` list as ``{key: value}``."""
     return dict((tag["Key"], tag["Value"]) for tag in resource.get("Tags") or [])
 
 
@@ -156,6 +132,49 @@ def allocation_tags(failed_host_id):
     return [{"Key": FAILOVER_TAG, "Value": failed_host_id}, {"Key": ALLOCATED_TAG, "Value": failed_host_id}]
 
 
+def _filter_list(filters):
+    return [{"Name": name, "Values": list(values) if isinstance(values, (list, tuple)) else [values]}
+            for name, values in sorted(filters.items())]
+
+
+def describe_hosts(ec2, host_ids=None, filters=None, page_size=HOSTS_PAGE_SIZE):
+    """DescribeHosts, all pages; named hosts that do not exist raise NotFoundError naming them."""
+    params = {}
+    if host_ids:
+        params["HostIds"] = list(host_ids)
+    else:
+        params["MaxResults"] = page_size
+    if filters:
+        params["Filter"] = _filter_list(filters)
+    try:
+        hosts = paginate(ec2, "describe_hosts", **params).get("Hosts", [])
+    except botocore.exceptions.ClientError as error:
+        if error_code(error) not in NOT_FOUND_CODES:
+            raise
+        hosts = []
+    missing = sorted(set(host_ids or ()) - set(host["HostId"] for host in hosts))
+    if missing:
+        raise NotFoundError("Dedicated Host(s) %s not found in this region (check the id and aws_region)" % ", ".join(missing), host_ids=missing)
+    return hosts
+
+
+def _instances(result):
+    return [instance for reservation in result.get("Reservations", []) for instance in reservation.get("Instances", [])]
+
+
+def describe_host_instances(ec2, host_ids, page_size=INSTANCES_PAGE_SIZE):
+    """Every live instance on (or targeting) the given hosts, one paginated call per 200 hosts."""
+    instances = []
+    for chunk in chunks(sorted(host_ids), FILTER_VALUES_MAX):
+        instances.extend(_instances(paginate(
+            ec2,
+            "describe_instances",
+            Filters=[{"Name": "host-id", "Values": chunk}, {"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}],
+            MaxResults=page_size,
+        )))
+    return instances
+
+
 def describe_failed_host(ec2, host_id):
     """The failed host's DescribeHosts entry; NotFoundError when EC2 does not know it, InvalidInputError when released."""
     host = describe_hosts(ec2, host_ids=[host_id])[0]
@@ -165,17 +184,6 @@ def describe_failed_host(ec2, host_id):
             host_id=host_id, state=host["State"],
         )
     return host
-
-
-def classify_instance(instance, facts=None, allow=(), options=None):
-    """None for a movable instance, else why it is skipped (the rules of docs/preflight.md, ``preflight.classify``)."""
-    return preflight.classify(instance, facts=facts, allow=allow, options=options)["reason"]
-
-
-def original_state(instance):
-    """``running`` or ``stopped``: the state the instance must be in again on its new host."""
-    state = (instance.get("State") or {}).get("Name")
-    return "running" if state in ("pending", "running") else "stopped"
 
 
 def find_pool_hosts(ec2, availability_zone, reserved_tags, exclude=()):
@@ -198,666 +206,6 @@ def hosts_for_tokens(ec2, tokens):
     return [host for host in hosts if host.get("State") not in RELEASED_STATES]
 
 
-def _usable(host, availability_zone, allocated=False):
-    """A host that can take instances: available, in the zone (a host allocated for the failover may still be pending)."""
-    states = ("available", "pending") if allocated else ("available",)
-    return host.get("State") in states and host.get("AvailabilityZone") == availability_zone
-
-
-def _now_iso():
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-class ReplacementPlanner(object):
-    """One planning run for one failed host; ``run()`` returns ``{"changed", "plan", ...}``."""
-
-    def __init__(self, ec2, dynamodb, table, failed_host_id, record=None, run_id=None, instance_ids=None,
-                 check_mode=False, sleep=time.sleep, monotonic=time.monotonic, **options):
-        self.ec2 = retrying(ec2)
-        self.dynamodb = retrying(dynamodb) if dynamodb is not None else None
-        self.table = table
-        self.failed_host_id = validate_host_id(failed_host_id, what="failed_host_id")
-        self.instance_ids = None
-        if instance_ids is not None:
-            self.instance_ids = [validate_instance_id(value, what="instances item") for value in instance_ids]
-        self.record = record
-        self.run_id = run_id
-        self.check_mode = check_mode
-        if not check_mode and record is not None and hasattr(record, "fence_client"):
-            record.fence_client(self.ec2)  # fence every attempt of AllocateHosts and CreateTags, retries included
-        self.sleep = sleep
-        self.monotonic = monotonic
-        self.options, self.reserved_tags = host_options(DEFAULTS, options)
-        self.target_host_ids = []
-        for value in self.options["target_host_ids"] or []:
-            value = validate_host_id(value, what="target_host_ids item")
-            if value not in self.target_host_ids:
-                self.target_host_ids.append(value)
-        self.prices = hourly_prices(self.options["host_hourly_prices"])
-        self.preflight_allow = preflight.check_allow(self.options.get("preflight_allow"))
-        self.preflight_options = dict(preflight.DEFAULTS, settle_interval=5.0)
-        self.preflight_options.update((key, self.options[key]) for key in self.preflight_options if key in self.options)
-        self.preflight_notes = {}
-        self.instance_facts = {}
-        if not check_mode and (record is None or not run_id):
-            raise InvalidInputError("a run id and the migration record are required outside check mode")
-        self.changed = False
-        self.notes = []
-        self._item = None
-        if record is None and self.dynamodb is not None:
-            # Check mode without a run: read the record, if any, for a stored plan.
-            self._item = get_record(self.dynamodb, table, self.failed_host_id)
-
-    # ------------------------------------------------------------------ reading
-
-    @property
-    def item(self):
-        if self.record is not None:
-            return self.record.item or {}
-        return self._item or {}
-
-    def _read_source(self):
-        self.host = describe_failed_host(self.ec2, self.failed_host_id)
-        self.availability_zone = self.host.get("AvailabilityZone")
-        # Preflight: instances still pending, stopping or shutting-down are waited for, then classified; those an
-        # earlier run of this failover is already moving are not (the migration picks them up where they are).
-        in_progress = set(instance_id for instance_id, entry in (self.item.get("InstanceMigrations") or {}).items()
-                          if (entry or {}).get("status") not in (None, "skipped", "success"))
-        instances = preflight.wait_until_settled(
-            self._describe_source_instances, self.preflight_options["settle_timeout"],
-            interval=self.preflight_options["settle_interval"], sleep=self.sleep, monotonic=self.monotonic, ignore=in_progress)
-        instances = sorted(instances, key=lambda entry: entry["InstanceId"])
-        # The host-id filter also matches stopped instances that target the host; keep exactly those on it.
-        self.on_host = dict(
-            (entry["InstanceId"], entry) for entry in instances
-            if (entry.get("Placement") or {}).get("HostId") in (None, self.failed_host_id)
-        )
-        self.instance_facts = preflight.gather_facts(self.ec2, list(self.on_host.values()))
-        for instance_id in in_progress & set(self.instance_facts):
-            self.instance_facts[instance_id]["in_progress"] = True
-        recorded = self.item.get("InstanceMigrations") or {}
-        stored_plan = self.item.get("Plan") or {}
-        if self.instance_ids is not None:
-            unknown = [value for value in self.instance_ids if value not in self.on_host and value not in stored_plan]
-            if unknown:
-                raise InvalidInputError(
-                    "instances not on Dedicated Host %s: %s" % (self.failed_host_id, ", ".join(unknown)),
-                    instance_ids=unknown,
-                )
-            wanted = set(self.instance_ids)
-        else:
-            wanted = set(self.on_host) | set(stored_plan)
-        self.movable = {}
-        self.skipped = []
-        for instance_id in sorted(wanted):
-            instance = self.on_host.get(instance_id)
-            if instance is None:
-                continue  # moved by an earlier run of this plan
-            verdict = preflight.classify(instance, facts=self.instance_facts.get(instance_id), allow=self.preflight_allow,
-                                         options=self.preflight_options)
-            if not verdict["movable"]:
-                self.skipped.append({"instance_id": instance_id, "instance_type": instance.get("InstanceType"),
-                                     "reason": verdict["reason"], "rule": verdict["rule"]})
-                continue
-            entry = recorded.get(instance_id) or {}
-            state = entry.get("originalState")
-            if not state and entry and entry.get("status") != "pending":
-                # A reference-system entry: it had begun to move this instance, and it moved only running ones.
-                state = "running"
-                verdict["notes"].append("original state unknown (a reference-system record): treated as running, "
-                                        "the only state the reference system moved")
-            state = state or original_state(instance)
-            self.movable[instance_id] = {
-                "instance_id": instance_id,
-                "instance_type": instance.get("InstanceType"),
-                "original_state": state,
-            }
-            self.preflight_notes[instance_id] = dict(verdict["overrides"], notes=verdict["notes"],
-                                                     lift_stop_protection=verdict["lift_stop_protection"])
-        # Instances of the stored plan no longer on the failed host were moved already; they keep their target.
-        self.moved = {}
-        for instance_id, target in stored_plan.items():
-            if instance_id in wanted and instance_id not in self.on_host and instance_id in recorded:
-                entry = recorded[instance_id]
-                self.moved[instance_id] = {
-                    "instance_id": instance_id,
-                    "instance_type": entry.get("instanceType"),
-                    "original_state": entry.get("originalState"),
-                    "target_host_id": target,
-                }
-
-    def _describe_source_instances(self):
-        """The failed host's instances; renews the lease when due, since the settle wait can outlast it."""
-        if not self.check_mode:
-            self.record.heartbeat()
-        return describe_host_instances(self.ec2, [self.failed_host_id])
-
-    def _allocated_ids(self):
-        return [entry.get("hostId") for entry in self.item.get("AllocatedHosts") or [] if entry.get("hostId")]
-
-    def _source_of(self, host_id):
-        """``allocated``, ``target`` (named by the operator) or ``pool``: where a host of a stored plan came from."""
-        if host_id in self._allocated_ids():
-            return "allocated"
-        return TARGET_SOURCE if host_id in self.target_host_ids else "pool"
-
-    def _check_targets(self):
-        """The hosts of ``target_host_ids`` by id, once each is known to be usable; InvalidInputError before any change."""
-        if not self.target_host_ids:
-            return {}
-        try:
-            found = dict((host["HostId"], host) for host in describe_hosts(self.ec2, host_ids=self.target_host_ids))
-        except NotFoundError as error:
-            raise InvalidInputError("target_host_ids: %s; nothing was changed" % error.message, target_host_ids=self.target_host_ids)
-        found = self._await_aws_replacements(found)
-        family = host_family(self.host)
-        problems = []
-        for host_id in self.target_host_ids:
-            host = found[host_id]
-            if host_id == self.failed_host_id:
-                problems.append("%s is the failed host itself" % host_id)
-            elif host.get("AvailabilityZone") != self.availability_zone:
-                problems.append("%s is in %s, not in the failed host's zone %s" % (host_id, host.get("AvailabilityZone"), self.availability_zone))
-            elif host.get("State") == "pending" and is_maintenance_replacement(self.host, host):
-                problems.append("%s, the replacement AWS host maintenance allocated, was still pending after %gs (settle_timeout)"
-                                % (host_id, float(self.preflight_options["settle_timeout"])))
-            elif host.get("State") != "available":
-                problems.append("%s is %s, not available" % (host_id, host.get("State")))
-            elif host_family(host) != family:
-                problems.append("%s is a %s host; the failed host's instances are %s" % (host_id, host_family(host), family))
-            else:
-                holder = claims.claimed_by(self.dynamodb, self.table, host_id) if self.dynamodb is not None else None
-                if holder not in (None, self.failed_host_id):
-                    problems.append("%s is claimed by the failover of %s" % (host_id, holder))
-        if problems:
-            raise InvalidInputError("target_host_ids refused, nothing was changed: %s" % "; ".join(problems),
-                                    target_host_ids=self.target_host_ids)
-        return found
-
-    def _await_aws_replacements(self, found):
-        """Named targets that AWS host maintenance allocated for the failed host and that are still ``pending``, waited
-        for until they are available (at most ``settle_timeout``, the lease renewed meanwhile); check mode takes them
-        as they will be."""
-        waiting = sorted(host_id for host_id, host in found.items()
-                         if host.get("State") == "pending" and is_maintenance_replacement(self.host, host))
-        if not waiting:
-            return found
-        if self.check_mode:
-            self.notes.append("would wait for %s (allocated by AWS host maintenance, pending) to become available" % ", ".join(waiting))
-            return dict(found, **dict((host_id, dict(found[host_id], State="available")) for host_id in waiting))
-        ready = wait_until_available(lambda host_ids: describe_hosts(self.ec2, host_ids=host_ids), waiting,
-                                     self.preflight_options["settle_timeout"], interval=self.preflight_options["settle_interval"],
-                                     sleep=self.sleep, on_wait=self.record.heartbeat)
-        self.notes.extend("waited for %s (allocated by AWS host maintenance) to become available" % host_id
-                          for host_id in waiting if ready[host_id].get("State") == "available")
-        return dict(found, **ready)
-
-    # ------------------------------------------------------------------ stored plan
-
-    def _stored_plan(self):
-        """The stored plan as placements when it still places every movable instance, else None."""
-        stored = self.item.get("Plan") or {}
-        if not stored or any(instance_id not in stored for instance_id in self.movable):
-            return None
-        pending = dict((instance_id, stored[instance_id]) for instance_id in self.movable)
-        targets = sorted(set(pending.values()))
-        hosts = self._describe(targets)
-        allocated = set(self._allocated_ids())
-        for target in targets:
-            host = hosts.get(target)
-            if host is None or not _usable(host, self.availability_zone, allocated=target in allocated):
-                self.notes.append("stored plan dropped: host %s is no longer available in %s" % (target, self.availability_zone))
-                return None
-            room = capacity.host_capacity(host)
-            for instance_id in sorted(pending):
-                if pending[instance_id] != target:
-                    continue
-                reason = room.why_not(self.movable[instance_id]["instance_type"])
-                if reason:
-                    self.notes.append("stored plan dropped: %s no longer fits: %s" % (instance_id, reason))
-                    return None
-                room.place(self.movable[instance_id]["instance_type"])
-        placements = []
-        for instance_id, entry in self.movable.items():
-            target = pending[instance_id]
-            placements.append(dict(entry, target_host_id=target, target_source=self._source_of(target)))
-        return placements
-
-    # ------------------------------------------------------------------ packing
-
-    def _describe(self, host_ids):
-        """DescribeHosts entries by id (one call), remembered for tagging."""
-        if not host_ids:
-            return {}
-        hosts = dict((host["HostId"], host) for host in describe_hosts(self.ec2, host_ids=sorted(host_ids)))
-        self.described.update(hosts)
-        return hosts
-
-    def _candidates(self, pool, held, found, named):
-        """``{host id: (DescribeHosts entry, source)}`` of every host this failover may use.
-
-        The hosts the operator named (``named``), pool hosts, hosts it already claimed (even if their pool
-        tags changed since) and hosts already allocated for it (recorded, or found by the ClientToken after a crash).
-        """
-        allocated_ids = set(self._allocated_ids()) | set(host["HostId"] for host in found)
-        by_id = {}
-        for host in pool:
-            self.described[host["HostId"]] = host
-            by_id[host["HostId"]] = (host, "pool")
-        for host_id, host in named.items():
-            self.described[host_id] = host
-            by_id[host_id] = (host, TARGET_SOURCE)
-        extra = (set(held) | allocated_ids) - set(by_id) - {self.failed_host_id}
-        for host_id, host in self._describe(extra).items():
-            if _usable(host, self.availability_zone, allocated=host_id in allocated_ids):
-                by_id[host_id] = (host, "allocated" if host_id in allocated_ids else "pool")
-        return by_id
-
-    def _pack(self, candidates, excluded):
-        allocate = bool(self.options["allocate_hosts"])
-        max_new = int(self.options["max_new_hosts"]) if allocate else 0
-        reason = None
-        if not allocate:
-            reason = "allocate_hosts is false"
-        elif max_new == 0:
-            reason = "max_new_hosts is 0"
-        hosts = [capacity.host_capacity(host, source=source)
-                 for host_id, (host, source) in sorted(candidates.items()) if host_id not in excluded]
-        return capacity.pack(list(self.movable.values()), hosts, max_new_hosts=max_new, no_new_hosts_reason=reason,
-                             template=self.host)
-
-    def _claim(self, result, held, excluded):
-        """Claim the pool hosts the packing used; False when one is taken by another failover (it is excluded)."""
-        used = sorted(set(item["target_host_id"] for item in result["placements"] if item["target_source"] in CLAIMED_SOURCES))
-        for host_id in used:
-            if host_id in held:
-                continue
-            # A stale claim (its failover is over) is taken over only on a host the operator put back in the pool.
-            in_pool = host_id in self.described and matches_tags(self.described[host_id], self.reserved_tags)
-            if self.check_mode:
-                ok = claims.claimable(self.dynamodb, self.table, host_id, self.failed_host_id, take_stale=in_pool)
-            else:
-                ok = claims.claim_pool_host(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id,
-                                            claim_generation=generation(self.item), take_stale=in_pool)
-            if not ok:
-                self.notes.append("pool host %s is claimed by another failover; not used" % host_id)
-                excluded.add(host_id)
-                return False
-            if not self.check_mode:
-                held.add(host_id)
-                self.new_claims.append(host_id)
-                self.changed = True
-        return True
-
-    def _release_new_claims(self):
-        for host_id in self.new_claims:
-            claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id)
-        self.new_claims = []
-
-    # ------------------------------------------------------------------ allocation
-
-    def _used_tokens(self):
-        """Every AllocateHosts ClientToken this failover has stored, across plan versions.
-
-        Records written before the list existed have only ``AllocationClientToken``: the tokens of that version.
-        """
-        tokens = set(self.item.get("AllocationClientTokens") or [])
-        if self.item.get("AllocationClientToken"):
-            version = int(self.item.get("PlanVersion") or 0) or 1
-            tokens.update(client_token(self.failed_host_id, version, index)
-                          for index in range(max(int(self.options["max_new_hosts"]), 1)))
-        return sorted(tokens)
-
-    def _allocate(self, groups, version, tags):
-        """AllocateHosts for each group ``(config, quantity)``; returns (host id lists per group, version)."""
-        bumps = 0
-        while True:
-            base = client_token(self.failed_host_id, version)
-            # Every token is kept, not only this version's, so that a rerun finds what any earlier attempt allocated.
-            tokens = set(self.item.get("AllocationClientTokens") or []) | set(
-                client_token(self.failed_host_id, version, index) for index in range(len(groups)))
-            self.record.set_fields(AllocationClientToken=base, PlanVersion=version, AllocationClientTokens=sorted(tokens))
-            try:
-                ids = [self._allocate_group(config, quantity, client_token(self.failed_host_id, version, index), tags)
-                       for index, (config, quantity) in enumerate(groups)]
-                return ids, version
-            except _ParameterMismatch:
-                bumps += 1
-                if bumps > MAX_VERSION_BUMPS:
-                    raise CapacityError(
-                        "AllocateHosts kept answering IdempotentParameterMismatch for plan versions up to %d" % version,
-                        failed_host_id=self.failed_host_id,
-                    )
-                version += 1
-
-    def _allocate_group(self, config, quantity, token, tags):
-        params = dict(config)
-        params.update(
-            AvailabilityZone=self.availability_zone,
-            Quantity=quantity,
-            AutoPlacement="off",
-            ClientToken=token,
-            TagSpecifications=[{"ResourceType": "dedicated-host", "Tags": tags}],
-        )
-        settings = settings_before_failover(self.host, self.item)  # the failover may have turned recovery off
-        for field in ("HostRecovery", "HostMaintenance"):
-            if settings.get(field) in ("on", "off"):
-                params[field] = settings[field]
-        attempts = max(int(self.options["allocation_attempts"]), 1)
-        delay = float(self.options["allocation_retry_delay"])
-        for attempt in range(attempts):
-            self.record.heartbeat()  # planning can take long on a slow API: renew if due, then fence
-            self.record.fence()
-            try:
-                response = self.ec2.allocate_hosts(aws_retry=True, **params)
-            except botocore.exceptions.ClientError as error:
-                code = error_code(error)
-                if code == "IdempotentParameterMismatch":
-                    raise _ParameterMismatch()
-                if code in ALLOCATION_CAPACITY_CODES and attempt + 1 < attempts:
-                    self._wait(min(delay * (2 ** attempt), MAX_ALLOCATION_RETRY_WAIT))
-                    continue
-                if code in ALLOCATION_CAPACITY_CODES:
-                    raise self._capacity_error(code, config, quantity, attempts)
-                raise api_error(error, "AllocateHosts", "allocating %d Dedicated Host(s) failed" % quantity)
-            self.changed = True
-            return list(response.get("HostIds") or [])
-        raise AssertionError("unreachable")
-
-    def _wait(self, seconds):
-        """Sleep ``seconds`` in slices, renewing the lease when due, so a long retry wait never outlasts it."""
-        left = float(seconds)
-        while left > 0:
-            pause = min(left, WAIT_SLICE_SECONDS)
-            self.sleep(pause)
-            left -= pause
-            self.record.heartbeat()
-
-    def _capacity_error(self, code, config, quantity, attempts):
-        what = config.get("InstanceFamily") or config.get("InstanceType")
-        family = capacity.split_type(what)[0]
-        quota = quota_name(family)
-        if code == "HostLimitExceeded":
-            message = (
-                "AllocateHosts refused %d %s host(s) in %s after %d attempt(s): HostLimitExceeded. Raise the Service Quotas "
-                "quota '%s' (Amazon EC2) in this region, or add %s hosts to the pool (tags %s); nothing has been stopped"
-                % (quantity, what, self.availability_zone, attempts, quota, family, self.reserved_tags)
-            )
-        else:
-            message = (
-                "AllocateHosts found no capacity for %d %s host(s) in %s after %d attempt(s): InsufficientHostCapacity. "
-                "EC2 has no %s hosts free in that zone now: retry later or add hosts to the pool (tags %s); if the "
-                "account is at its limit, raise the Service Quotas quota '%s'; nothing has been stopped"
-                % (quantity, what, self.availability_zone, attempts, family, self.reserved_tags, quota)
-            )
-        return CapacityError(message, code=code, quota=quota, availability_zone=self.availability_zone,
-                             instance_family=family, quantity=quantity)
-
-    # ------------------------------------------------------------------ run
-
-    def run(self):
-        self.new_claims = []
-        self.described = {}
-        self._found = []
-        self._read_source()
-        named = self._check_targets()
-        version = int(self.item.get("PlanVersion") or 0) or 1
-        # Claims of an earlier generation (a finished failover of this host) are not this failover's.
-        held = set(claims.claims_for(self.dynamodb, self.table, self.failed_host_id, claim_generation=generation(self.item)))
-        if self.item.get("Plan") or (self.item and not self.movable):
-            placements = self._stored_plan() if self.movable else []
-            if placements is not None and self._claim({"placements": placements}, held, set()):
-                # A later attempt may have allocated under a newer token and died before storing its plan: recorded now.
-                self._found = hosts_for_tokens(self.ec2, self._used_tokens())
-                return self._done(self._finish(placements, version, new_groups=[], held=held))
-            self._release_new_claims()
-        return self._done(self._replan(version, held, named))
-
-    def _replan(self, version, held, named):
-        found = hosts_for_tokens(self.ec2, self._used_tokens())
-        pool = find_pool_hosts(self.ec2, self.availability_zone, self.reserved_tags, exclude={self.failed_host_id})
-        candidates = self._candidates(pool, held, found, named)
-        excluded = set()
-        for _attempt in range(len(candidates) + 1):
-            result = self._pack(candidates, excluded)
-            if result["unplaced"]:
-                self._release_new_claims()
-                raise self._unplaced_error(result)
-            if self._claim(result, held, excluded):
-                break
-        groups = []
-        for host in result["new_hosts"]:
-            key = capacity.config_key(host.config)
-            for group in groups:
-                if capacity.config_key(group[0]) == key:
-                    group[1].append(host.host_id)
-                    break
-            else:
-                groups.append((host.config, [host.host_id]))
-        if groups and found:
-            version += 1  # this token already gave hosts: a different quantity needs a new one
-        self._found = found
-        return self._finish(result["placements"], version, new_groups=groups, held=held)
-
-    def _unplaced_error(self, result):
-        lines = ["%s (%s): %s" % (entry["instance_id"], entry["instance_type"], entry["reason"]) for entry in result["unplaced"]]
-        return CapacityError(
-            "%d of %d movable instance(s) of %s have no place; nothing has been claimed, allocated or stopped: %s"
-            % (len(lines), len(self.movable), self.failed_host_id, " | ".join(lines)),
-            failed_host_id=self.failed_host_id,
-            unplaced=result["unplaced"],
-        )
-
-    def _finish(self, placements, version, new_groups, held):
-        placements = [dict(entry, original_state=self.movable[entry["instance_id"]]["original_state"]) for entry in placements]
-        for entry in placements:  # preflight's per-instance timings and notes (docs/preflight.md)
-            entry.update(self.preflight_notes.get(entry["instance_id"]) or {"notes": [], "lift_stop_protection": False})
-        would_allocate = []
-        new_ids = []
-        if new_groups:
-            tags = cost_allocation_tags(self.host, self.reserved_tags) + allocation_tags(self.failed_host_id)
-            if self.check_mode:
-                for index, (config, placeholders) in enumerate(new_groups):
-                    would_allocate.append(dict(config, quantity=len(placeholders), availability_zone=self.availability_zone,
-                                               client_token=client_token(self.failed_host_id, version, index),
-                                               placeholder_host_ids=placeholders))
-            else:
-                try:
-                    id_lists, version = self._allocate([(config, len(placeholders)) for config, placeholders in new_groups], version, tags)
-                except CapacityError:
-                    self._release_new_claims()  # the failover cannot go on: the pool hosts go back
-                    raise
-                mapping = {}
-                for (config, placeholders), host_ids in zip(new_groups, id_lists):
-                    if len(host_ids) != len(placeholders):
-                        raise CapacityError("AllocateHosts returned %d host(s) for %d requested" % (len(host_ids), len(placeholders)),
-                                            host_ids=host_ids)
-                    mapping.update(zip(placeholders, host_ids))
-                    new_ids.extend(host_ids)
-                for entry in placements:
-                    entry["target_host_id"] = mapping.get(entry["target_host_id"], entry["target_host_id"])
-        if new_ids:
-            self._describe(new_ids)  # their AllocationTime and reservation, for the plan and the record
-        for entry in self.moved.values():
-            placements.append(dict(entry, target_source=self._source_of(entry["target_host_id"])))
-        placements.sort(key=lambda entry: entry["instance_id"])
-        target_ids, pool_ids, allocated_ids = [
-            sorted(set(entry["target_host_id"] for entry in placements if entry["target_source"] == source))
-            for source in (TARGET_SOURCE, "pool", "allocated")]
-        plan = {
-            "placements": placements,
-            "target_host_ids": target_ids,
-            "pool_host_ids": pool_ids,
-            "allocated_host_ids": allocated_ids,
-            "client_token": client_token(self.failed_host_id, version) if (new_groups or self.item.get("AllocationClientToken")
-                                                                           or allocated_ids) else None,
-            "plan_version": version,
-            "unplaced": [],
-            "skipped": self.skipped,
-        }
-        plan["hosts"] = self._plan_hosts(plan)
-        if self.check_mode:
-            plan["would_allocate"] = would_allocate
-            return plan
-        self._tag_pool_hosts(target_ids + pool_ids)
-        self._store(plan, new_ids, held)
-        return plan
-
-    def _plan_hosts(self, plan):
-        """Every host of the plan (the failed one first) with its reservation; new hosts with allocation time and price."""
-        real = [host_id for host_id in plan["target_host_ids"] + plan["pool_host_ids"] + plan["allocated_host_ids"]
-                if host_id not in self.described and not host_id.startswith("new-")]
-        self._describe(real)
-        family = host_family(self.host)
-        entries = [host_entry(self.host, "failed", self.prices)]
-        for role, key in ((TARGET_SOURCE, "target_host_ids"), ("pool", "pool_host_ids"), ("new", "allocated_host_ids")):
-            for host_id in plan[key]:
-                entries.append(host_entry(self.described.get(host_id) or {"HostId": host_id}, role, self.prices, family=family))
-        return entries
-
-    def _tag_pool_hosts(self, pool_ids):
-        """Mark the claimed hosts (named targets and pool hosts) with FailoverFor."""
-        if not pool_ids:
-            return
-        missing = [host_id for host_id in pool_ids if host_id not in self.described]
-        self._describe(missing)
-        untagged = [host_id for host_id in pool_ids if tag_dict(self.described[host_id]).get(FAILOVER_TAG) != self.failed_host_id]
-        if untagged:
-            self.record.heartbeat()
-            self.record.fence()
-            try:
-                self.ec2.create_tags(aws_retry=True, Resources=untagged, Tags=[{"Key": FAILOVER_TAG, "Value": self.failed_host_id}])
-            except botocore.exceptions.ClientError as error:
-                raise api_error(error, "CreateTags", "tagging pool hosts %s failed" % ", ".join(untagged))
-            self.changed = True
-
-    def _store(self, plan, new_ids, held):
-        """Write the plan to the record (nothing when it is already there) and return unused claims."""
-        allocated = list(self.item.get("AllocatedHosts") or [])
-        known = set(self._allocated_ids())
-        for host_id, allocation_time in [(host["HostId"], _iso(host.get("AllocationTime"))) for host in self._found] + [
-                (host_id, _iso((self.described.get(host_id) or {}).get("AllocationTime"))) for host_id in new_ids]:
-            if host_id not in known:
-                allocated.append({"hostId": host_id, "allocationTime": allocation_time})
-                known.add(host_id)
-        fields = {
-            "Plan": dict((entry["instance_id"], entry["target_host_id"]) for entry in plan["placements"]),
-            "ReplacementHostIds": plan["target_host_ids"] + plan["pool_host_ids"] + plan["allocated_host_ids"],
-            "PlanVersion": plan["plan_version"],
-            "AllocatedHosts": allocated,
-            "PlanHosts": [dict((_camel(key), value) for key, value in entry.items()) for entry in plan["hosts"]],
-        }
-        if plan["client_token"]:
-            fields["AllocationClientToken"] = plan["client_token"]
-        self.record.set_fields(**fields)
-        self.changed = self.changed or self.record.changed
-        # Every instance gets its target (pending) or its reason (skipped); entries that progressed are kept.
-        instances = {}
-        for entry in plan["placements"]:
-            if entry["instance_id"] in self.movable:
-                instances[entry["instance_id"]] = {"targetHostId": entry["target_host_id"], "originalState": entry["original_state"],
-                                                   "instanceType": entry["instance_type"], "status": "pending"}
-        for entry in self.skipped:
-            instances[entry["instance_id"]] = {"instanceType": entry["instance_type"], "status": "skipped", "errorMessage": entry["reason"]}
-        if instances:
-            self.record.initialise_instances(instances)
-            self.changed = self.changed or self.record.changed
-        # Claims this failover holds on pool hosts the plan no longer uses go back to the pool.
-        for host_id in sorted(set(held) - set(plan["pool_host_ids"]) - set(plan["target_host_ids"])):
-            claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id)
-            self.changed = True
-
-    def _done(self, plan):
-        """The result, once AWS host recovery is off on the failed host: the plan is stored and its capacity secured
-        (a failover that cannot go on leaves AWS's recovery alone), and the next step stops instances."""
-        if any(entry["instance_id"] in self.movable for entry in plan["placements"]):
-            note = turn_off_host_recovery(self.ec2, self.host, record=self.record, run_id=self.run_id, check_mode=self.check_mode)
-            if note:
-                self.notes.append(note)
-                self.changed = self.changed or not self.check_mode
-        return self._result(plan)
-
-    def _result(self, plan):
-        return {
-            "changed": self.changed,
-            "plan": plan,
-            "failed_host": {
-                "host_id": self.failed_host_id,
-                "state": self.host.get("State"),
-                "availability_zone": self.availability_zone,
-                "instance_family": (self.host.get("HostProperties") or {}).get("InstanceFamily"),
-            },
-            "notes": self.notes,
-        }
-
-
-class _ParameterMismatch(Exception):
-    """AllocateHosts refused a reused ClientToken with other parameters."""
-
-
-def _camel(name):
-    head, _sep, tail = name.partition("_")
-    return head + "".join(part.capitalize() for part in tail.split("_")) if tail else head
-
-
-def _iso(value):
-    if value is None:
-        return _now_iso()
-    if hasattr(value, "strftime"):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return str(value)
-
-
-def plan_replacement(ec2, dynamodb, table, failed_host_id, record=None, run_id=None, instance_ids=None, check_mode=False,
-                     sleep=time.sleep, monotonic=time.monotonic, **options):
-    """Plan (and, outside check mode, claim and allocate) replacement capacity for ``failed_host_id``.
-
-    ``options``: reserved_tags (dict), allocate_hosts (bool), max_new_hosts (int >= 0), allocation_attempts,
-    allocation_retry_delay (seconds, doubled after each attempt). ``record`` is the host's MigrationRecord with
-    the lease held by ``run_id`` (optional in check mode). Returns ``{"changed", "plan", "failed_host", "notes"}``.
-    """
-    planner = ReplacementPlanner(ec2, dynamodb, table, failed_host_id, record=record, run_id=run_id,
-                                 instance_ids=instance_ids, check_mode=check_mode, sleep=sleep, monotonic=monotonic, **options)
-    return planner.run()
-
-
-# ---------------------------------------------------------------------------------------------------- after the failover
-
-OUTCOME_TAGS = ("FailoverOutcome", "FailoverRunId", "FailoverAt")
-# An instance whose placement was changed is on its target host, whatever happened after.
-RECEIVED_PHASES = ("placed", "starting", "running", "verified")
-SETTLE_DEFAULTS = dict(
-    reserved_tags=DEFAULT_RESERVED_TAGS,
-    allocate_hosts=True,
-    max_new_hosts=2,
-    release_failed_host=False,
-    replenish_pool=False,
-)
-
-
-# Result keys of a spare and the record's names for them.
-SPARE_FIELDS = (("host_id", "hostId"), ("replaces", "replaces"), ("client_token", "clientToken"), ("allocation_time", "allocationTime"))
-
-
-def spare_client_token(failed_host_id, version, pool_host_id):
-    """The AllocateHosts ClientToken of the spare that replaces ``pool_host_id`` (``spare-<failed>-v<n>-<pool host>``)."""
-    return ("spare-%s-v%d-%s" % (failed_host_id, version, pool_host_id))[:CLIENT_TOKEN_MAX]
-
-
-def spare_config(pool_host):
-    """AllocateHosts parameters for a spare like ``pool_host``: same zone, family (or single type) and settings."""
-    properties = pool_host.get("HostProperties") or {}
-    if pool_host.get("AllowsMultipleInstanceTypes") == "off" and properties.get("InstanceType"):
-        config = {"InstanceType": properties["InstanceType"]}
-    else:
-        config = {"InstanceFamily": host_family(pool_host)}
-    config.update(AvailabilityZone=pool_host["AvailabilityZone"], AutoPlacement="off")
-    for field in ("HostRecovery", "HostMaintenance"):
-        if pool_host.get(field) in ("on", "off"):
-            config[field] = pool_host[field]
-    return config
-
-
 def instances_on(ec2, host_ids):
     """``{host id: [instance ids]}`` of the live instances (running, stopped, ...) placed on or targeting each host."""
     found = dict((host_id, []) for host_id in host_ids)
@@ -870,417 +218,7 @@ def instances_on(ec2, host_ids):
     return found
 
 
-def _unsuccessful(response):
+def release_refusals(response):
+    """``{host id: "Code: Message"}`` of the hosts a ReleaseHosts answer lists as unsuccessful."""
     return dict((entry.get("ResourceId"), "%s: %s" % ((entry.get("Error") or {}).get("Code"), (entry.get("Error") or {}).get("Message")))
                 for entry in response.get("Unsuccessful") or [])
-
-
-class Settlement(object):
-    """What happens to the hosts after a failover (``settle()``); every change is fenced by the run's lease.
-
-    * the failed host is tagged with the outcome (FailoverOutcome, FailoverRunId, FailoverAt);
-    * with ``release_failed_host`` it is released when nothing is left on it, running or stopped (a reserved host
-      cannot be released before its term ends: reported, never an error);
-    * claimed hosts that received instances lose the pool tags (each ``reserved_tags`` key whose value is the pool
-      value; a named target's Role=App stays) and carry FailoverFor;
-      their claims stay (they record which failover took the host);
-    * claims on hosts that received nothing go back to the pool (the claim is deleted, the host's tags are left);
-    * with ``replenish_pool``, one spare per pool host consumed, within what ``max_new_hosts`` leaves, each allocated
-      once (ClientToken stored in the record's ``Settlement`` before AllocateHosts is called).
-
-    A failover that stopped before it had a plan (bad input, no capacity) has nothing to settle: the planner already
-    gave its claims back, and the failed host is not tagged. In check mode nothing changes; with ``planned`` (the plan
-    of a check-mode run) it previews the settlement of that plan as if every instance moved.
-    """
-
-    def __init__(self, ec2, dynamodb, table, failed_host_id, record=None, run_id=None, check_mode=False,
-                 failover_error=None, planned=None, wall_clock=time.time, **options):
-        self.ec2 = retrying(ec2)
-        self.dynamodb = retrying(dynamodb)
-        self.table = table
-        self.failed_host_id = validate_host_id(failed_host_id, what="failed_host_id")
-        self.record = record
-        self.run_id = run_id
-        self.check_mode = check_mode
-        self.failover_error = failover_error or None
-        self.planned = planned
-        self.wall_clock = wall_clock
-        self.options, self.reserved_tags = host_options(SETTLE_DEFAULTS, options)
-        if not check_mode:
-            if record is None or not run_id:
-                raise InvalidInputError("a run id and the migration record are required outside check mode")
-            record.fence_client(self.ec2)  # fence every attempt of CreateTags, DeleteTags, ReleaseHosts and AllocateHosts
-            self.item = record.item or {}
-        else:
-            self.item = get_record(self.dynamodb, table, self.failed_host_id) or {}
-        self.changed = False
-        self.lines = []
-        self.notes = []
-
-    def _guard(self):
-        """Right before a change: renew the lease if due, then make sure this run still holds it."""
-        self.record.heartbeat()
-        self.record.fence()
-
-    def _tag_host(self, method, operation, host_id, **params):
-        """One tagging call on one host, its error reported with the operation and the host."""
-        try:
-            return getattr(self.ec2, method)(aws_retry=True, Resources=[host_id], **params)
-        except botocore.exceptions.ClientError as error:
-            raise api_error(error, operation, "%s on %s failed" % (operation, host_id))
-
-    def _say(self, done, to_do):
-        """One line of what the settlement did (or, in check mode, would do)."""
-        self.lines.append(("would " + to_do) if self.check_mode else done)
-
-    # ------------------------------------------------------------------ what happened
-
-    def _outcome(self):
-        if self.planned is not None:
-            return "succeeded"  # the preview assumes every planned instance moves
-        if self.record is not None:
-            state = self.record.preview_finalize(error_details=self.failover_error)
-        else:
-            state = "failed" if self.failover_error else final_state(self.item.get("InstanceMigrations") or {})
-        return "succeeded" if state == "complete" else "failed"
-
-    def _received(self):
-        """Host ids that received at least one instance of the failed host."""
-        if self.planned is not None:
-            return set(entry["target_host_id"] for entry in self.planned.get("placements") or [])
-        return set(entry.get("targetHostId") for entry in (self.item.get("InstanceMigrations") or {}).values()
-                   if entry.get("targetHostId") and (entry.get("phase") in RECEIVED_PHASES or entry.get("status") == "success"))
-
-    def _held(self):
-        held = set(claims.claims_for(self.dynamodb, self.table, self.failed_host_id, claim_generation=generation(self.item)))
-        if self.planned is not None:
-            held |= set(self.planned.get("target_host_ids") or []) | set(self.planned.get("pool_host_ids") or [])
-        return held
-
-    # ------------------------------------------------------------------ steps
-
-    def _tag_outcome(self, outcome):
-        wanted = {"FailoverOutcome": outcome, "FailoverRunId": str(self.run_id or "check-mode"),
-                  "FailoverAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.wall_clock()))}
-        tags = tag_dict(self.host)
-        if self.host.get("State") in RELEASED_STATES:
-            self.notes.append("the failed host %s is %s: not tagged" % (self.failed_host_id, self.host["State"]))
-            return {}
-        if tags.get("FailoverOutcome") == outcome and tags.get("FailoverRunId") == wanted["FailoverRunId"]:
-            return dict((key, tags.get(key)) for key in OUTCOME_TAGS)
-        self._say("failed host %s tagged FailoverOutcome=%s" % (self.failed_host_id, outcome),
-                  "tag the failed host %s FailoverOutcome=%s" % (self.failed_host_id, outcome))
-        if not self.check_mode:
-            self._guard()
-            self._tag_host("create_tags", "CreateTags", self.failed_host_id, Tags=[{"Key": key, "Value": wanted[key]} for key in OUTCOME_TAGS])
-            self.changed = True
-        return wanted
-
-    def _retag(self, hosts):
-        """Claimed hosts that received instances: no longer spare (pool tags removed), FailoverFor set."""
-        retagged = []
-        for host in hosts:
-            host_id = host["HostId"]
-            tags = tag_dict(host)
-            # Only a pool tag with its pool value goes: the same key with another value is the operator's (Role=App).
-            pool_keys = sorted(key for key, value in self.reserved_tags.items() if tags.get(key) == value)
-            needs_mark = tags.get(FAILOVER_TAG) != self.failed_host_id
-            if not pool_keys and not needs_mark:
-                continue
-            retagged.append(host_id)
-            change = "%s out of the pool (tags removed: %s), tagged %s=%s" % (
-                host_id, ", ".join(pool_keys) or "none", FAILOVER_TAG, self.failed_host_id)
-            self._say("host " + change, "take host " + change)
-            if self.check_mode:
-                continue
-            self._guard()
-            for key in pool_keys:  # one key a call, with its value: EC2 deletes it only if the value still matches
-                self._tag_host("delete_tags", "DeleteTags", host_id, Tags=[{"Key": key, "Value": self.reserved_tags[key]}])
-            if needs_mark:
-                self._tag_host("create_tags", "CreateTags", host_id, Tags=[{"Key": FAILOVER_TAG, "Value": self.failed_host_id}])
-            self.changed = True
-        return retagged
-
-    def _return_claims(self, host_ids):
-        for host_id in host_ids:
-            self._say("unused claim on %s returned to the pool" % host_id, "return the unused claim on %s to the pool" % host_id)
-            if not self.check_mode:
-                self._guard()
-                if claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id):
-                    self.changed = True
-        return list(host_ids)
-
-    def _release_failed_host(self):
-        """Release the failed host when asked and when nothing is left on it; (released, why not)."""
-        if not self.options["release_failed_host"]:
-            return False, "release_failed_host is false"
-        if self.host.get("State") in RELEASED_STATES:
-            return False, "it is already %s" % self.host["State"]
-        left = instances_on(self.ec2, [self.failed_host_id])[self.failed_host_id]
-        if self.planned is not None:
-            moving = set(entry["instance_id"] for entry in self.planned.get("placements") or [])
-            left = [instance_id for instance_id in left if instance_id not in moving]
-        if left:
-            return False, "%d instance(s) are still on it (running or stopped): %s" % (len(left), ", ".join(sorted(left)))
-        if self.host.get("HostReservationId"):
-            return False, ("it holds the reservation %s: a reserved host cannot be released before the reservation term "
-                           "ends" % self.host["HostReservationId"])
-        self._say("failed host %s released" % self.failed_host_id, "release the failed host %s" % self.failed_host_id)
-        if self.check_mode:
-            return True, None
-        self._guard()
-        try:
-            response = self.ec2.release_hosts(aws_retry=True, HostIds=[self.failed_host_id])
-        except botocore.exceptions.ClientError as error:
-            return False, "ReleaseHosts refused it: %s" % error_code(error)
-        refused = _unsuccessful(response)
-        if self.failed_host_id in refused:
-            return False, "ReleaseHosts refused it: %s" % refused[self.failed_host_id]
-        self.changed = True
-        return True, None
-
-    def _replenish(self, consumed, described, settlement):
-        """One spare per consumed pool host, within what max_new_hosts leaves; returns the spare entries."""
-        spares = dict((entry["replaces"], dict(entry)) for entry in settlement.get("spares") or [])
-        if not self.options["replenish_pool"] or not consumed:
-            return [spares[key] for key in sorted(spares)]
-        if self.planned is not None:
-            allocated = len(self.planned.get("allocated_host_ids") or [])
-        else:
-            allocated = len(self.item.get("AllocatedHosts") or [])
-        budget = max(int(self.options["max_new_hosts"]) - allocated, 0) if self.options["allocate_hosts"] else 0
-        version = int(self.item.get("PlanVersion") or 0) or 1
-        for index, pool_id in enumerate(sorted(consumed)):
-            if pool_id in spares and spares[pool_id].get("hostId"):
-                continue
-            if index >= budget:
-                why = "allocate_hosts is false" if not self.options["allocate_hosts"] else (
-                    "max_new_hosts (%d) is used up by the %d host(s) this failover allocated" % (int(self.options["max_new_hosts"]), allocated))
-                self.notes.append("pool host %s not replenished: %s" % (pool_id, why))
-                continue
-            entry = spares.setdefault(pool_id, {"replaces": pool_id, "clientToken": spare_client_token(self.failed_host_id, version, pool_id)})
-            if self.check_mode:
-                self._say("", "allocate a spare for the pool in place of %s" % pool_id)
-                continue
-            found = hosts_for_tokens(self.ec2, [entry["clientToken"]])
-            if not found:
-                self.record.set_fields(Settlement=dict(settlement, spares=[spares[key] for key in sorted(spares)]))
-                found = self._allocate_spare(described[pool_id], entry["clientToken"])
-            if found:
-                entry.update(hostId=found[0]["HostId"], allocationTime=_iso(found[0].get("AllocationTime")))
-        return [spares[key] for key in sorted(spares)]
-
-    def _allocate_spare(self, pool_host, token):
-        tags = ([{"Key": key, "Value": value} for key, value in sorted(self.reserved_tags.items())]
-                + cost_allocation_tags(pool_host, self.reserved_tags) + allocation_tags(self.failed_host_id))
-        params = dict(spare_config(pool_host), Quantity=1, ClientToken=token,
-                      TagSpecifications=[{"ResourceType": "dedicated-host", "Tags": tags}])
-        self._guard()
-        try:
-            host_ids = self.ec2.allocate_hosts(aws_retry=True, **params).get("HostIds") or []
-        except botocore.exceptions.ClientError as error:
-            code = error_code(error)
-            if code in ALLOCATION_CAPACITY_CODES:
-                self.notes.append("no spare allocated in place of %s: %s; raise the Service Quotas quota '%s' (Amazon EC2) "
-                                  "or retry later" % (pool_host["HostId"], code, quota_name(host_family(pool_host))))
-                return []
-            raise api_error(error, "AllocateHosts", "allocating a spare in place of %s failed" % pool_host["HostId"])
-        self.changed = True
-        return describe_hosts(self.ec2, host_ids=host_ids) if host_ids else []
-
-    # ------------------------------------------------------------------ run
-
-    def run(self):
-        self.host = describe_hosts(self.ec2, host_ids=[self.failed_host_id])[0]
-        attempted = self.planned is not None or bool(self.item.get("Plan")) or bool(self.item.get("InstanceMigrations"))
-        if not attempted:
-            self.notes.append("the failover stopped before it had a plan: nothing to settle")
-            return self._result(None, {}, [], [], [], (False, "the failover never had a plan"), [])
-        outcome = self._outcome()
-        received = self._received()
-        held = self._held()
-        settlement = dict(self.item.get("Settlement") or {})
-        used = sorted(held & received)
-        described = dict((host["HostId"], host) for host in describe_hosts(self.ec2, host_ids=used)) if used else {}
-        consumed = set(settlement.get("consumedPoolHostIds") or []) | set(
-            host_id for host_id, host in described.items() if self.reserved_tags and matches_tags(host, self.reserved_tags))
-        for host_id in sorted(consumed - set(described)):  # consumed by an earlier settle of this failover
-            described.update((host["HostId"], host) for host in describe_hosts(self.ec2, host_ids=[host_id]))
-        tags = self._tag_outcome(outcome)
-        retagged = self._retag([described[host_id] for host_id in used])
-        returned = self._return_claims(sorted(held - received))
-        released = self._release_failed_host()
-        settlement.update(consumedPoolHostIds=sorted(consumed))
-        spares = self._replenish(consumed, described, settlement)
-        for entry in self.item.get("AllocatedHosts") or []:
-            self.lines.append("new host %s allocated at %s for this failover" % (entry.get("hostId"), entry.get("allocationTime")))
-        for spare in spares:
-            if spare.get("hostId") and not self.check_mode:
-                self.lines.append("spare %s allocated at %s in place of %s" % (spare["hostId"], spare.get("allocationTime"), spare["replaces"]))
-        return self._result(outcome, tags, retagged, returned, sorted(consumed), released, spares, settlement)
-
-    def _result(self, outcome, tags, retagged, returned, consumed, released, spares, settlement=None):
-        released_now, why_not = released
-        if not released_now and outcome is not None and self.options["release_failed_host"]:
-            self.lines.append("failed host %s not released: %s" % (self.failed_host_id, why_not))
-        before = settlement or {}
-        released_ever = (bool(released_now) and not self.check_mode) or bool(before.get("failedHostReleased"))
-        summary = {
-            "outcome": outcome,
-            "runId": self.run_id,
-            "consumedPoolHostIds": consumed,
-            # What earlier settlements of this failover did stays recorded: a rerun that finds nothing left to do
-            # writes nothing.
-            "retaggedHostIds": sorted(set(retagged) | set(before.get("retaggedHostIds") or [])),
-            "returnedClaimHostIds": sorted(set(returned) | set(before.get("returnedClaimHostIds") or [])),
-            "failedHostReleased": released_ever,
-            "failedHostNotReleased": None if released_ever else why_not,
-            "spares": spares,
-            "notes": self.notes,
-        }
-        if settlement is not None and not self.check_mode:
-            stored = dict(settlement, **summary)
-            if stored != self.item.get("Settlement"):
-                self.record.set_fields(Settlement=stored)
-                self.changed = True
-        return {
-            "changed": self.changed,
-            "settlement": {
-                "outcome": outcome,
-                "failed_host": {"host_id": self.failed_host_id, "outcome_tags": tags, "released": summary["failedHostReleased"],
-                                "not_released_because": why_not,
-                                "reservation_id": self.host.get("HostReservationId")},
-                "consumed_pool_host_ids": consumed,
-                "retagged_host_ids": retagged,
-                "returned_claim_host_ids": returned,
-                "spares": [dict((key, spare.get(name)) for key, name in SPARE_FIELDS) for spare in spares],
-                "lines": self.lines + self.notes,
-                "notes": self.notes,
-            },
-        }
-
-
-def settle_failover(ec2, dynamodb, table, failed_host_id, record=None, run_id=None, check_mode=False, failover_error=None,
-                    planned=None, wall_clock=time.time, **options):
-    """Settle the hosts after the failover of ``failed_host_id`` (class Settlement); ``record`` holds the lease of ``run_id``.
-
-    ``options``: reserved_tags, allocate_hosts, max_new_hosts, release_failed_host, replenish_pool.
-    Returns ``{"changed", "settlement"}``.
-    """
-    return Settlement(ec2, dynamodb, table, failed_host_id, record=record, run_id=run_id, check_mode=check_mode,
-                      failover_error=failover_error, planned=planned, wall_clock=wall_clock, **options).run()
-
-
-# ---------------------------------------------------------------------------------------------------- unused hosts
-
-ALLOCATION_TOKEN_PREFIX = "failover-"
-LIVE_RECORD_STATES = ("pending", "processing")
-
-
-def _live_failovers(records, now):
-    """Failed host ids whose failover may still use its hosts: in progress (a crashed run resumes) or holding a lease."""
-    live = set()
-    for item in records:
-        lease_live = item.get("LeaseRunId") and float(item.get("LeaseExpiresAt") or 0) > now
-        if item.get("State") in LIVE_RECORD_STATES or lease_live:
-            live.add(item["HostId"])
-    return live
-
-
-def _release_held(ec2, dynamodb, table, unused, described, records, kept, wall_clock):
-    """ReleaseHosts of those ``unused`` hosts a release claim holds; the released ids.
-
-    The claim is written only while the record of the failover that allocated the host is unleased and unchanged
-    since ``records`` was read, so a failover of that host which started since keeps it; one that starts while
-    the claim exists plans without it. The claims end once EC2 has answered.
-    """
-    run_id = "release-%s" % uuid.uuid4().hex
-    versions = dict((item["HostId"], int(item.get("RecordVersion") or 0)) for item in records)
-    owners = dict((host["HostId"], tag_dict(host)[FAILOVER_TAG]) for host in described)
-    held = []
-    for host_id in unused:
-        if claims.claim_for_release(dynamodb, table, host_id, owners[host_id], versions.get(owners[host_id], 0), run_id,
-                                    wall_clock=wall_clock):
-            held.append(host_id)
-        else:
-            kept.append({"host_id": host_id, "reason": "the failover of %s started meanwhile (or claimed it)" % owners[host_id]})
-    if not held:
-        return []
-    try:
-        try:
-            response = ec2.release_hosts(aws_retry=True, HostIds=held)
-        except botocore.exceptions.ClientError as error:
-            raise api_error(error, "ReleaseHosts", "releasing %s failed" % ", ".join(held))
-    finally:
-        for host_id in held:
-            claims.end_release_claim(dynamodb, table, host_id, run_id)
-    refused = _unsuccessful(response)
-    kept.extend({"host_id": host_id, "reason": "ReleaseHosts refused it: %s" % refused[host_id]} for host_id in sorted(refused))
-    return [host_id for host_id in held if host_id not in refused]
-
-
-def release_unused_hosts(ec2, dynamodb, table, reserved_tags=None, host_ids=None, check_mode=False, wall_clock=time.time):
-    """Release the replacement hosts failovers allocated that ended up unused; idempotent.
-
-    A host is released when all of these hold: it is ``available``; a failover allocated it (its ClientToken is a
-    failover's, or a record lists it in ``AllocatedHosts``); it carries FailoverFor and FailoverAllocatedFor; it is not a pool host (it lacks
-    ``reserved_tags``); no instance is on it or targets it (running or stopped); it holds no reservation; and neither
-    a claim nor its FailoverFor ties it to a failover still in progress. ``host_ids`` limits the search to those hosts.
-    Returns ``{"changed", "released_host_ids" (or what would be released in check mode), "kept": [{host_id, reason}]}``.
-    """
-    ec2 = retrying(ec2)
-    dynamodb = retrying(dynamodb)
-    reserved = dict((str(key), str(value)) for key, value in (DEFAULT_RESERVED_TAGS if reserved_tags is None else reserved_tags).items())
-    if host_ids:
-        names = []
-        for value in host_ids:
-            value = validate_host_id(value, what="release_host_ids item")
-            if value not in names:
-                names.append(value)
-        candidates = describe_hosts(ec2, host_ids=names)
-    else:
-        candidates = describe_hosts(ec2, filters={"tag-key": [FAILOVER_TAG], "state": ["available"]})
-    records = list_records(dynamodb, table)
-    allocated = set(entry.get("hostId") for item in records for entry in item.get("AllocatedHosts") or [])
-    live = _live_failovers(records, wall_clock())
-    claimed = claims.all_claims(dynamodb, table)
-    kept = []
-    unused = []
-    for host in sorted(candidates, key=lambda entry: entry["HostId"]):
-        host_id = host["HostId"]
-        tags = tag_dict(host)
-        reason = None
-        if host.get("State") != "available":
-            reason = "it is %s" % host.get("State")
-        elif not (str(host.get("ClientToken") or "").startswith(ALLOCATION_TOKEN_PREFIX) or host_id in allocated):
-            reason = "no failover allocated it"
-        elif FAILOVER_TAG not in tags:
-            reason = "it has no %s tag" % FAILOVER_TAG
-        elif reserved and matches_tags(host, reserved):
-            reason = "it is a pool host (tags %s)" % reserved
-        elif ALLOCATED_TAG not in tags:
-            reason = "it has no %s tag, which a failover sets only when it allocates a host (docs/iam.md)" % ALLOCATED_TAG
-        elif claimed.get(host_id) in live:
-            reason = "it is claimed by the failover of %s, still in progress" % claimed[host_id]
-        elif tags[FAILOVER_TAG] in live:
-            reason = "the failover of %s is still in progress" % tags[FAILOVER_TAG]
-        elif host.get("HostReservationId"):
-            reason = "it holds the reservation %s: a reserved host cannot be released before the term ends" % host["HostReservationId"]
-        if reason:
-            kept.append({"host_id": host_id, "reason": reason})
-        else:
-            unused.append(host_id)
-    occupied = instances_on(ec2, unused)
-    for host_id in list(unused):
-        if occupied[host_id]:
-            kept.append({"host_id": host_id, "reason": "%d instance(s) on it (running or stopped): %s"
-                         % (len(occupied[host_id]), ", ".join(sorted(occupied[host_id])))})
-            unused.remove(host_id)
-    released = []
-    if unused and not check_mode:
-        released = _release_held(ec2, dynamodb, table, unused, candidates, records, kept, wall_clock)
-    return {
-        "changed": bool(released),
-        "released_host_ids": unused if check_mode else released,
-        "kept": sorted(kept, key=lambda entry: entry["host_id"]),
-    }

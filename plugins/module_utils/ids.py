@@ -14,7 +14,6 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 # EC2 ids carry 8 (older resources) or 17 lowercase hex digits after the prefix.
 HOST_ID_PATTERN = re.compile(r"^h-(?:[0-9a-f]{8}|[0-9a-f]{17})\Z")
 INSTANCE_ID_PATTERN = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})\Z")
-ARN_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 _ARN_PATTERN = re.compile(
     r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):"
     r"(?P<account>\d{12}|):(?P<resource>.+)\Z"

@@ -30,6 +30,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils import ca
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import DESCRIBE_RATE_LIMIT
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import TokenBucket
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import chunks
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import is_client_error
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
@@ -39,11 +40,10 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import cancel_text
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import set_stop_protection
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import STOP_PROTECTION_LIFTED
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import cancel_text
-
-PHASES = ("pending", "stopping", "force-stopping", "stopped", "placed", "starting", "running", "verified")
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import PHASES
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import STOP_PROTECTION_LIFTED
 
 # Defaults of the options (the module documents the reasoning; see docs too).
 DEFAULTS = dict(
@@ -121,10 +121,6 @@ REQUEST_WIDE_CODES = THROTTLING_CODES + ("UnauthorizedOperation", "AuthFailure",
 GONE_STATES = ("terminated", "shutting-down")
 # Steps of an instance in flight that nothing has been done to yet: a cancel leaves it where it is.
 UNBEGUN_STEPS = ("stop", "settle")
-
-
-def _chunks(items, size):
-    return [items[index:index + size] for index in range(0, len(items), size)]
 
 
 def _state_of(description):
@@ -408,7 +404,7 @@ class Migration(object):
 
     def _describe(self, instance_ids):
         found = {}
-        for chunk in _chunks(list(instance_ids), DESCRIBE_CHUNK):
+        for chunk in chunks(list(instance_ids), DESCRIBE_CHUNK):
             self.buckets["DescribeInstances"].take()
             result = paginate(self.ec2, "describe_instances", Filters=[{"Name": "instance-id", "Values": chunk}])
             for reservation in result.get("Reservations", []):
@@ -562,7 +558,7 @@ class Migration(object):
         """Instances whose system status is impaired are force-stopped at once (hardware trouble)."""
         if not moves:
             return
-        for chunk in _chunks([move.instance_id for move in moves], 100):
+        for chunk in chunks([move.instance_id for move in moves], 100):
             self.buckets["DescribeInstanceStatus"].take()
             try:
                 result = paginate(self.ec2, "describe_instance_status", InstanceIds=chunk, IncludeAllInstances=True)
@@ -602,7 +598,7 @@ class Migration(object):
     def _force_stops(self):
         moves = [move for move in self.in_flight if not move.done and move.want_force and not move.force_sent
                  and move.step in ("stop", "wait-stop")]
-        for batch in _chunks(moves, STOP_BATCH):
+        for batch in chunks(moves, STOP_BATCH):
             for move, error in self._batched("StopInstances", "stop_instances", batch, Force=True):
                 if error is not None:
                     self._call_failed(move, "StopInstances (forced)", error)
@@ -614,7 +610,7 @@ class Migration(object):
                 self._set(move, forceStopUsed=True)
 
     def _graceful_stops(self):
-        for batch in _chunks(self._ready("stop"), STOP_BATCH):
+        for batch in chunks(self._ready("stop"), STOP_BATCH):
             for move, error in self._batched("StopInstances", "stop_instances", batch):
                 if error is not None:
                     self._call_failed(move, "StopInstances", error)
@@ -660,7 +656,7 @@ class Migration(object):
     def _starts(self):
         now = self._monotonic()
         moves = [move for move in self._ready("start") if move.not_before <= now]
-        for batch in _chunks(moves, START_BATCH):
+        for batch in chunks(moves, START_BATCH):
             for move, error in self._batched("StartInstances", "start_instances", batch):
                 if not move.rollback:
                     move.attempts += 1

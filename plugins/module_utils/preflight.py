@@ -5,7 +5,8 @@
 
 Every rule is listed in docs/preflight.md with its default and its opt-in. ``classify`` is pure (plain values in,
 plain values out) so the rules are unit-tested directly; ``gather_facts`` and ``wait_until_settled`` make the few
-EC2 calls the rules need (DescribeInstanceTypes, DescribeInstanceAttribute, DescribeInstances).
+EC2 calls the rules need (DescribeInstanceTypes, DescribeInstanceAttribute, DescribeInstances). ``original_state`` is
+the state a movable instance must have again on its new host. Not here: where the instances go (planner.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -58,6 +59,12 @@ def check_allow(values):
             value=unknown,
         )
     return allow
+
+
+def original_state(instance):
+    """``running`` or ``stopped``: the state the instance must be in again on its new host."""
+    state = (instance.get("State") or {}).get("Name")
+    return "running" if state in ("pending", "running") else "stopped"
 
 
 def is_mac(instance_type):
@@ -142,6 +149,11 @@ def classify(instance, facts=None, allow=(), options=None):
     if note:
         verdict["notes"].append(note)
     return verdict
+
+
+def classify_instance(instance, facts=None, allow=(), options=None):
+    """None for a movable instance, else why it is skipped (``classify``'s reason)."""
+    return classify(instance, facts=facts, allow=allow, options=options)["reason"]
 
 
 # DescribeInstanceAttribute calls in flight at once while preflight reads stop protection.

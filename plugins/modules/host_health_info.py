@@ -265,9 +265,9 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health im
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import CLASSES
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import health_events_of
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import host_health
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import parse_time
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import summary
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import utc_datetime
 
 
 def run(module):
@@ -277,7 +277,7 @@ def run(module):
     if params["aws_recovery_grace_period"] < 0:
         raise InvalidInputError("aws_recovery_grace_period must be 0 or more, not %s" % params["aws_recovery_grace_period"])
     try:
-        assumed_start = parse_time(params["aws_recovery_assumed_start"])
+        assumed_start = utc_datetime(params["aws_recovery_assumed_start"])
     except ValueError:
         module.fail_json(msg="aws_recovery_assumed_start %r is not an ISO 8601 time" % params["aws_recovery_assumed_start"])
     health_events = health_events_of(params["health_event_code"], params["health_event_resources"])

@@ -347,16 +347,16 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base impo
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import DEFAULT_LEASE_SECONDS
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import DEFAULT_LEASE_SECONDS
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import lease_info
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import lease_state
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import new_run_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import validate_lease_seconds
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import PHASES
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import STATUSES
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import apply_instance_changes
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import lease_info
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import lease_state
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import new_run_id
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import status_document
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import validate_lease_seconds
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import PHASES
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import STATUSES
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import apply_instance_changes
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.status import status_document
 
 ACTIONS = ("acquire", "renew", "release", "update_instance", "finalize", "cancel")
 # update_instance option -> InstanceMigrations field

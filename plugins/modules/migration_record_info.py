@@ -176,12 +176,12 @@ import time
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import camel_dict_to_snake_dict
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import get_record
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import list_records
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import RECORD_STATES
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import get_record
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import lease_info
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import list_records
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import status_document
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import lease_info
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import RECORD_STATES
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.status import status_document
 
 
 def read_one(client, table, host_id):

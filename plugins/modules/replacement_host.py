@@ -374,15 +374,15 @@ kept:
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import camel_dict_to_snake_dict
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.cleanup import release_unused_hosts
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import hourly_prices
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import plan_replacement
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import release_unused_hosts
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import settle_failover
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.planner import plan_replacement
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.settlement import settle_failover
 
 
 def validate(params, check_mode):

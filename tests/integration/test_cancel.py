@@ -43,7 +43,7 @@ if COLLECTIONS_PATH not in sys.path:
     sys.path.insert(0, COLLECTIONS_PATH)
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError  # noqa: E402
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import request_cancel  # noqa: E402
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import request_cancel  # noqa: E402
 
 TRIALS = int(os.environ.get("CANCEL_TRIALS") or 3)
 # The default seeds cover a cancel mid-move (4003, 4005) and one after the last stop (4004).

@@ -13,15 +13,15 @@ import pytest
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import all_claims
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import claim_pool_host
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import claimable
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import claimed_by
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import claims_for
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import release_claim
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.claims import claimable
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import list_records
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import list_records
 from conftest import TABLE
 
 FAILED_A = "h-0aaaaaaaaaaaaaaaa"

@@ -17,6 +17,8 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import AwsApiError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import describe_hosts
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from conftest import TABLE
 from conftest import create_migration_table
@@ -336,7 +338,7 @@ def test_a_region_without_hosts_reads_nothing_else(simulator):
 
 def test_an_unknown_host_id_is_reported_as_not_found(simulator):
     simulator.load_scenario({"hosts": [], "instances": []})
-    with pytest.raises(health.NotFoundError) as caught:
+    with pytest.raises(NotFoundError) as caught:
         health.host_health(simulator.client("ec2"), host_ids=["h-0123456789abcdef0"])
     assert "h-0123456789abcdef0" in str(caught.value)
 
@@ -352,14 +354,14 @@ def recovering_host(simulator, state="under-assessment"):
     record = MigrationRecord(dynamodb, TABLE, ids["hosts"]["sick"], "run-a")
     record.acquire(lease_seconds=60)
     ec2 = retrying(simulator.client("ec2"))
-    return ec2, record, health.describe_hosts(ec2, host_ids=[ids["hosts"]["sick"]])[0]
+    return ec2, record, describe_hosts(ec2, host_ids=[ids["hosts"]["sick"]])[0]
 
 
 def test_turning_host_recovery_off_writes_the_record_first_then_calls_modify_hosts_once(simulator):
     ec2, record, sick = recovering_host(simulator)
     note = health.turn_off_host_recovery(ec2, sick, record=record, run_id="run-a")
     assert note.startswith("AWS host recovery turned off on %s" % sick["HostId"])
-    assert health.describe_hosts(ec2, host_ids=[sick["HostId"]])[0]["HostRecovery"] == "off"
+    assert describe_hosts(ec2, host_ids=[sick["HostId"]])[0]["HostRecovery"] == "off"
     assert health.recovery_turned_off(record.load())["runId"] == "run-a"
     log = [(entry["service"], entry["action"]) for entry in simulator.control.call_log()]
     assert log.index(("dynamodb", "UpdateItem"), log.index(("dynamodb", "PutItem")) + 1) < log.index(("ec2", "ModifyHosts"))
@@ -374,7 +376,7 @@ def test_a_run_that_lost_its_lease_does_not_turn_host_recovery_off(simulator):
         health.turn_off_host_recovery(ec2, sick, record=record, run_id="run-a")
     assert "run-a" in str(caught.value)
     assert simulator.control.call_count("ec2", "ModifyHosts") == 0
-    assert health.describe_hosts(ec2, host_ids=[sick["HostId"]])[0]["HostRecovery"] == "on"
+    assert describe_hosts(ec2, host_ids=[sick["HostId"]])[0]["HostRecovery"] == "on"
 
 
 def test_modify_hosts_refusing_the_host_is_an_error_that_names_it(simulator):

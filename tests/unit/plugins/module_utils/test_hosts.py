@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 dedicated_hosts.failover contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""hosts.plan_replacement against the project's simulator (EC2 + DynamoDB)."""
+"""plan_replacement against the project's simulator (EC2 + DynamoDB)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,14 +12,21 @@ import time
 import pytest
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils import cleanup
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import hosts
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.cleanup import release_unused_hosts
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import get_record
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import CapacityError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseHeldError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.planner import plan_replacement
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import classify_instance
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import get_record
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.settlement import settle_failover
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.settlement import spare_client_token
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.settlement import spare_config
 from conftest import TABLE
 from conftest import create_migration_table
 from dhsim.testing import wait_for_state
@@ -71,9 +78,9 @@ class World(object):
         options.setdefault("allocation_retry_delay", 0)
         if record is None and not check_mode:
             record = self.record()
-        return hosts.plan_replacement(self.ec2, self.dynamodb, TABLE, self.failed, record=record,
-                                      run_id=None if check_mode else RUN_ID, check_mode=check_mode, sleep=lambda _s: None,
-                                      **options)
+        return plan_replacement(self.ec2, self.dynamodb, TABLE, self.failed, record=record,
+                                run_id=None if check_mode else RUN_ID, check_mode=check_mode, sleep=lambda _s: None,
+                                **options)
 
     def describe(self, host_id):
         return self.ec2.describe_hosts(HostIds=[host_id])["Hosts"][0]
@@ -335,8 +342,8 @@ def test_allocation_retry_waits_double_up_to_the_cap_and_renew_the_lease_meanwhi
         slept.append(seconds)
         clock["now"] += seconds
 
-    result = hosts.plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID,
-                                    sleep=sleep, allocation_attempts=4, allocation_retry_delay=100)
+    result = plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID,
+                              sleep=sleep, allocation_attempts=4, allocation_retry_delay=100)
 
     assert len(result["plan"]["allocated_host_ids"]) == 1 and world.calls("AllocateHosts") == 4
     # Waits of 100, 200 and 300 s (400 capped), each slept in slices of at most 10 s.
@@ -370,8 +377,8 @@ def test_check_mode_changes_nothing_and_reports_the_allocation(simulator):
     record = world.record()
     item_before = world.item()
     simulator.control.reset_calls()
-    result = hosts.plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, check_mode=True, max_new_hosts=2,
-                                    allocate_hosts=True)
+    result = plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, check_mode=True, max_new_hosts=2,
+                              allocate_hosts=True)
     assert result["changed"] is False
     assert world.calls("AllocateHosts") == 0
     assert world.calls("CreateTags") == 0
@@ -419,7 +426,7 @@ def test_only_the_requested_instances_are_planned(simulator):
 def test_unknown_and_released_hosts(simulator):
     world = World(simulator, scenario())
     with pytest.raises(NotFoundError) as caught:
-        hosts.plan_replacement(world.ec2, world.dynamodb, TABLE, "h-0123456789abcdef0", check_mode=True)
+        plan_replacement(world.ec2, world.dynamodb, TABLE, "h-0123456789abcdef0", check_mode=True)
     assert "h-0123456789abcdef0" in caught.value.message
     simulator.control.set_host_state(world.failed, "released")
     with pytest.raises(InvalidInputError) as caught:
@@ -431,9 +438,9 @@ def test_malformed_ids_are_refused_before_any_call(simulator):
     world = World(simulator, scenario())
     simulator.control.reset_calls()
     with pytest.raises(InvalidInputError):
-        hosts.plan_replacement(world.ec2, world.dynamodb, TABLE, "h-xyz", check_mode=True)
+        plan_replacement(world.ec2, world.dynamodb, TABLE, "h-xyz", check_mode=True)
     with pytest.raises(InvalidInputError):
-        hosts.plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, check_mode=True, instance_ids=["i-nope"])
+        plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, check_mode=True, instance_ids=["i-nope"])
     assert simulator.control.calls()["total"] == 0
 
 
@@ -446,8 +453,8 @@ def test_client_token_and_tag_helpers():
     assert hosts.cost_allocation_tags(host, {"Role": "Reserved"}) == [{"Key": "Owner", "Value": "ops"}]
     assert hosts.matches_tags(host, {"Role": "Reserved", "Owner": "ops"})
     assert not hosts.matches_tags(host, {"Role": "Spare"})
-    assert hosts.classify_instance({"RootDeviceType": "instance-store"})
-    assert hosts.classify_instance({"RootDeviceType": "ebs"}) is None
+    assert classify_instance({"RootDeviceType": "instance-store"})
+    assert classify_instance({"RootDeviceType": "ebs"}) is None
 
 
 # ---------------------------------------------------------------------------------------------------- named targets
@@ -552,7 +559,7 @@ def move(world, record, placements):
 
 
 def settle(world, record, **options):
-    return hosts.settle_failover(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID, **options)
+    return settle_failover(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID, **options)
 
 
 def test_settle_tags_the_outcome_takes_the_consumed_pool_host_out_of_the_pool_and_is_idempotent(simulator):
@@ -642,7 +649,7 @@ def test_replenish_pool_allocates_one_spare_per_consumed_pool_host_within_max_ne
 
     (spare,) = settlement["spares"]
     assert spare["replaces"] == consumed[0]
-    assert spare["client_token"] == hosts.spare_client_token(world.failed, 1, consumed[0])
+    assert spare["client_token"] == spare_client_token(world.failed, 1, consumed[0])
     host = world.describe(spare["host_id"])
     assert (host["AvailabilityZone"], host["HostProperties"]["InstanceFamily"], host["AutoPlacement"]) == ("us-east-1a", "m5", "off")
     assert world.tags(spare["host_id"])["Role"] == "Reserved"
@@ -651,18 +658,18 @@ def test_replenish_pool_allocates_one_spare_per_consumed_pool_host_within_max_ne
     again = settle(world, record, replenish_pool=True, max_new_hosts=1)
     assert world.calls("AllocateHosts") == 1 and again["settlement"]["spares"][0]["host_id"] == spare["host_id"]
     # allocate_hosts=false allows no spare at all.
-    none = hosts.settle_failover(world.ec2, world.dynamodb, TABLE, world.failed, check_mode=True, replenish_pool=True,
-                                 allocate_hosts=False, max_new_hosts=5)["settlement"]
+    none = settle_failover(world.ec2, world.dynamodb, TABLE, world.failed, check_mode=True, replenish_pool=True,
+                           allocate_hosts=False, max_new_hosts=5)["settlement"]
     assert any("%s not replenished: allocate_hosts is false" % consumed[1] in note for note in none["notes"])
 
 
 def test_spare_config_copies_the_pool_hosts_zone_family_and_settings():
     multi = {"HostId": "h-01234567", "AvailabilityZone": "us-east-1a", "AllowsMultipleInstanceTypes": "on", "HostRecovery": "on",
              "HostMaintenance": "off", "AutoPlacement": "on", "HostProperties": {"InstanceFamily": "m5"}}
-    assert hosts.spare_config(multi) == {"InstanceFamily": "m5", "AvailabilityZone": "us-east-1a", "AutoPlacement": "off",
-                                         "HostRecovery": "on", "HostMaintenance": "off"}
+    assert spare_config(multi) == {"InstanceFamily": "m5", "AvailabilityZone": "us-east-1a", "AutoPlacement": "off",
+                                   "HostRecovery": "on", "HostMaintenance": "off"}
     single = dict(multi, AllowsMultipleInstanceTypes="off", HostProperties={"InstanceType": "c5.large", "InstanceFamily": "c5"})
-    assert hosts.spare_config(single)["InstanceType"] == "c5.large" and "InstanceFamily" not in hosts.spare_config(single)
+    assert spare_config(single)["InstanceType"] == "c5.large" and "InstanceFamily" not in spare_config(single)
 
 
 def test_check_mode_settle_previews_a_plan_without_any_change(simulator):
@@ -670,8 +677,8 @@ def test_check_mode_settle_previews_a_plan_without_any_change(simulator):
     plan = world.plan(check_mode=True)["plan"]
     simulator.control.reset_calls()
 
-    result = hosts.settle_failover(world.ec2, world.dynamodb, TABLE, world.failed, check_mode=True, planned=plan,
-                                   release_failed_host=True, replenish_pool=True)
+    result = settle_failover(world.ec2, world.dynamodb, TABLE, world.failed, check_mode=True, planned=plan,
+                             release_failed_host=True, replenish_pool=True)
 
     lines = result["settlement"]["lines"]
     assert result["changed"] is False
@@ -730,7 +737,7 @@ def test_release_unused_hosts_releases_only_idle_hosts_a_failover_allocated(simu
     world.ec2.create_tags(Resources=[untagged], Tags=[{"Key": "FailoverFor", "Value": world.failed}])
     simulator.control.reset_calls()
 
-    preview = hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE, check_mode=True)
+    preview = release_unused_hosts(world.ec2, world.dynamodb, TABLE, check_mode=True)
     assert preview["released_host_ids"] == [idle] and preview["changed"] is False and world.calls("ReleaseHosts") == 0
     kept = dict((entry["host_id"], entry["reason"]) for entry in preview["kept"])
     assert kept[untagged].startswith("it has no FailoverAllocatedFor tag")
@@ -739,16 +746,16 @@ def test_release_unused_hosts_releases_only_idle_hosts_a_failover_allocated(simu
 
     # While the failover is in progress, its hosts are left alone.
     record = world.record()
-    assert hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE)["released_host_ids"] == []
+    assert release_unused_hosts(world.ec2, world.dynamodb, TABLE)["released_host_ids"] == []
     record.finalize()
 
-    done = hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE)
+    done = release_unused_hosts(world.ec2, world.dynamodb, TABLE)
     assert done["released_host_ids"] == [idle] and done["changed"] is True
     assert world.describe(idle)["State"] == "released"
-    again = hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE)
+    again = release_unused_hosts(world.ec2, world.dynamodb, TABLE)
     assert again == {"changed": False, "released_host_ids": [], "kept": again["kept"]} and world.calls("ReleaseHosts") == 1
     with pytest.raises(InvalidInputError):
-        hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE, host_ids=["h-nope"])
+        release_unused_hosts(world.ec2, world.dynamodb, TABLE, host_ids=["h-nope"])
 
 
 # ---------------------------------------------------------------------------------------------------- AWS's own moves
@@ -819,8 +826,8 @@ def test_a_pending_replacement_from_aws_maintenance_is_waited_for_with_the_lease
         else:
             simulator.control.set_host_state(aws, "available")
 
-    result = hosts.plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID,
-                                    target_host_ids=[aws], settle_interval=0.2, sleep=sleep)
+    result = plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID,
+                              target_host_ids=[aws], settle_interval=0.2, sleep=sleep)
     assert pauses == [0.2, 0.2]
     assert set(targets(result).values()) == {aws} and result["plan"]["target_host_ids"] == [aws]
     assert "waited for %s (allocated by AWS host maintenance) to become available" % aws in result["notes"]
@@ -913,10 +920,10 @@ def test_a_failover_that_starts_while_the_release_checks_its_hosts_keeps_them(si
         found = instances_on(ec2, host_ids)
         world.record(run_id="run-new")  # after the scan found the failover over, before ReleaseHosts
         return found
-    monkeypatch.setattr(hosts, "instances_on", failover_starts_meanwhile)
+    monkeypatch.setattr(cleanup, "instances_on", failover_starts_meanwhile)
     simulator.control.reset_calls()
 
-    result = hosts.release_unused_hosts(world.ec2, world.dynamodb, TABLE)
+    result = release_unused_hosts(world.ec2, world.dynamodb, TABLE)
 
     assert result["released_host_ids"] == [] and result["changed"] is False
     assert result["kept"] == [{"host_id": idle, "reason": "the failover of %s started meanwhile (or claimed it)" % world.failed}]
@@ -941,7 +948,7 @@ def test_a_release_holds_its_host_until_ec2_answers(simulator):
     ec2.meta.events.register("before-call.ec2.ReleaseHosts", claim_during_release_hosts)
     record.finalize(error_details="the run died")
 
-    assert hosts.release_unused_hosts(ec2, world.dynamodb, TABLE, host_ids=[held])["released_host_ids"] == [held]
+    assert release_unused_hosts(ec2, world.dynamodb, TABLE, host_ids=[held])["released_host_ids"] == [held]
     assert seen == [claims.RELEASE_HOLDER]
     assert claims.read_claim(world.dynamodb, TABLE, held) is None  # the claim ends once EC2 answered
 
@@ -966,8 +973,8 @@ def test_the_preflight_settle_wait_keeps_renewing_the_lease(simulator):
         except LeaseHeldError:
             refused.append(clock["now"])
 
-    result = hosts.plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID,
-                                    sleep=sleep, monotonic=lambda: clock["now"], settle_timeout=120, settle_interval=5)
+    result = plan_replacement(world.ec2, world.dynamodb, TABLE, world.failed, record=record, run_id=RUN_ID,
+                              sleep=sleep, monotonic=lambda: clock["now"], settle_timeout=120, settle_interval=5)
 
     assert clock["now"] >= 1795000000.0 + 120  # waited four leases long
     assert len(refused) == 24  # every takeover attempt during the wait was refused

@@ -14,17 +14,17 @@ import types
 
 import pytest
 
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import PROGRESS_FILE_ENV
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import Migration
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import TokenBucket
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import request_cancel
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import Migration
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import PROGRESS_FILE_ENV
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import lift_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import migrate
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import progress_writer
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import restore_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import request_cancel
 
 TABLE = "HostMigrationQueue"
 RUN_ID = "run-placement-test"

@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import preflight
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import classify_instance
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import classify_instance
 
 
 def instance(**extra):

@@ -14,16 +14,25 @@ import botocore
 import pytest
 from moto import mock_aws
 
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils import record as record_utils
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import ConditionFailed
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import get_record
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import list_records
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseHeldError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import CANCEL_POLL_SECONDS
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import QUIET_BEFORE_TAKEOVER_SECONDS
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import STUCK_OWNER
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import lease_clock
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import lease_margin
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import lease_state
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import request_cancel
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import lease_margin
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import list_records
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import parse_iso_time
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import status_document
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.status import status_document
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import iso_time
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import parse_iso_time
 from conftest import TABLE
 from conftest import create_migration_table
 
@@ -213,7 +222,7 @@ def test_repeated_update_never_counts_twice(dynamodb, clock):
     assert stored["SuccessfulMigrations"] == 1
     assert stored["SkippedMigrations"] == 1
     assert stored["TotalInstances"] == 3
-    assert stored["InstanceMigrations"][I1]["endTime"] == record_utils.iso_time(START)
+    assert stored["InstanceMigrations"][I1]["endTime"] == iso_time(START)
 
 
 def test_concurrent_writers_of_one_run_are_merged_exactly(dynamodb, clock):
@@ -252,19 +261,19 @@ def test_phase_times_start_and_end(dynamodb, clock):
     item = record.update_instances({I1: {"status": "failed", "phase": "stopped", "errorMessage": "boom", "retryCount": 1}})
     entry = item["InstanceMigrations"][I1]
     assert entry["phaseTimes"] == {
-        "pending": record_utils.iso_time(START),
-        "stopping": record_utils.iso_time(START + 10),
-        "force-stopping": record_utils.iso_time(START + 20),
-        "stopped": record_utils.iso_time(START + 30),
+        "pending": iso_time(START),
+        "stopping": iso_time(START + 10),
+        "force-stopping": iso_time(START + 20),
+        "stopped": iso_time(START + 30),
     }
-    assert entry["startTime"] == record_utils.iso_time(START + 10)
-    assert entry["endTime"] == record_utils.iso_time(START + 40)
+    assert entry["startTime"] == iso_time(START + 10)
+    assert entry["endTime"] == iso_time(START + 40)
     assert entry["forceStopUsed"] is True and entry["retryCount"] == 1 and entry["errorMessage"] == "boom"
     # retried: back in progress, the end time and the error go; the start time stays
     clock.advance(10)
     entry = record.update_instances({I1: {"status": "in-progress", "phase": "placed", "retryCount": 2}})["InstanceMigrations"][I1]
     assert entry["endTime"] is None and entry["errorMessage"] is None
-    assert entry["startTime"] == record_utils.iso_time(START + 10)
+    assert entry["startTime"] == iso_time(START + 10)
     assert record.item["FailedMigrations"] == 0
 
 
@@ -323,10 +332,10 @@ def test_live_lease_refuses_another_run(dynamodb, clock):
     message = error.value.message
     assert message == (
         "host %s is locked by run run-a (alice@laptop) until %s; wait for the lease to expire or run with break_lock=true"
-        % (HOST, record_utils.iso_time(START + 60))
+        % (HOST, iso_time(START + 60))
     )
     assert error.value.details["holder"] == "alice@laptop"
-    assert error.value.details["expires_at"] == record_utils.iso_time(START + 60)
+    assert error.value.details["expires_at"] == iso_time(START + 60)
     assert raw_item(dynamodb)["LeaseRunId"] == {"S": "run-a"}
 
 
@@ -390,7 +399,7 @@ def test_stale_takeover_loses_the_race(dynamodb, clock):
     late = make(dynamodb, clock, "run-c")
     stale = late.load()  # run-c saw the expired lease ...
     make(dynamodb, clock, "run-b").acquire(30)  # ... but run-b took it first
-    with pytest.raises(record_utils.ConditionFailed):
+    with pytest.raises(ConditionFailed):
         late._take(stale, clock.wall, 30)
     with pytest.raises(LeaseHeldError):
         late.acquire(30)  # read again: run-b holds a live lease
@@ -427,7 +436,7 @@ def test_fence_client_checks_the_lease_before_every_ec2_change_it_sends(dynamodb
                        aws_access_key_id="testing", aws_secret_access_key="testing")
     record = make(dynamodb, clock)
     record.acquire(30)
-    assert record.fence_client(record_utils.retrying(ec2)) is not None
+    assert record.fence_client(retrying(ec2)) is not None
     clock.mono += 27.5  # past deadline - margin: the run must not act any more
     for call in (lambda: ec2.stop_instances(InstanceIds=["i-0123456789abcdef0"]),
                  lambda: ec2.allocate_hosts(AvailabilityZone="us-east-1a", InstanceFamily="m5", Quantity=1)):
@@ -623,7 +632,7 @@ def test_reference_record_loads_with_defaults(dynamodb, clock):
     assert entry["phase"] == "verified" and entry["phaseTimes"] == {} and entry["targetHostId"] == POOL
     assert entry["forceStopUsed"] is False and entry["originalState"] is None
     assert item["InstanceMigrations"][I2]["phase"] == "pending"
-    assert record_utils.lease_state(item, "run-a", clock.wall) == "stuck"
+    assert lease_state(item, "run-a", clock.wall) == "stuck"
     document = status_document(item)
     assert document["updatedAt"] == 1750564980
     assert document["migrationSummary"] == {
@@ -642,7 +651,7 @@ def test_reference_record_stuck_in_processing_is_resumed(dynamodb, clock):
     record = make(dynamodb, clock)
     outcome = record.acquire(30)
     assert outcome["taken_over"] and outcome["lease_state"] == "stuck" and outcome["previous_run_id"] is None
-    assert outcome["previous_owner"] == record_utils.STUCK_OWNER
+    assert outcome["previous_owner"] == STUCK_OWNER
     raw = raw_item(dynamodb)
     assert raw["UpdatedAt"] == {"N": str(int(START))}
     assert raw["CreatedAt"] == {"N": "1750564800"}
@@ -661,15 +670,15 @@ def test_reference_record_stuck_in_processing_is_resumed(dynamodb, clock):
 
 def test_a_reference_record_updated_recently_is_taken_over_only_with_break_lock_or_once_quiet(dynamodb, clock):
     item = reference_item()
-    item["UpdatedAt"] = {"S": record_utils.iso_time(clock.wall - 600)}
+    item["UpdatedAt"] = {"S": iso_time(clock.wall - 600)}
     dynamodb.put_item(TableName=TABLE, Item=item)
     record = make(dynamodb, clock)
     with pytest.raises(LeaseHeldError) as caught:
         record.acquire(30)
     assert "has a record in processing without a lease" in caught.value.message
-    assert "after %s" % record_utils.iso_time(clock.wall - 600 + record_utils.QUIET_BEFORE_TAKEOVER_SECONDS) in caught.value.message
+    assert "after %s" % iso_time(clock.wall - 600 + QUIET_BEFORE_TAKEOVER_SECONDS) in caught.value.message
     assert raw_item(dynamodb)["UpdatedAt"] == item["UpdatedAt"]  # nothing written
-    assert record_utils.lease_state(record.load(), "run-a", clock.wall) == "unleased"
+    assert lease_state(record.load(), "run-a", clock.wall) == "unleased"
 
     broke = record.acquire(30, break_lock=True)
     assert broke["taken_over"] and broke["broke_lock"] and broke["lease_state"] == "unleased"
@@ -677,7 +686,7 @@ def test_a_reference_record_updated_recently_is_taken_over_only_with_break_lock_
 
 def test_a_reference_record_quiet_for_the_documented_age_is_taken_over(dynamodb, clock):
     item = reference_item()
-    item["UpdatedAt"] = {"S": record_utils.iso_time(clock.wall - record_utils.QUIET_BEFORE_TAKEOVER_SECONDS)}
+    item["UpdatedAt"] = {"S": iso_time(clock.wall - QUIET_BEFORE_TAKEOVER_SECONDS)}
     dynamodb.put_item(TableName=TABLE, Item=item)
     outcome = make(dynamodb, clock).acquire(30)
     assert outcome["lease_state"] == "stuck" and outcome["taken_over"] and not outcome["broke_lock"]
@@ -774,11 +783,11 @@ def test_list_records_ignores_claims_and_filters_by_state(dynamodb, clock):
 
 def test_cancel_request_is_addressed_to_the_live_run_and_asking_again_changes_nothing(dynamodb, clock):
     record = initialised(dynamodb, clock)
-    changed, request = record_utils.request_cancel(dynamodb, TABLE, HOST, "alice@bastion", "app team asked", now=clock.wall)
+    changed, request = request_cancel(dynamodb, TABLE, HOST, "alice@bastion", "app team asked", now=clock.wall)
     assert changed and request == {"runId": "run-a", "requestedBy": "alice@bastion", "reason": "app team asked",
-                                   "requestedAt": record_utils.iso_time(clock.wall)}
+                                   "requestedAt": iso_time(clock.wall)}
     assert record.cancel_request() == request
-    again, same = record_utils.request_cancel(dynamodb, TABLE, HOST, "bob@bastion", now=clock.wall)
+    again, same = request_cancel(dynamodb, TABLE, HOST, "bob@bastion", now=clock.wall)
     assert not again and same == request
     # The lease and the record version are untouched: the run's own conditional writes go on.
     item = record.load()
@@ -790,7 +799,7 @@ def test_cancel_request_is_addressed_to_the_live_run_and_asking_again_changes_no
 def test_cancel_in_check_mode_writes_nothing(dynamodb, clock):
     initialised(dynamodb, clock)
     before = raw_item(dynamodb)
-    changed, request = record_utils.request_cancel(dynamodb, TABLE, HOST, "alice@bastion", now=clock.wall, check_mode=True)
+    changed, request = request_cancel(dynamodb, TABLE, HOST, "alice@bastion", now=clock.wall, check_mode=True)
     assert changed and request["runId"] == "run-a" and "reason" not in request
     assert raw_item(dynamodb) == before
 
@@ -809,7 +818,7 @@ def test_nothing_to_cancel_is_a_clear_error(dynamodb, clock, situation, message)
         else:
             clock.advance(30 + 3 + 0.1)  # past the lease and its margin
     with pytest.raises(NotFoundError) as raised:
-        record_utils.request_cancel(dynamodb, TABLE, HOST, "alice@bastion", now=clock.wall)
+        request_cancel(dynamodb, TABLE, HOST, "alice@bastion", now=clock.wall)
     assert message in raised.value.message and raised.value.message.startswith("nothing to cancel: ")
 
 
@@ -825,18 +834,18 @@ def test_a_cancel_request_is_read_at_most_once_a_second(dynamodb, clock):
     assert record.cancel_request() is None
     assert record.cancel_request() is None
     assert reads() == before + 1
-    record_utils.request_cancel(dynamodb, TABLE, HOST, "alice@bastion", now=clock.wall)
-    clock.advance(record_utils.CANCEL_POLL_SECONDS)
+    request_cancel(dynamodb, TABLE, HOST, "alice@bastion", now=clock.wall)
+    clock.advance(CANCEL_POLL_SECONDS)
     assert record.cancel_request()["requestedBy"] == "alice@bastion"
     assert reads() == before + 2
     # Once seen, it is not read again.
-    clock.advance(record_utils.CANCEL_POLL_SECONDS)
+    clock.advance(CANCEL_POLL_SECONDS)
     assert record.cancel_request()["requestedBy"] == "alice@bastion" and reads() == before + 2
 
 
 def test_a_cancel_request_for_an_earlier_run_does_not_cancel_a_resumed_one(dynamodb, clock):
     initialised(dynamodb, clock)
-    record_utils.request_cancel(dynamodb, TABLE, HOST, "alice@bastion", now=clock.wall)
+    request_cancel(dynamodb, TABLE, HOST, "alice@bastion", now=clock.wall)
     clock.advance(40)
     resumed = make(dynamodb, clock, "run-b")
     resumed.acquire(30)
@@ -866,8 +875,8 @@ def test_fence_refuses_once_the_lease_clock_passed_the_lease_though_the_wall_clo
 
 @pytest.mark.skipif(not hasattr(time, "CLOCK_BOOTTIME"), reason="CLOCK_BOOTTIME is Linux's")
 def test_the_lease_clock_counts_suspend_time_where_the_platform_can():
-    assert abs(record_utils.lease_clock() - time.clock_gettime(time.CLOCK_BOOTTIME)) < 1.0
-    assert MigrationRecord(None, TABLE, HOST, "run-a")._monotonic is record_utils.lease_clock  # pylint: disable=protected-access
+    assert abs(lease_clock() - time.clock_gettime(time.CLOCK_BOOTTIME)) < 1.0
+    assert MigrationRecord(None, TABLE, HOST, "run-a")._monotonic is lease_clock  # pylint: disable=protected-access
 
 
 def test_keep_lease_renews_once_a_third_of_the_lease_passed_and_then_fences(dynamodb, clock):
@@ -899,7 +908,7 @@ def test_a_finalize_whose_write_succeeded_but_whose_response_was_lost_returns_th
 
     assert lost == [True]
     assert item["State"] == "complete" and item["LeaseRunId"] is None and record.changed is True
-    assert record_utils.get_record(dynamodb, TABLE, HOST)["State"] == "complete"
+    assert get_record(dynamodb, TABLE, HOST)["State"] == "complete"
 
 
 def test_a_finalize_refused_because_another_run_took_over_still_fails(dynamodb, clock):
@@ -908,18 +917,18 @@ def test_a_finalize_refused_because_another_run_took_over_still_fails(dynamodb, 
     make(dynamodb, clock, "run-b").acquire(30)
     with pytest.raises(LeaseLostError):
         record.finalize()
-    assert record_utils.get_record(dynamodb, TABLE, HOST)["LeaseRunId"] == "run-b"
+    assert get_record(dynamodb, TABLE, HOST)["LeaseRunId"] == "run-b"
 
 
 def test_finalize_after_a_cancel_that_left_instances_is_cancelled_with_exact_counters(dynamodb, clock):
     record = initialised(dynamodb, clock)
-    record_utils.request_cancel(dynamodb, TABLE, HOST, "alice@bastion", "keep them", now=clock.wall)
+    request_cancel(dynamodb, TABLE, HOST, "alice@bastion", "keep them", now=clock.wall)
     record.update_instances({I1: {"status": "success", "phase": "verified"},
                              I2: {"status": "pending", "errorMessage": "cancelled before it was moved: left where it is"}})
     assert record.preview_finalize() == "cancelled"
     item = record.finalize()
     assert item["State"] == "cancelled" and item["LeaseRunId"] is None and item["ExpirationTime"]
-    assert item["ErrorDetails"].startswith("cancel requested by alice@bastion at %s: keep them; " % record_utils.iso_time(START))
+    assert item["ErrorDetails"].startswith("cancel requested by alice@bastion at %s: keep them; " % iso_time(START))
     assert item["TotalInstances"] == 3 and item["SuccessfulMigrations"] == 1 and item["SkippedMigrations"] == 1
     document = status_document(item)
     assert document["migrationSummary"]["cancelledMigrations"] == 1
@@ -931,7 +940,7 @@ def test_finalize_after_a_cancel_that_left_instances_is_cancelled_with_exact_cou
 
 def test_finalize_after_a_cancel_that_came_after_the_last_stop_is_complete(dynamodb, clock):
     record = initialised(dynamodb, clock)
-    record_utils.request_cancel(dynamodb, TABLE, HOST, "alice@bastion", now=clock.wall)
+    request_cancel(dynamodb, TABLE, HOST, "alice@bastion", now=clock.wall)
     record.update_instances({I1: {"status": "success"}, I2: {"status": "success"}})
     item = record.finalize()
     assert item["State"] == "complete" and item["ErrorDetails"] is None

@@ -10,8 +10,8 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import get_record
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import get_record
 from ansible_collections.dedicated_hosts.failover.plugins.modules import replacement_host
 from conftest import TABLE
 from conftest import create_migration_table

@@ -1,0 +1,239 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 dedicated_hosts.failover contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The migration table in DynamoDB: the value codec, update expressions and table calls.
+
+Here: plain Python values to and from DynamoDB's typed attribute values (``plain``, ``storable``, ``serialize``,
+``serialize_item``, ``deserialize_item``), the UpdateItem expression builder (``Update``), table calls with retries
+and their errors (``call_table``, ``scan_table``, ``ConditionFailed``, ``table_error``), and the reads every
+reader shares: ``get_record`` and ``list_records`` (records normalised by schema.py; pool-host claims, the
+``claim#`` items, left out). Not here: what a record holds (schema.py), the lease (lease.py), one run's writes
+(record.py), claims (claims.py).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import math
+from decimal import Decimal
+
+try:
+    from boto3.dynamodb.types import TypeDeserializer
+    from boto3.dynamodb.types import TypeSerializer
+except ImportError:
+    pass  # the modules report the missing library through AnsibleAWSModule
+
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import RECORD_STATES
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import normalise_item
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import plain_number
+
+CLAIM_PREFIX = "claim#"
+# Attempts of a conditional write that found the item changed under it (re-read and recomputed each time).
+WRITE_ATTEMPTS = 5
+
+
+# --------------------------------------------------------------------------- values
+
+
+def plain(value):
+    """A deserialised DynamoDB value with Decimals turned into int/float and sets into sorted lists."""
+    if isinstance(value, Decimal):
+        return plain_number(value)
+    if isinstance(value, dict):
+        return dict((key, plain(inner)) for key, inner in value.items())
+    if isinstance(value, (list, tuple)):
+        return [plain(inner) for inner in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(plain(inner) for inner in value)
+    if isinstance(value, (bytes, bytearray)) or type(value).__name__ == "Binary":
+        return bytes(getattr(value, "value", value))
+    return value
+
+
+def _decimal(value):
+    """A float as the Decimal DynamoDB stores (TypeSerializer refuses floats)."""
+    if math.isnan(value) or math.isinf(value):
+        raise InvalidInputError("cannot store %r in DynamoDB: not a finite number" % (value,), value=value)
+    return Decimal(repr(value))
+
+
+def storable(value):
+    """``value`` with floats as Decimals and tuples as lists, ready for TypeSerializer."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return _decimal(value)
+    if isinstance(value, dict):
+        return dict((str(key), storable(inner)) for key, inner in value.items())
+    if isinstance(value, (list, tuple)):
+        return [storable(inner) for inner in value]
+    return value
+
+
+def serialize(value):
+    """A DynamoDB typed attribute value (``{"S": ...}``, ``{"N": ...}``, ``{"M": ...}`` ...)."""
+    return TypeSerializer().serialize(storable(value))
+
+
+def serialize_item(item):
+    return dict((key, serialize(value)) for key, value in item.items())
+
+
+def deserialize_item(attributes):
+    """A DynamoDB item (typed attribute values) as plain Python values."""
+    deserializer = TypeDeserializer()
+    return dict((key, plain(deserializer.deserialize(value))) for key, value in (attributes or {}).items())
+
+
+class Update(object):
+    """An UpdateItem expression being built, with placeholders for every name and value."""
+
+    def __init__(self):
+        self._names = {}
+        self._values = {}
+        self._sets = []
+        self._removes = []
+        self._conditions = []
+
+    def name(self, attribute):
+        for placeholder, existing in self._names.items():
+            if existing == attribute:
+                return placeholder
+        placeholder = "#n%d" % len(self._names)
+        self._names[placeholder] = attribute
+        return placeholder
+
+    def value(self, value):
+        placeholder = ":v%d" % len(self._values)
+        self._values[placeholder] = serialize(value)
+        return placeholder
+
+    def set(self, attribute, value):
+        self._sets.append("%s = %s" % (self.name(attribute), self.value(value)))
+
+    def increment(self, attribute):
+        name = self.name(attribute)
+        self._sets.append("%s = if_not_exists(%s, %s) + %s" % (name, name, self.value(0), self.value(1)))
+
+    def set_if_missing(self, attribute, value):
+        name = self.name(attribute)
+        self._sets.append("%s = if_not_exists(%s, %s)" % (name, name, self.value(value)))
+
+    def remove(self, attribute):
+        self._removes.append(self.name(attribute))
+
+    def require(self, condition):
+        self._conditions.append(condition)
+
+    def require_equal(self, attribute, value):
+        self.require("%s = %s" % (self.name(attribute), self.value(value)))
+
+    def require_version(self, attribute, version):
+        """The attribute still has ``version`` (0 also matches a record that never had it)."""
+        name = self.name(attribute)
+        if version:
+            self.require("%s = %s" % (name, self.value(version)))
+        else:
+            self.require("attribute_not_exists(%s) OR %s = %s" % (name, name, self.value(0)))
+
+    def params(self):
+        clauses = []
+        if self._sets:
+            clauses.append("SET " + ", ".join(self._sets))
+        if self._removes:
+            clauses.append("REMOVE " + ", ".join(self._removes))
+        params = {"UpdateExpression": " ".join(clauses), "ExpressionAttributeNames": dict(self._names)}
+        if self._values:
+            params["ExpressionAttributeValues"] = dict(self._values)
+        if self._conditions:
+            # parentheses only where needed: DynamoDB refuses redundant ones
+            params["ConditionExpression"] = " AND ".join(
+                "(%s)" % condition if " OR " in condition else condition for condition in self._conditions
+            )
+        return params
+
+
+# --------------------------------------------------------------------------- table access
+
+
+def is_claim_key(host_key):
+    return isinstance(host_key, str) and host_key.startswith(CLAIM_PREFIX)
+
+
+def is_conditional_failure(error):
+    return error_code(error) == "ConditionalCheckFailedException"
+
+
+def table_error(error, operation, table):
+    """A NotFoundError for a missing table, else an AwsApiError."""
+    if error_code(error) == "ResourceNotFoundException":
+        return NotFoundError(
+            "DynamoDB table %s not found (create it with playbooks/setup.yml or pass the right table/table_region)" % table,
+            table=table,
+        )
+    return api_error(error, operation)
+
+
+class ConditionFailed(Exception):
+    """A conditional write did not apply (DynamoDB's ConditionalCheckFailedException)."""
+
+
+def call_table(client, table, operation, method, **params):
+    """``client.method(TableName=table, **params)`` with retries; a failed condition raises ConditionFailed,
+    a missing table NotFoundError and any other AWS error AwsApiError."""
+    try:
+        return getattr(retrying(client), method)(TableName=table, aws_retry=True, **params)
+    except Exception as error:  # botocore errors, whatever their class
+        if is_conditional_failure(error):
+            raise ConditionFailed()
+        if error_code(error) is None:
+            raise
+        raise table_error(error, operation, table)
+
+
+def scan_table(dynamodb_client, table, expression, values, names=None):
+    """The items of ``table`` that match the filter ``expression`` (one paginated, consistent Scan), as plain values."""
+    params = dict(TableName=table, FilterExpression=expression, ExpressionAttributeValues=values, ConsistentRead=True)
+    if names:
+        params["ExpressionAttributeNames"] = names
+    try:
+        result = paginate(retrying(dynamodb_client), "scan", **params)
+    except Exception as error:  # botocore errors, whatever their class
+        if error_code(error) is None:
+            raise
+        raise table_error(error, "Scan", table)
+    return [deserialize_item(raw) for raw in result.get("Items", [])]
+
+
+def get_record(dynamodb_client, table, host_id):
+    """The normalised record of ``host_id`` (strongly consistent read), or None; never writes."""
+    validate_host_id(host_id)
+    response = call_table(dynamodb_client, table, "GetItem", "get_item", Key={"HostId": {"S": host_id}}, ConsistentRead=True)
+    raw = response.get("Item")
+    return normalise_item(deserialize_item(raw)) if raw else None
+
+
+def list_records(dynamodb_client, table, state=None):
+    """Every migration record of ``table`` (normalised, by HostId), optionally only those in ``state``.
+
+    One paginated Scan; pool-host claims (``claim#`` items) are left out.
+    """
+    names = {"#h": "HostId"}
+    values = {":claim": {"S": CLAIM_PREFIX}}
+    expression = "NOT begins_with(#h, :claim)"
+    if state is not None:
+        if state not in RECORD_STATES:
+            raise InvalidInputError("state %r is not one of %s" % (state, ", ".join(RECORD_STATES)), value=state)
+        names["#s"] = "State"
+        values[":state"] = {"S": state}
+        expression += " AND #s = :state"
+    items = [normalise_item(item) for item in scan_table(dynamodb_client, table, expression, values, names=names)]
+    return sorted((item for item in items if not is_claim_key(item.get("HostId"))), key=lambda item: item["HostId"])
