@@ -537,7 +537,8 @@ class Migration(object):
             move.marks["admitted"] = self.now
             admitted.append(move)
             self._decide(move, self.observed.get(move.instance_id))
-        self._check_impaired([move for move in admitted if move.step == "stop" and not move.want_force])
+        # An impaired instance is force-stopped at once, after its pre-stop hook when it has one.
+        self._check_impaired([move for move in admitted if move.step in ("stop", PRE_STOP_HOOK) and not move.want_force])
 
     def _decide(self, move, description):
         state = _state_of(description)
