@@ -227,7 +227,7 @@ options:
     description:
       - The SSM document run on each instance that was running before the failover once it runs on its new host
         (warm up, verify). Omitted, no post-start hook runs. The instance's agent may take a moment to connect after the
-        start: the hook waits for it, within O(post_start_ssm_document_timeout).
+        start, so the hook waits for it, within O(post_start_ssm_document_timeout).
     type: str
   post_start_ssm_document_parameters:
     description:
@@ -245,7 +245,7 @@ options:
       - What a failed, timed-out or unreachable post-start hook does to its instance, which has already moved and runs
         on its new host either way.
       - V(fail) reports the instance as V(failed) with the hook's output in its error (the run fails); V(ignore)
-        reports it as a success, the hook's output in RV(instances[].hooks). There is no V(skip): nothing is left to skip.
+        reports it as a success, the hook's output in RV(instances[].hooks). There is no V(skip), since nothing is left to skip.
     type: str
     choices: [fail, ignore]
     default: fail
@@ -270,6 +270,21 @@ EXAMPLES = r"""
     run_id: "{{ lease.run_id }}"
     placements: "{{ plan.placements }}"
     concurrency: 10
+  register: migration
+
+- name: Drain each instance through SSM before its stop, and warm it up once it runs on its new host
+  dedicated_hosts.failover.instance_placement:
+    failed_host_id: h-0123456789abcdef0
+    run_id: "{{ lease.run_id }}"
+    placements: "{{ plan.placements }}"
+    pre_stop_ssm_document: AWS-RunShellScript
+    pre_stop_ssm_document_parameters:
+      commands: ["systemctl stop app-worker", "/opt/app/bin/drain --wait 60"]
+    pre_stop_ssm_document_timeout: 120
+    pre_stop_hook_failure: skip
+    post_start_ssm_document: AWS-RunShellScript
+    post_start_ssm_document_parameters:
+      commands: ["/opt/app/bin/self-test"]
   register: migration
 
 - name: Report each instance

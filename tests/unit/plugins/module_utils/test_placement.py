@@ -740,4 +740,3 @@ def test_a_resumed_run_runs_no_pre_stop_hook_on_an_instance_already_stopped_and_
     assert [results[first]["status"], results[second]["status"]] == ["success", "success"]
     assert [hook["hook"] for hook in results[first]["hooks"]] == ["post_start"]
     assert world.describe("stopped-by-the-first-run")["Placement"]["HostId"] == target
-
