@@ -662,8 +662,9 @@ class Migration(object):
         elif policy == "ignore":
             self._finish(move, "success", phase="verified")
         else:
-            self._finish(move, "failed", error="%s; the instance runs on its new host %s" % (message, move.current_host_id),
-                         code="PostStartHookFailed")
+            # Phase running, where it is: the host that received it counts as such when the failover is settled.
+            self._finish(move, "failed", phase="running", code="PostStartHookFailed",
+                         error="%s; the instance runs on its new host %s" % (message, move.current_host_id))
 
     def _ready(self, step):
         return [move for move in self.in_flight if not move.done and move.step == step]
