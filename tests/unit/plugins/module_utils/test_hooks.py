@@ -116,6 +116,7 @@ def test_the_bound_holds_invocations_back_until_a_slot_frees(simulator):
     instances = world(simulator, count=3)
     simulator.control.set_ssm_outcome("success", instance_id=instances[0], seconds=1)
     simulator.control.set_ssm_outcome("timeout", instance_id=instances[1])
+    simulator.control.set_ssm_outcome("timeout", instance_id=instances[2])
     runner = HookRunner(simulator.client("ssm"), Hook("pre_stop", DOCUMENT), concurrency=2)
     simulator.control.reset_calls()
     for instance_id in instances:
@@ -123,8 +124,7 @@ def test_the_bound_holds_invocations_back_until_a_slot_frees(simulator):
 
     runner.tick()
     assert (sorted(runner.running), runner.queued) == (sorted(instances[:2]), [instances[2]])
-    drive(runner, [instances[0]])
-    runner.tick()
+    drive(runner, [instances[0]])  # the tick that sees it end sends the third
 
     assert sorted(runner.running) == sorted(instances[1:])
     assert [entry["instance_ids"] for entry in sends(simulator)] == [sorted(instances[:2]), [instances[2]]]
