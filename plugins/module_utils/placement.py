@@ -14,9 +14,9 @@ is resumed by calling ``migrate`` again: an instance already on its target host 
 a success that changed nothing, one already stopped goes on to the placement, one already placed is
 started.
 
-Phases written to the record, in order: pending, stopping, force-stopping, stopped, placed, starting,
-running, verified (an instance that was stopped before the failover goes pending -> stopped/placed ->
-verified).
+Phases written to the record, in order: pending, pre-stop-hook, stopping, force-stopping, stopped, placed,
+starting, running, post-start-hook, verified (an instance that was stopped before the failover goes pending ->
+stopped/placed -> verified; the hook phases only with SSM hooks, hooks.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -38,6 +38,9 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import FailoverError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import POST_START_HOOK
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import PRE_STOP_HOOK
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import HookRunner
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import cancel_text
@@ -59,6 +62,9 @@ DEFAULTS = dict(
     check_mode=False,
     spare_host_ids=(),  # further hosts of the plan an instance may be moved to when its target is full
     request_budget_file=None,  # the run's shared EC2 request buckets (aws.request_budget_file); None: this process's own
+    pre_stop_hook=None,  # hooks.Hook run on each running instance before its stop
+    post_start_hook=None,  # hooks.Hook run on each instance once it runs on its new host
+    hook_concurrency=None,  # hook invocations in flight at once, per hook (None: hooks.DEFAULT_CONCURRENCY)
 )
 
 # The least time between two progress lines of a move (a line is said only when the instances' phases changed).
@@ -119,8 +125,9 @@ RETRYABLE_CODES = CAPACITY_CODES + THROTTLING_CODES + ("IncorrectInstanceState",
 REQUEST_WIDE_CODES = THROTTLING_CODES + ("UnauthorizedOperation", "AuthFailure", "Blocked", "OptInRequired", "DryRunOperation")
 
 GONE_STATES = ("terminated", "shutting-down")
-# Steps of an instance in flight that nothing has been done to yet: a cancel leaves it where it is.
-UNBEGUN_STEPS = ("stop", "settle")
+# Steps of an instance in flight that nothing has been done to yet: a cancel leaves it where it is (a pre-stop hook
+# may be running on it: the instance is not stopped, whatever the hook does).
+UNBEGUN_STEPS = ("stop", "settle", PRE_STOP_HOOK)
 
 
 def _state_of(description):
@@ -171,6 +178,7 @@ class InstanceMove(object):
         self.marks = {}
         self.attempts_here = 0  # start attempts on the current target host
         self.moved_from = []  # targets left because they were full at start time
+        self.hooks = {}  # hook kind -> hooks.HookOutcome.as_dict(), once the hook ended on this instance
 
     @property
     def wants_running(self):
@@ -212,6 +220,7 @@ class InstanceMove(object):
             rolled_back=self.rollback and self.final_state == "running",
             replaced_from=list(self.moved_from),
             planned_actions=list(self.planned_actions),
+            hooks=[self.hooks[kind] for kind in ("pre_stop", "post_start") if kind in self.hooks],
         )
 
 
@@ -219,7 +228,7 @@ class Migration(object):
     """One migration of a set of instances; ``run()`` returns the per-instance results."""
 
     def __init__(self, ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None,
-                 progress=None):
+                 progress=None, ssm_client=None):
         self.ec2 = retrying(ec2_client)
         self.record = record
         self.options = dict(DEFAULTS)
@@ -258,6 +267,10 @@ class Migration(object):
         self.progress = progress
         self.started = monotonic()
         self._progress_said = None  # (counts, monotonic time) of the last progress line
+        self.hook_runners = dict(
+            (kind, HookRunner(ssm_client, self.options[kind + "_hook"], self.options["hook_concurrency"], monotonic=monotonic,
+                              before_send=record.keep_lease))
+            for kind in ("pre_stop", "post_start") if self.options[kind + "_hook"] is not None and not self.check_mode)
 
     # ------------------------------------------------------------------ setup
 
@@ -298,6 +311,9 @@ class Migration(object):
         try:
             if self.check_mode:
                 return self._plan_only()
+            if "pre_stop" in self.hook_runners:
+                # One look at every agent before the first stop: an instance that cannot run its hook is known at once.
+                self.hook_runners["pre_stop"].check_agents([move.instance_id for move in self.moves])
             wait = self.poll_interval
             while True:
                 started = self._monotonic()
@@ -435,8 +451,7 @@ class Migration(object):
 
     def _on_settle(self, move, description, state):
         if state == "running":
-            move.step = "stop"
-            move.want_force = bool(self.options["force_stop_immediately"])
+            self._ready_to_stop(move)
         elif state == "stopped":
             self._after_stopped(move, description)
         elif move.since("admitted", self.now) >= self.options["start_timeout"]:
@@ -498,6 +513,9 @@ class Migration(object):
         expected = move.original_state
         if state == expected and move.current_host_id == move.target_host_id:
             move.public_ip_after = description.get("PublicIpAddress")
+            if expected == "running" and "post_start" in self.hook_runners:
+                self._start_post_hook(move)
+                return
             self._finish(move, "success", phase="verified")
         elif state == "stopped" and expected == "running":
             self._start_failed(move, "StartFailed", "instance went back to stopped after running")
@@ -516,7 +534,8 @@ class Migration(object):
             move.marks["admitted"] = self.now
             admitted.append(move)
             self._decide(move, self.observed.get(move.instance_id))
-        self._check_impaired([move for move in admitted if move.step == "stop" and not move.want_force])
+        # An impaired instance is force-stopped at once, after its pre-stop hook when it has one.
+        self._check_impaired([move for move in admitted if move.step in ("stop", PRE_STOP_HOOK) and not move.want_force])
 
     def _decide(self, move, description):
         state = _state_of(description)
@@ -534,12 +553,15 @@ class Migration(object):
         on_target = move.current_host_id == move.target_host_id
         if on_target and (state == move.original_state or (state == "running" and move.original_state == "stopped")):
             move.public_ip_after = move.public_ip_before
+            if state == "running" and "post_start" in self.hook_runners and \
+                    self._recorded_instances().get(move.instance_id, {}).get("phase") == POST_START_HOOK:
+                self._start_post_hook(move)  # an earlier run moved it and ended while its post-start hook ran
+                return
             self._finish(move, "success", phase="verified", changed=False)
             return
         self._set(move, status="in-progress", targetHostId=move.target_host_id, originalState=move.original_state)
         if state == "running":
-            move.step = "stop"
-            move.want_force = bool(self.options["force_stop_immediately"])
+            self._ready_to_stop(move)
         elif state == "stopping":
             self._set_phase(move, "stopping")
             move.marks["stop_requested"] = self.now
@@ -553,6 +575,17 @@ class Migration(object):
             move.step = "wait-start"
         else:
             move.step = "settle"
+
+    def _ready_to_stop(self, move):
+        """A running instance is stopped next, after its pre-stop hook when there is one."""
+        move.want_force = bool(self.options["force_stop_immediately"])
+        runner = self.hook_runners.get("pre_stop")
+        if runner is None or "pre_stop" in move.hooks:
+            move.step = "stop"
+            return
+        move.step = PRE_STOP_HOOK
+        self._set_phase(move, PRE_STOP_HOOK)
+        runner.request(move.instance_id)
 
     def _check_impaired(self, moves):
         """Instances whose system status is impaired are force-stopped at once (hardware trouble)."""
@@ -587,10 +620,48 @@ class Migration(object):
     # ------------------------------------------------------------------ actions
 
     def _act(self):
+        self._hooks()
         self._force_stops()
         self._graceful_stops()
         self._placements()
         self._starts()
+
+    # ------------------------------------------------------------------ hooks
+
+    def _start_post_hook(self, move):
+        move.step = POST_START_HOOK
+        self._set_phase(move, POST_START_HOOK)
+        self.hook_runners["post_start"].request(move.instance_id)
+
+    def _hooks(self):
+        """Send and read the hooks (in the tick that reads the instances), then move on every instance whose hook ended."""
+        for kind, runner in sorted(self.hook_runners.items()):
+            runner.tick(wait_for_agents=kind == "post_start")
+            step = PRE_STOP_HOOK if kind == "pre_stop" else POST_START_HOOK
+            for move in self._ready(step):
+                outcome = runner.outcome(move.instance_id)
+                if outcome is not None:
+                    self._hook_ended(move, kind, runner.hook, outcome)
+
+    def _hook_ended(self, move, kind, hook, outcome):
+        move.hooks[kind] = outcome.as_dict(hook)
+        message = move.hooks[kind]["message"]
+        self._set(move, hooks=dict((name, entry["message"]) for name, entry in move.hooks.items()))
+        policy = "ignore" if outcome.succeeded else hook.on_failure
+        if kind == "pre_stop":
+            where = "%s; the instance was not stopped and stays running on host %s" % (message, move.current_host_id)
+            if policy == "ignore":
+                move.step = "stop"
+            elif policy == "skip":
+                self._finish(move, "skipped", error=where, code="PreStopHookFailed", changed=False)
+            else:
+                self._finish(move, "failed", error=where, code="PreStopHookFailed")
+        elif policy == "ignore":
+            self._finish(move, "success", phase="verified")
+        else:
+            # Phase running, where it is: the host that received it counts as such when the failover is settled.
+            self._finish(move, "failed", phase="running", code="PostStartHookFailed",
+                         error="%s; the instance runs on its new host %s" % (message, move.current_host_id))
 
     def _ready(self, step):
         return [move for move in self.in_flight if not move.done and move.step == step]
@@ -818,6 +889,8 @@ class Migration(object):
         if phase:
             self._set_phase(move, phase)
         move.error, move.error_code, move.retryable = error, code if error else None, bool(retryable) if error else False
+        for runner in self.hook_runners.values():
+            runner.forget(move.instance_id)
         fields = dict(status=status, errorMessage=error)
         if move.force_stop_used:
             fields["forceStopUsed"] = True
@@ -935,17 +1008,19 @@ def progress_writer(prefix):
     return write
 
 
-def migrate(ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None, progress=None):
+def migrate(ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None, progress=None,
+            ssm_client=None):
     """Move ``placements`` (dicts with instance_id, target_host_id, original_state) and return per-instance results.
 
     ``record`` is a MigrationRecord whose lease the caller holds; ``options`` keys are those of DEFAULTS.
     ``interrupted`` (optional) returns the name of a signal the caller caught, or None: a signal cancels the
     migration like a cancel request in the record. ``progress`` (optional) is called with a line saying where the
     instances are, when that changes, at most every PROGRESS_SECONDS, and once at the end. Raises LeaseLostError
-    (with the results so far under ``instances``) as soon as the lease is lost.
+    (with the results so far under ``instances``) as soon as the lease is lost. ``ssm_client`` runs the hooks of
+    ``options`` (``pre_stop_hook``, ``post_start_hook``); it is needed only with one of them.
     """
     return Migration(ec2_client, record, placements, options, sleep=sleep, monotonic=monotonic, interrupted=interrupted,
-                     progress=progress).run()
+                     progress=progress, ssm_client=ssm_client).run()
 
 
 def summarize(results):

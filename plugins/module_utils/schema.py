@@ -17,12 +17,14 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import POST_START_HOOK
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import PRE_STOP_HOOK
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import to_epoch
 
 # Phases of one instance, in order. An instance that was stopped before the failover goes
-# pending -> placed -> verified.
-PHASES = ("pending", "stopping", "force-stopping", "stopped", "placed", "starting", "running", "verified")
+# pending -> placed -> verified. The hook phases (hooks.py) are reached only when SSM hooks are set.
+PHASES = ("pending", PRE_STOP_HOOK, "stopping", "force-stopping", "stopped", "placed", "starting", "running", POST_START_HOOK, "verified")
 STATUSES = ("pending", "in-progress", "success", "failed", "skipped")
 DONE_STATUSES = ("success", "failed", "skipped")
 RECORD_STATES = ("pending", "processing", "complete", "failed", "cancelled", "healthy")

@@ -43,6 +43,15 @@ description:
     O(dedicated_hosts.failover.migration_record#module:action=cancel)) is seen at the next poll tick (read at most once
     a second). No further instance is stopped, every instance already stopping, stopped or placed is finished as
     planned, and the others are left where they are with status V(pending) and the reason; see RV(cancel).
+  - SSM hooks (opt-in) run around each instance's move, inside this one call and its poll loop. With
+    O(pre_stop_ssm_document), each running instance runs that SSM document (Run Command) before its stop, and it is
+    stopped only once the hook succeeded (or failed under O(pre_stop_hook_failure=ignore)). With
+    O(post_start_ssm_document), each instance that was running runs that document once it runs on its new host.
+    Hooks are sent with one SendCommand for up to 50 instances and read with one ListCommandInvocations per command
+    per poll tick, so a hook never holds up another instance's move; at most O(hook_concurrency) invocations of a
+    hook are in flight. Instances whose SSM agent is not online (one DescribeInstanceInformation before the first
+    stop) get their failure policy at once, with the reason C(SSM agent not online). In check mode no hook runs.
+  - A cancel request seen while an instance's pre-stop hook runs leaves the instance where it is, not stopped.
   - SIGINT or SIGTERM (Ctrl-C, an AWX job cancel) during the move takes the same path, and the module then finishes
     the record itself (V(cancelled), lease released), since ansible-playbook exits on the same signal. A second
     signal stops the module at once; the lease and a resumed run cover that, as after a crash.
@@ -187,6 +196,65 @@ options:
       - This call is a retry pass for instances that failed; each one's C(retryCount) in the record goes up by one.
     type: bool
     default: false
+  pre_stop_ssm_document:
+    description:
+      - The SSM document (name or ARN, for example C(AWS-RunShellScript) or your own drain document) run through SSM
+        Run Command on each running instance before its stop (drain, flush, quiesce). Omitted, no pre-stop hook runs.
+      - A resumed run runs it again on an instance still running on the failed host, never on one already stopped or
+        moved; write the document so that running it twice does no harm.
+    type: str
+  pre_stop_ssm_document_parameters:
+    description:
+      - The document's parameters (SendCommand C(Parameters)); a value may be a string or a list of strings.
+    type: dict
+    default: {}
+  pre_stop_ssm_document_timeout:
+    description:
+      - Seconds the pre-stop hook may take on one instance, counted from its SendCommand; after that it counts as failed
+        (timed out). The command itself is not cancelled; it ends with the instance's stop, or by its own timeout.
+    type: float
+    default: 300
+  pre_stop_hook_failure:
+    description:
+      - What a failed, timed-out or unreachable (SSM agent not online) pre-stop hook does to its instance.
+      - V(skip) leaves the instance running on the failed host, not stopped, with status V(skipped) and the hook's
+        output as the reason; the others move. V(fail) does the same with status V(failed) (the run fails).
+        V(ignore) stops and moves the instance as if the hook had succeeded; the hook's output is in RV(instances[].hooks).
+    type: str
+    choices: [skip, fail, ignore]
+    default: skip
+  post_start_ssm_document:
+    description:
+      - The SSM document run on each instance that was running before the failover once it runs on its new host
+        (warm up, verify). Omitted, no post-start hook runs. The instance's agent may take a moment to connect after the
+        start, so the hook waits for it, within O(post_start_ssm_document_timeout).
+    type: str
+  post_start_ssm_document_parameters:
+    description:
+      - The document's parameters (SendCommand C(Parameters)); a value may be a string or a list of strings.
+    type: dict
+    default: {}
+  post_start_ssm_document_timeout:
+    description:
+      - Seconds the post-start hook may take on one instance, counted from its SendCommand (and, before that, the
+        longest wait for the instance's SSM agent to come online).
+    type: float
+    default: 300
+  post_start_hook_failure:
+    description:
+      - What a failed, timed-out or unreachable post-start hook does to its instance, which has already moved and runs
+        on its new host either way.
+      - V(fail) reports the instance as V(failed) with the hook's output in its error (the run fails); V(ignore)
+        reports it as a success, the hook's output in RV(instances[].hooks). There is no V(skip), since nothing is left to skip.
+    type: str
+    choices: [fail, ignore]
+    default: fail
+  hook_concurrency:
+    description:
+      - At most this many invocations of each hook are in flight at once (the others wait for a slot, their timeout not
+        yet counting). The move's own O(concurrency) bounds the instances in flight too.
+    type: int
+    default: 50
 extends_documentation_fragment:
   - dedicated_hosts.failover.assume_role
   - dedicated_hosts.failover.record
@@ -202,6 +270,21 @@ EXAMPLES = r"""
     run_id: "{{ lease.run_id }}"
     placements: "{{ plan.placements }}"
     concurrency: 10
+  register: migration
+
+- name: Drain each instance through SSM before its stop, and warm it up once it runs on its new host
+  dedicated_hosts.failover.instance_placement:
+    failed_host_id: h-0123456789abcdef0
+    run_id: "{{ lease.run_id }}"
+    placements: "{{ plan.placements }}"
+    pre_stop_ssm_document: AWS-RunShellScript
+    pre_stop_ssm_document_parameters:
+      commands: ["systemctl stop app-worker", "/opt/app/bin/drain --wait 60"]
+    pre_stop_ssm_document_timeout: 120
+    pre_stop_hook_failure: skip
+    post_start_ssm_document: AWS-RunShellScript
+    post_start_ssm_document_parameters:
+      commands: ["/opt/app/bin/self-test"]
   register: migration
 
 - name: Report each instance
@@ -291,6 +374,29 @@ instances:
       description: In check mode, what would be done (V(stop), V(force-stop), V(modify-placement), V(start)).
       type: list
       elements: str
+    hooks:
+      description: The SSM hooks that ended on the instance (none without hooks), pre-stop first.
+      type: list
+      elements: dict
+      contains:
+        hook:
+          description: V(pre_stop) or V(post_start).
+          type: str
+        document:
+          description: The SSM document.
+          type: str
+        status:
+          description: V(success), V(failed), V(timeout) or V(offline) (the SSM agent was not online).
+          type: str
+        command_id:
+          description: The SSM command id (V(null) when the hook was not sent).
+          type: str
+        output:
+          description: The end of the hook's output (at most 1,000 characters).
+          type: str
+        message:
+          description: One line saying how the hook ended, with its output; also in the record's C(hooks) of the instance.
+          type: str
 summary:
   description: Counts of the results.
   returned: always
@@ -337,6 +443,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import hook_from_options
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import lift_stop_protection
@@ -368,6 +475,11 @@ def validate(params):
         )
     for index, host_id in enumerate(params["spare_host_ids"] or []):
         validate_host_id(host_id, what="spare_host_ids[%d]" % index)
+    if params["hook_concurrency"] < 1:
+        raise InvalidInputError("hook_concurrency must be at least 1, got %s" % params["hook_concurrency"], value=params["hook_concurrency"])
+    return dict((kind + "_hook", hook_from_options(
+        kind, params[kind + "_ssm_document"], params[kind + "_ssm_document_parameters"], params[kind + "_ssm_document_timeout"],
+        params[kind + "_hook_failure"])) for kind in ("pre_stop", "post_start"))
 
 
 def host_is_unreachable(ec2, host_id):
@@ -396,8 +508,10 @@ def count_retry(record, placements):
 
 def run(module):
     params = module.params
-    validate(params)
+    hooks = validate(params)
     ec2 = module.aws_client("ec2")
+    # The hooks run in the hosts' account, like the EC2 calls; without a hook no SSM client (and no SSM permission) is needed.
+    ssm = module.aws_client("ssm") if any(hooks.values()) and not module.check_mode else None
     force_now = params["force_stop_immediately"]
     if force_now is None:
         force_now = host_is_unreachable(ec2, params["failed_host_id"])
@@ -421,6 +535,8 @@ def run(module):
         rollback=params["rollback"],
         check_mode=module.check_mode,
         request_budget_file=request_budget_file(ec2.meta.region_name),
+        hook_concurrency=params["hook_concurrency"],
+        **hooks
     )
     lifted = [placement["instance_id"] for placement in params["placements"] if placement.get("lift_stop_protection")]
     lift_errors, restore_errors, restored = {}, {}, []
@@ -429,7 +545,7 @@ def run(module):
             lift_errors = lift_stop_protection(ec2, record, lifted)
         try:
             results = migrate(ec2, record, params["placements"], options, interrupted=interruption,
-                              progress=progress_writer(params["failed_host_id"]))
+                              progress=progress_writer(params["failed_host_id"]), ssm_client=ssm)
         finally:
             if not module.check_mode:
                 restored, restore_errors = restore_stop_protection(ec2, record)
@@ -524,7 +640,16 @@ def main():
         force_stop_immediately=dict(type="bool"),
         rollback=dict(type="bool", default=True),
         retry=dict(type="bool", default=False),
+        hook_concurrency=dict(type="int", default=50),
     )
+    for kind, default_policy in (("pre_stop", "skip"), ("post_start", "fail")):
+        argument_spec.update({
+            kind + "_ssm_document": dict(type="str"),
+            kind + "_ssm_document_parameters": dict(type="dict", default={}),
+            kind + "_ssm_document_timeout": dict(type="float", default=300.0),
+            kind + "_hook_failure": dict(type="str", choices=["skip", "fail", "ignore"] if kind == "pre_stop" else ["fail", "ignore"],
+                                         default=default_policy),
+        })
     module = FailoverModule(argument_spec=argument_spec, record_options=True, assume_role=True)
     module.run(run)
 

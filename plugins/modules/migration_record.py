@@ -81,7 +81,7 @@ options:
     description:
       - With V(update_instance), the phase the instance reached; its time is recorded in C(phaseTimes).
     type: str
-    choices: [pending, stopping, force-stopping, stopped, placed, starting, running, verified]
+    choices: [pending, pre-stop-hook, stopping, force-stopping, stopped, placed, starting, running, post-start-hook, verified]
   error_message:
     description:
       - With V(update_instance), why the instance failed or was skipped.

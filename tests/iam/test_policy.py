@@ -20,15 +20,16 @@ POLICIES = {
     # Opt-in policies, attached besides iam-policy.json only when their feature is used (docs/iam.md).
     "docs/iam-policy-release-failed-host.json": "run",
     "docs/iam-policy-assume-role.json": "run",
+    "docs/iam-policy-ssm-hooks.json": "run",
 }
-OPT_IN = {"docs/iam-policy-release-failed-host.json", "docs/iam-policy-assume-role.json"}
+OPT_IN = {"docs/iam-policy-release-failed-host.json", "docs/iam-policy-assume-role.json", "docs/iam-policy-ssm-hooks.json"}
 SETUP_PLAYBOOKS = {"setup.yml"}
 IAM_DOC = os.path.join(REPO_ROOT, "docs", "iam.md")
 ACTIONS_DIR = os.environ.get("IAM_ACTIONS_DIR") or os.path.join(REPO_ROOT, ".work", "iam-actions")
 # What the playbooks' behaviour depends on: a complete integration run older than any of these is stale.
 SOURCES = ("plugins", "roles", "playbooks", os.path.join("tests", "integration"))
 # botocore's service names as the simulator logs them (the SigV4 signing name) -> IAM's service prefix.
-IAM_PREFIX = {"ec2": "ec2", "dynamodb": "dynamodb", "sns": "sns", "sts": "sts", "sqs": "sqs", "events": "events"}
+IAM_PREFIX = {"ec2": "ec2", "dynamodb": "dynamodb", "sns": "sns", "sts": "sts", "sqs": "sqs", "events": "events", "ssm": "ssm"}
 
 
 def load(relative):
@@ -67,7 +68,7 @@ def test_policy_is_well_formed_with_named_statements_and_no_wildcard_actions(rel
     sids = [statement["Sid"] for statement in document["Statement"]]
     assert len(sids) == len(set(sids))
     for action in actions(document):
-        assert re.match(r"^(ec2|dynamodb|sns|sts|sqs|events):[A-Z][A-Za-z]+$", action), action
+        assert re.match(r"^(ec2|dynamodb|sns|sts|sqs|events|ssm):[A-Z][A-Za-z]+$", action), action
     for statement in document["Statement"]:
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         for resource in resources:

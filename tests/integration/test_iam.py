@@ -17,6 +17,7 @@ from conftest import TABLE
 
 POLICY = os.path.join(REPO_ROOT, "docs", "iam-policy.json")
 SETUP_POLICY = os.path.join(REPO_ROOT, "docs", "iam-policy-setup.json")
+SSM_HOOKS_POLICY = os.path.join(REPO_ROOT, "docs", "iam-policy-ssm-hooks.json")
 ADMIN_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 TOPIC_NAME = "host-failover"
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:" + TOPIC_NAME
@@ -164,6 +165,36 @@ def test_a_failover_that_cannot_get_capacity_gives_its_pool_claim_back_with_only
     logged = [entry["action"] for entry in simulator.control.call_log() if entry.get("access_key") == operator.access_key]
     assert "TransactWriteItems" in logged and "StopInstances" not in logged, (logged, result)  # the claim given back
     assert record(admin, "claim#" + pool) == {}
+
+
+def test_ssm_hooks_run_with_the_opt_in_policy_and_stop_nothing_without_it(simulator, run_playbook):
+    ids = simulator.load_scenario(world([failed_host(), pool_host()], [on_failed("web", count=2)]))
+    failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
+    instances = [ids["instances"]["web-0"], ids["instances"]["web-1"]]
+    # Users before enforcement: the operator with iam-policy.json and the opt-in SSM policy attached besides it.
+    hooked = Credentials(simulator, "failover-operator-hooks", read_policy(POLICY))
+    iam = simulator.client("iam")
+    ssm_policy = iam.create_policy(PolicyName="failover-ssm-hooks", PolicyDocument=read_policy(SSM_HOOKS_POLICY))["Policy"]["Arn"]
+    iam.attach_user_policy(UserName="failover-operator-hooks", PolicyArn=ssm_policy)
+    admin, setup, operator = enforce_iam(simulator)
+    assert run_playbook("setup.yml", env=setup.env, fast=False).returncode == 0
+    hooks = {"failed_host_id": failed, "pre_stop_ssm_document": "Drain-App", "post_start_ssm_document": "Warm-Up"}
+
+    refused = run_playbook("failover.yml", hooks, env=operator.env)
+
+    assert refused.returncode != 0, refused
+    assert [(service, action) for service, action, _code in denied_calls(simulator, operator.access_key)] == [
+        ("ssm", "DescribeInstanceInformation")]
+    logged = [entry["action"] for entry in simulator.control.call_log() if entry.get("access_key") == operator.access_key]
+    assert "StopInstances" not in logged
+
+    result = run_playbook("failover.yml", hooks, env=hooked.env)
+
+    assert result.returncode == 0, result
+    assert denied_calls(simulator, hooked.access_key) == []
+    assert set(placements(admin, instances).values()) == {("running", pool)}
+    logged = set(entry["action"] for entry in simulator.control.call_log() if entry.get("access_key") == hooked.access_key)
+    assert {"DescribeInstanceInformation", "SendCommand", "ListCommandInvocations"} <= logged
 
 
 def test_the_same_credentials_are_refused_another_table(simulator, run_playbook):

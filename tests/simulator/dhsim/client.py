@@ -178,3 +178,13 @@ class SimulatorControl:
     def set_iam(self, enabled):
         """Enable or disable IAM enforcement (create users and policies before enabling)."""
         return self._call("POST", "/iam", {"enabled": bool(enabled)})
+
+    def set_ssm_outcome(self, outcome, instance_id=None, document=None, output="", code=None, seconds=None):
+        """The outcome of SSM commands for an instance, a document or both (dhsim/ssm_commands.py): success, failed,
+        timeout, offline or unregistered; ``seconds`` (before the time scale) an invocation runs before it ends."""
+        return self._call("POST", "/ssm/outcomes", {"outcome": outcome, "instance_id": instance_id, "document": document,
+                                                    "output": output, "code": code, "seconds": seconds})
+
+    def ssm_invocations(self):
+        """The outcome rules and every SSM command invocation sent, in the order sent, with its current status."""
+        return self._call("GET", "/ssm/invocations")

@@ -8,6 +8,7 @@ from moto.core.base_backend import BackendDict, backend_lock
 from moto.core.model_instances import reset_model_data
 
 from . import ec2_hosts, scenario, services
+from .ssm_commands import COMMANDS
 from .capacity_units import WRITES
 from .faults import CALLS, FAULTS
 from .state import SIM
@@ -46,6 +47,7 @@ def reset_all():
         CALLS.reset()
         THROTTLE.reset()
         WRITES.reset()
+        COMMANDS.reset()
 
 
 def _host(body):
@@ -267,6 +269,24 @@ def _iam(body):
     return {"iam_enabled": enabled}
 
 
+def _ssm_outcomes(body):
+    specs = body.get("outcomes") if isinstance(body.get("outcomes"), list) else [body]
+    rules = []
+    try:
+        for spec in specs:
+            spec = dict(spec)
+            if spec.get("instance_id") in SIM.names["instances"]:
+                spec["instance_id"] = SIM.names["instances"][spec["instance_id"]]
+            rules.append(COMMANDS.set_outcome(**spec))
+    except (TypeError, ValueError) as exc:
+        raise ControlError("bad SSM outcome: %s" % exc) from exc
+    return {"rules": rules}
+
+
+def _ssm_invocations(_body):
+    return COMMANDS.snapshot()
+
+
 ROUTES = {
     ("GET", "/health"): _health,
     ("POST", "/reset"): _reset,
@@ -296,6 +316,8 @@ ROUTES = {
     ("POST", "/rate-limits"): _rate_limits,
     ("GET", "/dynamodb/writes"): _dynamodb_writes,
     ("POST", "/dynamodb/writes/reset"): _dynamodb_writes_reset,
+    ("POST", "/ssm/outcomes"): _ssm_outcomes,
+    ("GET", "/ssm/invocations"): _ssm_invocations,
 }
 
 

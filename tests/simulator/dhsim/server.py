@@ -9,7 +9,7 @@ import time
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
-from . import capacity_units, control, ec2_hosts, preflight_sim, services
+from . import capacity_units, control, ec2_hosts, preflight_sim, services, ssm_commands
 from .faults import CALLS, FAULTS, error_code_from_body, identify, render_error
 from .serving import ThreadedServer
 from .state import SIM
@@ -31,6 +31,7 @@ def install():
         services.install()
         capacity_units.install()
         preflight_sim.install()
+        ssm_commands.install()
         _INSTALLED.append(True)
 
 

@@ -1,5 +1,5 @@
-"""DynamoDB, SNS and IAM additions: TableId, resource-scoped IAM checks (DynamoDB, SNS, SQS, EventBridge, EC2), IAM
-enforcement switch."""
+"""DynamoDB, SNS and IAM additions: TableId, resource-scoped IAM checks (DynamoDB, SNS, SQS, EventBridge, EC2, SSM
+SendCommand), IAM enforcement switch."""
 
 import functools
 import json
@@ -15,6 +15,7 @@ from moto.ec2.responses import EC2Response
 from moto.events.responses import EventsHandler
 from moto.sns.responses import SNSResponse
 from moto.sqs.responses import SQSResponse
+from moto.ssm.responses import SimpleSystemManagerResponse
 
 from .faults import transact_write_iam_actions
 
@@ -154,6 +155,24 @@ def _ec2_authorize(self, resource="*"):
     return None
 
 
+def _ssm_authorize(self, resource="*"):
+    """SendCommand is authorised against the document and each instance it names (the service authorization
+    reference); the describe and list actions against "*"."""
+    if self._get_action() != "SendCommand":
+        return _ORIGINAL["authorize"](self, resource)
+    try:
+        body = json.loads(self.body or "{}")
+    except (TypeError, ValueError):
+        body = {}
+    document = str(body.get("DocumentName") or "")
+    arns = [document if document.startswith("arn:") else "arn:aws:ssm:%s:%s:document/%s" % (self.region, self.current_account, document)]
+    arns += ["arn:aws:ec2:%s:%s:instance/%s" % (self.region, self.current_account, instance_id)
+             for instance_id in body.get("InstanceIds") or []]
+    for arn in arns:
+        _ORIGINAL["authorize"](self, arn)
+    return None
+
+
 def set_iam_enforcement(enabled):
     """Turn moto's IAM checks on (every later call is authenticated and authorised) or off."""
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0 if enabled else float("inf")
@@ -179,6 +198,7 @@ def install():
     Table.describe = _table_describe
     DynamoHandler._authenticate_and_authorize_normal_action = _dynamodb_authorize
     EC2Response._authenticate_and_authorize_normal_action = _ec2_authorize
+    SimpleSystemManagerResponse._authenticate_and_authorize_normal_action = _ssm_authorize
     SNSResponse._determine_resource = _sns_determine_resource
     _ORIGINAL["sqs_determine_resource"] = SQSResponse._determine_resource
     SQSResponse._determine_resource = _sqs_determine_resource

@@ -14,6 +14,7 @@ import types
 
 import pytest
 
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import hook_from_options
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import TokenBucket
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import request_cancel
@@ -688,3 +689,54 @@ def test_the_progress_writer_appends_lines_and_ignores_a_folder_that_is_gone(tmp
     (folder / "progress").unlink()
     folder.rmdir()
     write("1/2 instances done")  # no error: the move goes on
+
+
+# ---------------------------------------------------------------------------------------------------- SSM hooks
+
+
+def with_hooks(pre_stop=None, post_start=None, **options):
+    return dict(FAST, pre_stop_hook=hook_from_options("pre_stop", pre_stop), post_start_hook=hook_from_options("post_start", post_start),
+                **options)
+
+
+def test_a_cancel_while_a_pre_stop_hook_runs_leaves_the_instance_where_it_is(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=2, state="running")])
+    simulator.control.set_ssm_outcome("timeout", instance_id=world.instances["web-0"])  # its drain hangs
+    names = ["web-0", "web-1"]
+    world.record.initialise_instances(dict((world.instances[name], {"targetHostId": world.hosts["target"]}) for name in names))
+    cancelled = []
+
+    def cancel_once_web_1_stops(seconds):
+        if not cancelled and world.log("StopInstances"):
+            cancelled.append(request_cancel(world.dynamodb, TABLE, world.hosts["failed"], "alice@bastion", "stop the drill"))
+        time.sleep(seconds)
+
+    results = by_id(Migration(world.ec2, world.record, world.placements(names), with_hooks("Drain-App"),
+                              sleep=cancel_once_web_1_stops, ssm_client=simulator.client("ssm")).run())
+
+    web_0, web_1 = results[world.instances["web-0"]], results[world.instances["web-1"]]
+    assert (web_0["status"], web_0["phase"]) == ("pending", "pre-stop-hook")
+    assert web_0["error"].startswith("cancelled before it was stopped: left where it is")
+    assert world.instances["web-0"] not in sum((entry["instance_ids"] for entry in world.log("StopInstances")), [])
+    assert world.describe("web-0")["State"]["Name"] == "running"
+    assert (web_1["status"], world.describe("web-1")["Placement"]["HostId"]) == ("success", world.hosts["target"])
+
+
+def test_a_resumed_run_runs_no_pre_stop_hook_on_an_instance_already_stopped_and_finishes_a_post_start_hook(simulator):
+    world = World(simulator, [
+        dict(name="stopped-by-the-first-run", host="failed", instance_type="m5.large", state="stopped"),
+        dict(name="moved-by-the-first-run", host="target", instance_type="m5.large", state="running"),
+    ])
+    first, second = world.instances["stopped-by-the-first-run"], world.instances["moved-by-the-first-run"]
+    target = world.hosts["target"]
+    world.record.initialise_instances(dict((instance_id, {"targetHostId": target, "originalState": "running"}) for instance_id in (first, second)))
+    world.record.update_instances({second: {"status": "in-progress", "phase": "post-start-hook"}})
+
+    results = by_id(migrate(world.ec2, world.record, world.placements(["stopped-by-the-first-run", "moved-by-the-first-run"]),
+                            with_hooks("Drain-App", "Warm-Up"), ssm_client=simulator.client("ssm")))
+
+    sent = [(entry["document"], entry["instance_id"]) for entry in simulator.control.ssm_invocations()["invocations"]]
+    assert sorted(sent) == sorted([("Warm-Up", first), ("Warm-Up", second)])
+    assert [results[first]["status"], results[second]["status"]] == ["success", "success"]
+    assert [hook["hook"] for hook in results[first]["hooks"]] == ["post_start"]
+    assert world.describe("stopped-by-the-first-run")["Placement"]["HostId"] == target
