@@ -24,6 +24,13 @@ _TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,255}\Z")
 _ROLE_PATH_PATTERN = re.compile(r"^role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}\Z")
 _SESSION_NAME_PATTERN = re.compile(r"^[\w+=,.@-]{2,64}\Z")
 
+# The migration table holds two kinds of record per host: its failover's, keyed by the host id, and its failback's,
+# keyed by this prefix and the host id (docs/record-schema.md).
+FAILOVER_RECORD = "failover"
+FAILBACK_RECORD = "failback"
+RECORD_KINDS = (FAILOVER_RECORD, FAILBACK_RECORD)
+FAILBACK_KEY_PREFIX = "failback#"
+
 
 def _require_string(value, what):
     if not isinstance(value, str) or not value:
@@ -38,6 +45,21 @@ def validate_host_id(value, what="host id"):
             "%s %r is malformed: expected 'h-' followed by 8 or 17 lowercase hex digits" % (what, value),
             value=value,
         )
+    return value
+
+
+def record_key(host_id, kind=FAILOVER_RECORD, what="host id"):
+    """The migration table key of the ``kind`` record of ``host_id``: the host id, or ``failback#<host id>``."""
+    validate_host_id(host_id, what=what)
+    if kind not in RECORD_KINDS:
+        raise InvalidInputError("record must be one of %s, got %r" % (", ".join(RECORD_KINDS), kind), value=kind)
+    return FAILBACK_KEY_PREFIX + host_id if kind == FAILBACK_RECORD else host_id
+
+
+def validate_record_key(value, what="host id"):
+    """Return ``value`` if it keys a migration record: a host id, or ``failback#`` and a host id."""
+    _require_string(value, what)
+    validate_host_id(value[len(FAILBACK_KEY_PREFIX):] if value.startswith(FAILBACK_KEY_PREFIX) else value, what=what)
     return value
 
 

@@ -57,8 +57,12 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseHeldError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILBACK_KEY_PREFIX
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILBACK_RECORD
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILOVER_RECORD
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_record_key
 
 # Phases of one instance, in order. An instance that was stopped before the failover goes
 # pending -> placed -> verified.
@@ -502,7 +506,7 @@ def request_cancel(dynamodb_client, table, host_id, requested_by=None, reason=No
     Raises NotFoundError when no live run is there to cancel, LeaseLostError when ``run_id`` no longer holds the
     lease; in check mode nothing is written.
     """
-    validate_host_id(host_id)
+    validate_record_key(host_id)
     now = time.time() if now is None else now
     client = retrying(dynamodb_client)
     item = get_record(client, table, host_id)
@@ -793,21 +797,22 @@ def call_table(client, table, operation, method, **params):
 
 
 def get_record(dynamodb_client, table, host_id):
-    """The normalised record of ``host_id`` (strongly consistent read), or None; never writes."""
-    validate_host_id(host_id)
+    """The normalised record keyed ``host_id`` (strongly consistent read), or None; never writes."""
+    validate_record_key(host_id)
     response = call_table(dynamodb_client, table, "GetItem", "get_item", Key={"HostId": {"S": host_id}}, ConsistentRead=True)
     raw = response.get("Item")
     return normalise_item(deserialize_item(raw)) if raw else None
 
 
-def list_records(dynamodb_client, table, state=None):
-    """Every migration record of ``table`` (normalised, by HostId), optionally only those in ``state``.
+def list_records(dynamodb_client, table, state=None, kind=FAILOVER_RECORD):
+    """Every migration record of ``table`` of ``kind`` (normalised, by HostId), optionally only those in ``state``.
 
-    One paginated Scan; pool-host claims (``claim#`` items) are left out.
+    One paginated Scan; pool-host claims (``claim#`` items) are left out, and so are failback records
+    (``failback#`` items) unless ``kind`` is ``failback``, when they are all that is listed.
     """
     names = {"#h": "HostId"}
-    values = {":claim": {"S": CLAIM_PREFIX}}
-    expression = "NOT begins_with(#h, :claim)"
+    values = {":claim": {"S": CLAIM_PREFIX}, ":failback": {"S": FAILBACK_KEY_PREFIX}}
+    expression = "NOT begins_with(#h, :claim) AND %sbegins_with(#h, :failback)" % ("" if kind == FAILBACK_RECORD else "NOT ")
     if state is not None:
         if state not in RECORD_STATES:
             raise InvalidInputError("state %r is not one of %s" % (state, ", ".join(RECORD_STATES)), value=state)
@@ -829,7 +834,9 @@ def list_records(dynamodb_client, table, state=None):
             raise
         raise table_error(error, "Scan", table)
     items = [normalise_item(deserialize_item(raw)) for raw in result.get("Items", [])]
-    return sorted((item for item in items if not is_claim_key(item.get("HostId"))), key=lambda item: item["HostId"])
+    return sorted((item for item in items if not is_claim_key(item.get("HostId"))
+                   and str(item.get("HostId")).startswith(FAILBACK_KEY_PREFIX) == (kind == FAILBACK_RECORD)),
+                  key=lambda item: item["HostId"])
 
 
 def default_owner():
@@ -921,7 +928,7 @@ class MigrationRecord(object):
     """
 
     def __init__(self, dynamodb_client, table, host_id, run_id, owner=None, wall_clock=time.time, monotonic=lease_clock):
-        self.host_id = validate_host_id(host_id)
+        self.host_id = validate_record_key(host_id)
         if not run_id or not isinstance(run_id, str):
             raise InvalidInputError("run_id must be a non-empty string, got %r" % (run_id,), value=run_id)
         self.table = table
