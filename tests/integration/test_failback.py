@@ -25,11 +25,14 @@ from support_runs import wait_for
 
 FAILBACK_KEY = "failback#%s"
 SUMMARY = "dedicated_hosts.failover.host_failback : Summary"
+# Results as JSON, so that the tests read the printed plan and summary (conftest.task_message).
+JSON_RESULTS = {"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}
 
 
 def failed_over(simulator, run_playbook, spec, failover_vars=None):
-    """Load ``spec``, fail its ``failed`` host over and make that host available and healthy again; returns the ids."""
-    ids = load(simulator, spec)
+    """Load ``spec`` (a scenario, or the ids of one loaded), fail its ``failed`` host over and make that host available
+    and healthy again; returns the ids."""
+    ids = spec if "instances" in spec and isinstance(spec["instances"], dict) else load(simulator, spec)
     failed = ids["hosts"]["failed"]
     result = run_playbook("failover.yml", dict({"failed_host_id": failed}, **(failover_vars or {})))
     assert result.returncode == 0, result
@@ -58,14 +61,13 @@ def summary(result):
 
 def test_exactly_the_moved_instances_go_back_each_in_its_current_state(simulator, migration_table, run_playbook):
     spec = world(
-        [failed_host(), pool_host(), pool_host("other")],
+        [failed_host(), pool_host(), pool_host("other", tags={"Role": "App"})],
         [on_failed("web", count=2), on_failed("cold", state="stopped"), on_failed("mover"), on_failed("stays")],
     )
-    load_ids = load(simulator, spec)
-    instances = load_ids["instances"]
-    moved = [instances[name] for name in ("web-0", "web-1", "cold", "mover")]
+    ids = load(simulator, spec)
+    moved = [ids["instances"][name] for name in ("web-0", "web-1", "cold", "mover")]
     # The failover moves all but "stays" (instance_ids), which never leaves the original host.
-    ids = failed_over(simulator, run_playbook, spec, {"instance_ids": ",".join(moved)})
+    failed_over(simulator, run_playbook, ids, {"instance_ids": ",".join(moved)})
     failed, pool, other = ids["hosts"]["failed"], ids["hosts"]["pool"], ids["hosts"]["other"]
     instances = ids["instances"]
     assert instance_view(simulator, moved)[instances["mover"]][1] == pool
@@ -74,7 +76,7 @@ def test_exactly_the_moved_instances_go_back_each_in_its_current_state(simulator
     move_by_hand(simulator, instances["mover"], other)  # moved elsewhere since: left where it is
     simulator.control.reset_calls()
 
-    result = run_playbook("failback.yml", {"failed_host_id": failed}, env={"AWS_ACCESS_KEY_ID": "AKIAFAILBACK"})
+    result = run_playbook("failback.yml", {"failed_host_id": failed}, env=dict(JSON_RESULTS, AWS_ACCESS_KEY_ID="AKIAFAILBACK"))
 
     assert result.returncode == 0, result
     view = instance_view(simulator, instances.values())
@@ -116,7 +118,7 @@ def test_an_original_host_that_is_not_healthy_is_refused_and_nothing_changes(sim
     placed_before = instance_view(simulator, ids["instances"].values())
     simulator.control.reset_calls()
 
-    result = run_playbook("failback.yml", {"failed_host_id": failed})
+    result = run_playbook("failback.yml", {"failed_host_id": failed}, env=JSON_RESULTS)
 
     assert result.returncode != 0, result
     assert "original host %s %s" % (failed, reason) in result.output
@@ -144,7 +146,7 @@ def test_check_mode_prints_the_plan_and_changes_nothing(simulator, migration_tab
     failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
     simulator.control.reset_calls()
 
-    result = run_playbook("failback.yml", {"failed_host_id": failed}, check=True)
+    result = run_playbook("failback.yml", {"failed_host_id": failed}, check=True, env=JSON_RESULTS)
 
     assert result.returncode == 0, result
     assert state_changing_calls(simulator) == {}
@@ -158,9 +160,9 @@ def test_check_mode_prints_the_plan_and_changes_nothing(simulator, migration_tab
 
 def test_instance_ids_moves_back_only_those_and_an_id_the_failover_did_not_move_is_refused(simulator, migration_table, run_playbook):
     spec = world([failed_host(), pool_host()], [on_failed("web", count=3), on_failed("stays")])
-    load_ids = load(simulator, spec)
-    web = [load_ids["instances"]["web-%d" % index] for index in range(3)]
-    ids = failed_over(simulator, run_playbook, spec, {"instance_ids": ",".join(web)})  # failover with a subset too
+    ids = load(simulator, spec)
+    web = [ids["instances"]["web-%d" % index] for index in range(3)]
+    failed_over(simulator, run_playbook, ids, {"instance_ids": ",".join(web)})  # a failover with instance_ids too
     failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
     stays = ids["instances"]["stays"]
     assert instance_view(simulator, web + [stays]) == dict(
@@ -201,10 +203,10 @@ def test_a_failback_killed_mid_way_is_resumed_and_its_record_disturbs_no_failove
     assert left["State"] == "processing" and left["LeaseRunId"]
 
     # Meanwhile the failback's record is no failover to the other readers of the table.
-    listing = run_playbook("migration_status.yml", {})
+    listing = run_playbook("migration_status.yml", {}, env=JSON_RESULTS)
     assert listing.returncode == 0, listing
     assert "failback#" not in task_message(listing.stdout, "Print the status document").__repr__()
-    status = run_playbook("migration_status.yml", {"failed_host_id": failed, "failback": "true"})
+    status = run_playbook("migration_status.yml", {"failed_host_id": failed, "failback": "true"}, env=JSON_RESULTS)
     assert status.returncode == 0, status
     assert task_message(status.stdout, "Print the status document")["hostId"] == FAILBACK_KEY % failed
     health = run_playbook("health_check.yml", {})
