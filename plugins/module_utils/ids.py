@@ -59,7 +59,12 @@ def record_key(host_id, kind=FAILOVER_RECORD, what="host id"):
 def validate_record_key(value, what="host id"):
     """Return ``value`` if it keys a migration record: a host id, or ``failback#`` and a host id."""
     _require_string(value, what)
-    validate_host_id(value[len(FAILBACK_KEY_PREFIX):] if value.startswith(FAILBACK_KEY_PREFIX) else value, what=what)
+    host_id = value[len(FAILBACK_KEY_PREFIX):] if value.startswith(FAILBACK_KEY_PREFIX) else value
+    if not HOST_ID_PATTERN.match(host_id):
+        raise InvalidInputError(
+            "%s %r is malformed: expected 'h-' followed by 8 or 17 lowercase hex digits, alone or after %r" % (what, value, FAILBACK_KEY_PREFIX),
+            value=value,
+        )
     return value
 
 
