@@ -163,7 +163,8 @@ def plan_lines(host_id, placements, requested, skipped):
     lines = ["Failback to %s (available, healthy): %d instance(s) go back, %d skipped"
              % (host_id, len(placements), len(skipped))]
     lines.extend("%s (%s, %s): %s -> %s" % (placement["instance_id"], placement["instance_type"], placement["original_state"],
-                                           requested[placement["instance_id"]], host_id) for placement in placements)
+                                            requested[placement["instance_id"]], host_id)
+                 for placement in placements)
     lines.extend("%s skipped: %s" % (result["instance_id"], result["reason"]) for result in skipped)
     return lines
 

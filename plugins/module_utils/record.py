@@ -60,7 +60,6 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILBACK_KEY_PREFIX
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILBACK_RECORD
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILOVER_RECORD
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_record_key
 

@@ -176,7 +176,7 @@ options:
       - Force-stop every instance at once instead of a graceful stop first.
       - Defaults to V(true) when the failed host is C(under-assessment) (its instances are unreachable, a graceful
         stop would only wait for O(force_stop_after)) and V(false) otherwise; the module reads the host for this.
-      - With O(record=failback) it defaults to V(false): the instances are on the healthy hosts the failover put them on.
+      - With O(record=failback) it defaults to V(false), since the instances are on the healthy hosts the failover put them on.
     type: bool
   rollback:
     description:

@@ -73,7 +73,7 @@ description:
     them, running or stopped; not pool hosts; no reservation; tagged C(FailoverAllocatedFor) at allocation; not tied to
     a failover in progress by a claim or by C(FailoverFor)). In check mode it lists them.
     C(playbooks/release_unused_hosts.yml) wraps it.
-  - O(action=failback) plans the failback to O(failed_host_id), the original host of a failover: the instances its last
+  - O(action=failback) plans the failback to O(failed_host_id), the original host of a failover. The instances its last
     failover record names as moved (status C(success)), or the O(instances) among them (an id it did not move fails
     the task), go back to it, each in the state it is in now. The task fails with the reason, before anything is
     written, when the host has no failover record, its failover is still C(processing) under a live lease, the host
