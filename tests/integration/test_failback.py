@@ -129,6 +129,29 @@ def test_an_original_host_that_is_not_healthy_is_refused_and_nothing_changes(sim
     assert summary(result)[0] == "Failback to %s: FAILED" % failed
 
 
+def test_an_instance_that_fails_to_go_back_makes_the_run_fail_after_the_summary(simulator, migration_table, run_playbook):
+    spec = world([failed_host(), pool_host()], [on_failed("web", count=2)])
+    ids = failed_over(simulator, run_playbook, spec)
+    failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
+    stuck, moved = ids["instances"]["web-1"], ids["instances"]["web-0"]
+    simulator.control.add_fault("ec2", "ModifyInstancePlacement", "UnsupportedInstanceTypeOnHost", instance_id=stuck, count=None)
+
+    result = run_playbook("failback.yml", {"failed_host_id": failed}, env=JSON_RESULTS)
+
+    assert result.returncode != 0, result
+    view = instance_view(simulator, [stuck, moved])
+    assert view[moved][:2] == ("running", failed)
+    assert view[stuck][:2] == ("running", pool)  # started again where it was
+    record = read_record(simulator, FAILBACK_KEY % failed)
+    assert record["State"] == "failed"
+    assert (record["TotalInstances"], record["SuccessfulMigrations"], record["FailedMigrations"]) == (2, 1, 1)
+    assert_record_consistent(record)
+    lines = summary(result)
+    assert lines[0] == "Failback to %s: FAILED" % failed
+    assert any(line.startswith(stuck) and "UnsupportedInstanceTypeOnHost" in line for line in lines)
+    assert "Failback to %s failed" % failed in result.output
+
+
 def test_a_host_without_a_failover_record_is_refused(simulator, migration_table, run_playbook):
     ids = load(simulator, world([pool_host("original")], [on_host("original", "web")]))
     simulator.control.reset_calls()
