@@ -175,6 +175,13 @@ EXAMPLES = r"""
     host_id: h-0123456789abcdef0
     action: acquire
     break_lock: true
+
+- name: Take the lease of the failback to h-0123456789abcdef0 (its record is failback#h-0123456789abcdef0)
+  dedicated_hosts.failover.migration_record:
+    host_id: h-0123456789abcdef0
+    record: failback
+    action: acquire
+    run_id: "{{ failback_run_id }}"
 """
 
 RETURN = r"""

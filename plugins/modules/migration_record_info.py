@@ -61,6 +61,11 @@ EXAMPLES = r"""
     host_id: h-0123456789abcdef0
     table: HostMigrationQueue
     table_region: eu-west-1
+
+- name: Show the progress of the failback to h-0123456789abcdef0
+  dedicated_hosts.failover.migration_record_info:
+    host_id: h-0123456789abcdef0
+    record: failback
 """
 
 RETURN = r"""

@@ -332,6 +332,11 @@ plan:
       description: With O(action=failback), the original host's C(state) and C(health).
       returned: when O(action=failback)
       type: dict
+    lines:
+      description: With O(action=failback), the plan for people, a headline and one line per instance.
+      returned: when O(action=failback)
+      type: list
+      elements: str
     would_allocate:
       description:
         - In check mode, the C(AllocateHosts) requests a real run would make, each with C(instance_family) or
