@@ -5,14 +5,20 @@ A pytest run that collects no test counts as a failure.
 
 installed the release tarball installed with its dependencies into an empty collections path, every playbook run by
          FQCN from a neutral folder with Ansible's defaults (no ansible.cfg of this repository) against the simulator
-eda      ansible-rulebook (.work/venv-eda, Java 17) runs the rulebook of extensions/eda against the simulator's SQS: an AWS
-         Health event on the queue fails its host over through the health check
+targets  ``ansible-test integration``: the targets of tests/integration/targets/ (a failover against the simulator),
+         from a mirror of the collection under .work/ansible-test/ansible_collections/
+eda      setup.yml creates the event queue and the AWS Health rule in the simulator; an AWS Health event put to its
+         EventBridge reaches the queue, and ansible-rulebook (.work/venv-eda, Java 17) with the rulebook of extensions/eda
+         fails its host over through the health check
 iam      docs/iam-policy*.json: parliament's findings, and the actions equal those the playbooks called in the
          latest complete integration run (run it after ``integration``; see docs/iam.md)
 compat   the integration tests marked ``compat``, with ansible-playbook from the oldest supported ansible-core
          (.work/venv-core-2.17, made by scripts/bootstrap.sh); pytest itself runs in .venv
 molecule ``molecule test --all``: the scenarios of the roles (extensions/molecule/host_failover, health_check) against
          the simulator
+changelog ``antsibull-changelog lint``: every fragment of changelogs/fragments/ is well formed
+docsite  ``antsibull-docs lint-collection-docs``: docs/docsite/ (links.yml, extra-docs.yml and the pages of the guides,
+         which scripts/docsite.py writes; a unit test checks they are up to date)
 """
 
 import os
@@ -26,9 +32,10 @@ VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 COLLECTIONS = os.path.join(ROOT, ".work", "collections")
 COLLECTION_DIR = os.path.join(COLLECTIONS, "ansible_collections", "dedicated_hosts", "failover")
 # ansible-test needs the collection physically below ansible_collections/ (it resolves symlinks), so
-# sanity runs on a mirror of the files git tracks or would track, beside links to the dependencies.
-SANITY_TREE = os.path.join(ROOT, ".work", "sanity", "ansible_collections")
-SANITY_DIR = os.path.join(SANITY_TREE, "dedicated_hosts", "failover")
+# sanity and the integration targets run on a mirror of the files git tracks or would track, beside links to the
+# dependencies.
+ANSIBLE_TEST_TREE = os.path.join(ROOT, ".work", "ansible-test", "ansible_collections")
+ANSIBLE_TEST_DIR = os.path.join(ANSIBLE_TEST_TREE, "dedicated_hosts", "failover")
 PYTHON = os.path.join(VENV_BIN, "python")
 COMPAT_ANSIBLE_BIN = os.path.join(ROOT, ".work", "venv-core-2.17", "bin")
 PYTEST_NO_TESTS = 5
@@ -51,32 +58,38 @@ def _env(extra=None):
     return env
 
 
-def _mirror_for_sanity():
+def _mirror_for_ansible_test():
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT, check=True, capture_output=True
     ).stdout.decode().split("\0")
-    if os.path.isdir(SANITY_DIR):
-        shutil.rmtree(SANITY_DIR)
+    if os.path.isdir(ANSIBLE_TEST_DIR):
+        shutil.rmtree(ANSIBLE_TEST_DIR)
     for relative in filter(None, listed):
         source = os.path.join(ROOT, relative)
         if not os.path.isfile(source):
             continue  # deleted in the work tree but still in the index
-        target = os.path.join(SANITY_DIR, relative)
+        target = os.path.join(ANSIBLE_TEST_DIR, relative)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         shutil.copy2(source, target)
     # The mirror lies inside this checkout's ignored .work/; a repository of its own makes ansible-test
     # list the mirror's files rather than the checkout's.
-    subprocess.run(["git", "init", "-q"], cwd=SANITY_DIR, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=SANITY_DIR, check=True)
+    subprocess.run(["git", "init", "-q"], cwd=ANSIBLE_TEST_DIR, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=ANSIBLE_TEST_DIR, check=True)
     for namespace in ("amazon", "community"):
-        link = os.path.join(SANITY_TREE, namespace)
+        link = os.path.join(ANSIBLE_TEST_TREE, namespace)
         if not os.path.islink(link):
             os.symlink(os.path.join(COLLECTIONS, "ansible_collections", namespace), link)
 
 
 def _sanity():
-    _mirror_for_sanity()
+    _mirror_for_ansible_test()
     return [os.path.join(VENV_BIN, "ansible-test"), "sanity", "--python", "3.11", "--color", "no"]
+
+
+def _targets():
+    # ansible-test's own integration targets (tests/integration/targets/), beside the pytest suites of tests/integration/.
+    _mirror_for_ansible_test()
+    return [os.path.join(VENV_BIN, "ansible-test"), "integration", "--python", "3.11", "--color", "no"]
 
 
 def _pytest(*paths, workers=2):
@@ -105,12 +118,15 @@ SUITES = [
     # two cores busy.
     ("integration", lambda: _pytest("tests/integration", workers=3), ROOT),
     ("installed", lambda: _pytest("tests/installed"), ROOT),
+    ("targets", _targets, ANSIBLE_TEST_DIR),
     ("eda", lambda: _pytest("tests/eda", workers=1), ROOT),
     ("iam", lambda: _pytest("tests/iam"), ROOT),
     ("compat", _compat, ROOT),
     ("molecule", _molecule, ROOT),
-    ("sanity", _sanity, SANITY_DIR),
+    ("sanity", _sanity, ANSIBLE_TEST_DIR),
     ("lint", lambda: [os.path.join(VENV_BIN, "ansible-lint"), "--offline", "--profile", "production", "-q"], COLLECTION_DIR),
+    ("changelog", lambda: [os.path.join(VENV_BIN, "antsibull-changelog"), "lint"], ROOT),
+    ("docsite", lambda: [os.path.join(VENV_BIN, "antsibull-docs"), "lint-collection-docs", "--check-extra-docs-refs", "."], ROOT),
 ]
 # Environment a suite needs on top of _env(): the compat suite's playbooks run on the oldest supported ansible-core
 # (tests/integration/conftest.py takes ansible-playbook from INTEGRATION_ANSIBLE_BIN).

@@ -23,7 +23,7 @@ integration = _load_integration_helpers()  # also puts tests/simulator on sys.pa
 
 pytest_plugins = ["dhsim.pytest_plugin"]
 
-migration_table = integration.migration_table  # the fixture
+run_playbook = integration.run_playbook  # the fixture
 # What support_runs.py imports from "conftest".
 TABLE = integration.TABLE
 read_record = integration.read_record

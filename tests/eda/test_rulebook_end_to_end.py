@@ -1,10 +1,16 @@
-"""The event trigger end to end: an AWS Health event for a Dedicated Host, as EventBridge puts it on the queue, is
-read by ansible-rulebook with the rulebook of extensions/eda, whose rule runs the health check, which fails the
-host over.
+"""The event trigger end to end: playbooks/setup.yml creates the queue, its policy and the EventBridge rule; an AWS
+Health event for a Dedicated Host is put to EventBridge (PutEvents), whose rule delivers it to the queue; ansible-rulebook
+reads it with the rulebook of extensions/eda, whose rule runs the health check, which fails the host over.
 
+In AWS only AWS Health itself emits events of source aws.health (PutEvents refuses "aws." sources to anyone else);
+moto's EventBridge accepts them and routes them through the rules like any other event, which is what the test needs.
 In AWX the rule's action is run_job_template (the health-check template, whose survey sets auto_failover); here the
 same rule runs the same playbook with the same extra variables through run_playbook, plus what the survey would
 add. Everything else is the shipped rulebook: its condition, its source and its variables.
+
+The rulebook's codes (AWS Health's Dedicated Host codes as docs/awx.md lists them) include no impairment event: an
+impaired host shows in DescribeHosts and its instances' status checks, which the health check reads. So retirement is
+the event that fails a host over here; maintenance only degrades it (docs/health.md).
 """
 
 import json
@@ -85,15 +91,28 @@ def stop(process):
             process.wait(timeout=30)
 
 
-def test_an_aws_health_retirement_event_on_the_queue_fails_the_host_over_through_the_rulebook(simulator, migration_table, tmp_path):
+def put_event(events, event):
+    """PutEvents of ``event`` as AWS Health would emit it; EventBridge adds the envelope (id, account, time, region)."""
+    entry = {"Source": event["source"], "DetailType": event["detail-type"], "Resources": event["resources"], "Detail": json.dumps(event["detail"])}
+    (result,) = events.put_events(Entries=[entry])["Entries"]
+    assert "EventId" in result, result
+
+
+def test_an_aws_health_retirement_event_through_eventbridge_fails_the_host_over_through_the_rulebook(simulator, run_playbook, tmp_path):
     ids = load(simulator, world([pool_host("retiring"), pool_host("pool")], [on_host("retiring", "web", count=2)]))
     retiring, pool, instances = ids["hosts"]["retiring"], ids["hosts"]["pool"], list(ids["instances"].values())
-    sqs = simulator.client("sqs")
-    queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
-    # Noise first: an event of another service, which the rule must let pass.
+    setup = run_playbook("setup.yml", {"event_queue_name": QUEUE}, fast=False)
+    assert setup.returncode == 0, setup
+    sqs, events = simulator.client("sqs"), simulator.client("events")
+    queue_url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
+    # Through EventBridge: an instance's AWS Health event, which the rule's pattern leaves out, then the host's retirement.
+    put_event(events, health_event(pool, "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED"))
+    put_event(events, health_event(retiring, "AWS_EC2_DEDICATED_HOST_RETIREMENT_SCHEDULED"))
+    # Straight onto the queue: an event of another source, which the rulebook's condition must let pass.
     sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(dict(health_event(pool, "AWS_EC2_DEDICATED_HOST_RETIREMENT_SCHEDULED"),
                                                                      source="aws.ec2")))
-    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(health_event(retiring, "AWS_EC2_DEDICATED_HOST_RETIREMENT_SCHEDULED")))
+    queued = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    assert queued["ApproximateNumberOfMessages"] == "2"  # the retirement the rule delivered and the other source's event
     report_dir = str(tmp_path / "health")
     rulebook, extra_vars = rulebook_for_the_test(tmp_path, report_dir)
 

@@ -28,7 +28,7 @@ ACTIONS_DIR = os.environ.get("IAM_ACTIONS_DIR") or os.path.join(REPO_ROOT, ".wor
 # What the playbooks' behaviour depends on: a complete integration run older than any of these is stale.
 SOURCES = ("plugins", "roles", "playbooks", os.path.join("tests", "integration"))
 # botocore's service names as the simulator logs them (the SigV4 signing name) -> IAM's service prefix.
-IAM_PREFIX = {"ec2": "ec2", "dynamodb": "dynamodb", "sns": "sns", "sts": "sts"}
+IAM_PREFIX = {"ec2": "ec2", "dynamodb": "dynamodb", "sns": "sns", "sts": "sts", "sqs": "sqs", "events": "events"}
 
 
 def load(relative):
@@ -67,7 +67,7 @@ def test_policy_is_well_formed_with_named_statements_and_no_wildcard_actions(rel
     sids = [statement["Sid"] for statement in document["Statement"]]
     assert len(sids) == len(set(sids))
     for action in actions(document):
-        assert re.match(r"^(ec2|dynamodb|sns|sts):[A-Z][A-Za-z]+$", action), action
+        assert re.match(r"^(ec2|dynamodb|sns|sts|sqs|events):[A-Z][A-Za-z]+$", action), action
     for statement in document["Statement"]:
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         for resource in resources:
@@ -75,6 +75,11 @@ def test_policy_is_well_formed_with_named_statements_and_no_wildcard_actions(rel
                 assert resource == "arn:aws:dynamodb:*:*:table/HostMigrationQueue"
             if resource.startswith("arn:aws:sns:"):
                 assert resource == "arn:aws:sns:*:*:host-failover*"
+            # The event queue and its rule (setup.yml -e event_queue_name=dedicated-host-health-events).
+            if resource.startswith("arn:aws:sqs:"):
+                assert resource == "arn:aws:sqs:*:*:dedicated-host-health-events*"
+            if resource.startswith("arn:aws:events:"):
+                assert resource == "arn:aws:events:*:*:rule/dedicated-host-health-events*"
             if resource == "*":
                 # Only actions that AWS cannot scope to a resource get "*".
                 assert all(action.split(":")[1].startswith(("Describe", "List")) for action in ([statement["Action"]] if isinstance(

@@ -76,3 +76,21 @@ def test_the_rule_runs_the_health_check_for_the_hosts_region_on_dedicated_host_e
     extra_vars = action["run_job_template"]["job_args"]["extra_vars"]
     assert extra_vars["aws_regions"] == "{{ event.body.region }}"
     assert "event.body.resources" in " ".join(extra_vars.values())
+
+
+def test_the_eventbridge_rule_setup_creates_sends_exactly_the_events_the_rulebook_reacts_to():
+    with open(os.path.join(REPO_ROOT, RULEBOOK), encoding="utf-8") as handle:
+        (ruleset,) = yaml.safe_load(handle)
+    condition = ruleset["rules"][0]["condition"]
+    with open(os.path.join(REPO_ROOT, "playbooks", "setup.yml"), encoding="utf-8") as handle:
+        (play,) = yaml.safe_load(handle)
+    (rule,) = [task["amazon.aws.cloudwatchevent_rule"] for task in play["tasks"] if "amazon.aws.cloudwatchevent_rule" in task]
+    pattern = rule["event_pattern"]
+
+    assert pattern["source"] == ["aws.health"] and 'event.body.source == "aws.health"' in condition
+    assert pattern["detail-type"] == ["AWS Health Event"] and pattern["detail"]["service"] == ["EC2"]
+    codes = pattern["detail"]["eventTypeCode"]
+    assert len(codes) == len(set(codes))
+    assert set(codes) == set(re.findall(r"AWS_EC2_[A-Z_]+", condition)) == HOST_EVENT_CODES
+    # The rule targets the queue setup.yml creates, the queue the activation names in sqs_queue_name.
+    assert [target["arn"] for target in rule["targets"]] == ["{{ setup_event_queue.queue_arn }}"]

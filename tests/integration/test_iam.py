@@ -20,6 +20,7 @@ SETUP_POLICY = os.path.join(REPO_ROOT, "docs", "iam-policy-setup.json")
 ADMIN_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 TOPIC_NAME = "host-failover"
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:" + TOPIC_NAME
+EVENT_QUEUE = "dedicated-host-health-events"  # the name docs/iam-policy-setup.json is written for
 
 
 def read_policy(path):
@@ -116,9 +117,10 @@ def test_the_failover_and_the_status_run_with_only_the_documented_policy(simulat
     failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
     admin, setup, operator = enforce_iam(simulator)
 
-    made = run_playbook("setup.yml", {"notification_topic_name": TOPIC_NAME}, env=setup.env, fast=False)
+    made = run_playbook("setup.yml", {"notification_topic_name": TOPIC_NAME, "event_queue_name": EVENT_QUEUE}, env=setup.env, fast=False)
     assert made.returncode == 0, made
     assert denied_calls(simulator, setup.access_key) == []
+    assert admin.client("events").list_targets_by_rule(Rule=EVENT_QUEUE + "-aws-health")["Targets"]
 
     result = run_playbook("failover.yml", {"failed_host_id": failed, "notification_topic_arn": TOPIC_ARN}, env=operator.env)
 

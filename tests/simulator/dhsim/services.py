@@ -1,4 +1,5 @@
-"""DynamoDB, SNS and IAM additions: TableId, resource-scoped IAM checks (DynamoDB, SNS, EC2), IAM enforcement switch."""
+"""DynamoDB, SNS and IAM additions: TableId, resource-scoped IAM checks (DynamoDB, SNS, SQS, EventBridge, EC2), IAM
+enforcement switch."""
 
 import functools
 import json
@@ -11,7 +12,9 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.ec2.responses import EC2Response
+from moto.events.responses import EventsHandler
 from moto.sns.responses import SNSResponse
+from moto.sqs.responses import SQSResponse
 
 from .faults import transact_write_iam_actions
 
@@ -90,6 +93,22 @@ def _sns_determine_resource(self):
     return "*"
 
 
+def _sqs_determine_resource(self):
+    # moto finds the ARN of an existing queue only; CreateQueue and GetQueueUrl name the queue by QueueName.
+    name = self._get_param("QueueName")
+    if name:
+        return "arn:aws:sqs:%s:%s:%s" % (self.region, self.current_account, name)
+    return _ORIGINAL["sqs_determine_resource"](self)
+
+
+def _events_determine_resource(self):
+    # Rule actions name the rule as Name (PutRule, DescribeRule, EnableRule, ...) or Rule (PutTargets, ListTargetsByRule).
+    name = self._get_param("Rule") or self._get_param("Name")
+    if name and not self._get_param("EventBusName"):
+        return "arn:aws:events:%s:%s:rule/%s" % (self.region, self.current_account, name)
+    return "*"
+
+
 # EC2 actions that AWS authorises against resource ARNs (the service authorization reference): the request parameters
 # that name those resources and the resource type of each id prefix. Every other EC2 action is checked against "*",
 # as AWS does for describe actions.
@@ -150,7 +169,7 @@ def _serialised(method):
 
 
 def install():
-    """Patch moto's DynamoDB and SNS classes (idempotent)."""
+    """Patch moto's DynamoDB, SNS, SQS, EventBridge and EC2 classes (idempotent)."""
     if _ORIGINAL:
         return
     for name in _WRITE_ACTIONS:
@@ -161,3 +180,6 @@ def install():
     DynamoHandler._authenticate_and_authorize_normal_action = _dynamodb_authorize
     EC2Response._authenticate_and_authorize_normal_action = _ec2_authorize
     SNSResponse._determine_resource = _sns_determine_resource
+    _ORIGINAL["sqs_determine_resource"] = SQSResponse._determine_resource
+    SQSResponse._determine_resource = _sqs_determine_resource
+    EventsHandler._determine_resource = _events_determine_resource

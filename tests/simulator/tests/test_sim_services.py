@@ -71,6 +71,26 @@ def test_iam_sns_resource_scoping(simulator):
     expect_error(scoped.publish, "AccessDenied", 403, TopicArn=topic_b, Message="no")
 
 
+def test_iam_sqs_and_eventbridge_resource_scoping(simulator):
+    prefix = "arn:aws:%s:us-east-1:123456789012:"
+    access, secret = _user_with_policy(simulator, [
+        {"Effect": "Allow", "Action": ["sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"], "Resource": prefix % "sqs" + "events-*"},
+        {"Effect": "Allow", "Action": ["events:PutRule", "events:DescribeRule"], "Resource": prefix % "events" + "rule/events-*"},
+    ])
+    simulator.control.set_iam(True)
+    sqs = simulator.client("sqs", access_key=access, secret_key=secret)
+    events = simulator.client("events", access_key=access, secret_key=secret)
+    # A queue is named by QueueName before it exists, and by its URL afterwards.
+    url = sqs.create_queue(QueueName="events-a")["QueueUrl"]
+    assert sqs.get_queue_url(QueueName="events-a")["QueueUrl"] == url
+    sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    expect_error(sqs.create_queue, "AccessDenied", 403, QueueName="other-a")
+    events.put_rule(Name="events-a-rule", EventPattern=json.dumps({"source": ["aws.health"]}))
+    assert events.describe_rule(Name="events-a-rule")["Name"] == "events-a-rule"
+    expect_error(events.put_rule, "AccessDenied", 403, Name="other-rule", EventPattern=json.dumps({"source": ["aws.health"]}))
+    simulator.control.set_iam(False)
+
+
 def test_iam_ec2_resource_scoping(simulator):
     ids = simulator.load_scenario({
         "hosts": [{"name": "a", "instance_family": "m5"}, {"name": "b", "instance_family": "m5"}],
