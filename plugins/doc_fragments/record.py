@@ -26,3 +26,16 @@ options:
       - A named AWS profile for the table (and the topic), when they live in another account.
     type: str
 """
+
+    # The record option of the modules that read or write one host's failover or failback record.
+    KIND = r"""
+options:
+  record:
+    description:
+      - Which record of the host to use. V(failover) is the host's failover record, keyed by the host id.
+      - V(failback) is the record of the failback to that (original) host, keyed C(failback#<host id>), with the same
+        schema, lease and fencing (C(docs/record-schema.md)); C(playbooks/failback.yml) uses it.
+    type: str
+    choices: [failover, failback]
+    default: failover
+"""

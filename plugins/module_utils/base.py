@@ -22,6 +22,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.transformation import c
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retry_decorator
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import FailoverError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILOVER_RECORD
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import RECORD_KINDS
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_role_arn
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_session_name
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_table_name
@@ -36,6 +38,11 @@ RECORD_OPTIONS = dict(
     table_profile=dict(type="str"),
 )
 
+# Which record of a host a module uses, its failover's or its failback's (doc fragment dedicated_hosts.failover.record.kind).
+RECORD_KIND_OPTIONS = dict(
+    record=dict(type="str", default=FAILOVER_RECORD, choices=list(RECORD_KINDS)),
+)
+
 # The EC2 side in another account (doc fragment dedicated_hosts.failover.assume_role).
 ASSUME_ROLE_OPTIONS = dict(
     assume_role_arn=dict(type="str"),
@@ -47,10 +54,12 @@ ASSUME_ROLE_OPTIONS = dict(
 class FailoverModule(AnsibleAWSModule):
     """AnsibleAWSModule with the collection's clients and error handling."""
 
-    def __init__(self, argument_spec, record_options=False, assume_role=False, **kwargs):
+    def __init__(self, argument_spec, record_options=False, assume_role=False, record_kind=False, **kwargs):
         spec = dict(argument_spec)
         if record_options:
             spec.update(RECORD_OPTIONS)
+        if record_kind:
+            spec.update(RECORD_KIND_OPTIONS)
         if assume_role:
             spec.update(ASSUME_ROLE_OPTIONS)
         kwargs.setdefault("supports_check_mode", True)

@@ -30,7 +30,10 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILBACK_KEY_PREFIX
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILBACK_RECORD
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILOVER_RECORD
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_record_key
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import RECORD_STATES
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import normalise_item
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import plain_number
@@ -215,20 +218,21 @@ def scan_table(dynamodb_client, table, expression, values, names=None):
 
 def get_record(dynamodb_client, table, host_id):
     """The normalised record of ``host_id`` (strongly consistent read), or None; never writes."""
-    validate_host_id(host_id)
+    validate_record_key(host_id)
     response = call_table(dynamodb_client, table, "GetItem", "get_item", Key={"HostId": {"S": host_id}}, ConsistentRead=True)
     raw = response.get("Item")
     return normalise_item(deserialize_item(raw)) if raw else None
 
 
-def list_records(dynamodb_client, table, state=None):
-    """Every migration record of ``table`` (normalised, by HostId), optionally only those in ``state``.
+def list_records(dynamodb_client, table, state=None, kind=FAILOVER_RECORD):
+    """Every migration record of ``table`` of ``kind`` (normalised, by HostId), optionally only those in ``state``.
 
-    One paginated Scan; pool-host claims (``claim#`` items) are left out.
+    One paginated Scan; pool-host claims (``claim#`` items) are left out, and so are failback records
+    (``failback#`` items) unless ``kind`` is ``failback``, when they are all that is listed.
     """
     names = {"#h": "HostId"}
-    values = {":claim": {"S": CLAIM_PREFIX}}
-    expression = "NOT begins_with(#h, :claim)"
+    values = {":claim": {"S": CLAIM_PREFIX}, ":failback": {"S": FAILBACK_KEY_PREFIX}}
+    expression = "NOT begins_with(#h, :claim) AND %sbegins_with(#h, :failback)" % ("" if kind == FAILBACK_RECORD else "NOT ")
     if state is not None:
         if state not in RECORD_STATES:
             raise InvalidInputError("state %r is not one of %s" % (state, ", ".join(RECORD_STATES)), value=state)
@@ -236,4 +240,6 @@ def list_records(dynamodb_client, table, state=None):
         values[":state"] = {"S": state}
         expression += " AND #s = :state"
     items = [normalise_item(item) for item in scan_table(dynamodb_client, table, expression, values, names=names)]
-    return sorted((item for item in items if not is_claim_key(item.get("HostId"))), key=lambda item: item["HostId"])
+    return sorted((item for item in items if not is_claim_key(item.get("HostId"))
+                   and str(item.get("HostId")).startswith(FAILBACK_KEY_PREFIX) == (kind == FAILBACK_RECORD)),
+                  key=lambda item: item["HostId"])

@@ -27,7 +27,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 
-# Phases of an instance's record entry while its hook runs (record.PHASES lists them among the move's phases).
+# Phases of an instance's record entry while its hook runs (schema.PHASES lists them among the move's phases).
 PRE_STOP_HOOK = "pre-stop-hook"
 POST_START_HOOK = "post-start-hook"
 HOOK_PHASES = (PRE_STOP_HOOK, POST_START_HOOK)

@@ -23,6 +23,13 @@ _TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,255}\Z")
 _ROLE_PATH_PATTERN = re.compile(r"^role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}\Z")
 _SESSION_NAME_PATTERN = re.compile(r"^[\w+=,.@-]{2,64}\Z")
 
+# The migration table holds two kinds of record per host: its failover's, keyed by the host id, and its failback's,
+# keyed by this prefix and the host id (docs/record-schema.md).
+FAILOVER_RECORD = "failover"
+FAILBACK_RECORD = "failback"
+RECORD_KINDS = (FAILOVER_RECORD, FAILBACK_RECORD)
+FAILBACK_KEY_PREFIX = "failback#"
+
 
 def _require_string(value, what):
     if not isinstance(value, str) or not value:
@@ -35,6 +42,26 @@ def validate_host_id(value, what="host id"):
     if not HOST_ID_PATTERN.match(value):
         raise InvalidInputError(
             "%s %r is malformed: expected 'h-' followed by 8 or 17 lowercase hex digits" % (what, value),
+            value=value,
+        )
+    return value
+
+
+def record_key(host_id, kind=FAILOVER_RECORD, what="host id"):
+    """The migration table key of the ``kind`` record of ``host_id``: the host id, or ``failback#<host id>``."""
+    validate_host_id(host_id, what=what)
+    if kind not in RECORD_KINDS:
+        raise InvalidInputError("record must be one of %s, got %r" % (", ".join(RECORD_KINDS), kind), value=kind)
+    return FAILBACK_KEY_PREFIX + host_id if kind == FAILBACK_RECORD else host_id
+
+
+def validate_record_key(value, what="host id"):
+    """Return ``value`` if it keys a migration record: a host id, or ``failback#`` and a host id."""
+    _require_string(value, what)
+    host_id = value[len(FAILBACK_KEY_PREFIX):] if value.startswith(FAILBACK_KEY_PREFIX) else value
+    if not HOST_ID_PATTERN.match(host_id):
+        raise InvalidInputError(
+            "%s %r is malformed: expected 'h-' followed by 8 or 17 lowercase hex digits, alone or after %r" % (what, value, FAILBACK_KEY_PREFIX),
             value=value,
         )
     return value

@@ -44,7 +44,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseHeldError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_record_key
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import iso_time
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import to_epoch
 
@@ -242,7 +242,7 @@ def request_cancel(dynamodb_client, table, host_id, requested_by=None, reason=No
     Raises NotFoundError when no live run is there to cancel, LeaseLostError when ``run_id`` no longer holds the
     lease; in check mode nothing is written.
     """
-    validate_host_id(host_id)
+    validate_record_key(host_id)
     now = time.time() if now is None else now
     client = retrying(dynamodb_client)
     item = get_record(client, table, host_id)

@@ -35,7 +35,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseHeldError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_record_key
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import CANCEL_FIELD
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import CANCEL_POLL_SECONDS
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import DEFAULT_LEASE_SECONDS
@@ -104,7 +104,7 @@ class MigrationRecord(object):
     """
 
     def __init__(self, dynamodb_client, table, host_id, run_id, owner=None, wall_clock=time.time, monotonic=lease_clock):
-        self.host_id = validate_host_id(host_id)
+        self.host_id = validate_record_key(host_id)
         if not run_id or not isinstance(run_id, str):
             raise InvalidInputError("run_id must be a non-empty string, got %r" % (run_id,), value=run_id)
         self.table = table

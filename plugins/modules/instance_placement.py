@@ -59,6 +59,7 @@ options:
   failed_host_id:
     description:
       - The failed (source) host; the migration record is keyed by it. C(h-) followed by 8 or 17 hex digits.
+      - With O(record=failback), the original host the instances go back to; the failback's record is keyed by it.
     type: str
     required: true
   run_id:
@@ -184,6 +185,7 @@ options:
       - Force-stop every instance at once instead of a graceful stop first.
       - Defaults to V(true) when the failed host is C(under-assessment) (its instances are unreachable, a graceful
         stop would only wait for O(force_stop_after)) and V(false) otherwise; the module reads the host for this.
+      - With O(record=failback) it defaults to V(false), since the instances are on the healthy hosts the failover put them on.
     type: bool
   rollback:
     description:
@@ -258,6 +260,7 @@ options:
 extends_documentation_fragment:
   - dedicated_hosts.failover.assume_role
   - dedicated_hosts.failover.record
+  - dedicated_hosts.failover.record.kind
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -444,6 +447,8 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base impo
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import hook_from_options
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILBACK_RECORD
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import record_key
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import lift_stop_protection
@@ -514,8 +519,9 @@ def run(module):
     ssm = module.aws_client("ssm") if any(hooks.values()) and not module.check_mode else None
     force_now = params["force_stop_immediately"]
     if force_now is None:
-        force_now = host_is_unreachable(ec2, params["failed_host_id"])
-    record = MigrationRecord(module.record_client("dynamodb"), params["table"], params["failed_host_id"], params["run_id"])
+        force_now = params["record"] != FAILBACK_RECORD and host_is_unreachable(ec2, params["failed_host_id"])
+    record = MigrationRecord(module.record_client("dynamodb"), params["table"], record_key(params["failed_host_id"], params["record"]),
+                             params["run_id"])
     if module.check_mode:
         record.load()
     else:
@@ -650,7 +656,7 @@ def main():
             kind + "_hook_failure": dict(type="str", choices=["skip", "fail", "ignore"] if kind == "pre_stop" else ["fail", "ignore"],
                                          default=default_policy),
         })
-    module = FailoverModule(argument_spec=argument_spec, record_options=True, assume_role=True)
+    module = FailoverModule(argument_spec=argument_spec, record_options=True, assume_role=True, record_kind=True)
     module.run(run)
 
 

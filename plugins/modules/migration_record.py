@@ -27,6 +27,7 @@ options:
   host_id:
     description:
       - The failed (source) Dedicated Host whose record this is (V(h-) followed by 8 or 17 hex digits).
+      - With O(record=failback), the original host of the failback whose record this is.
     type: str
     required: true
   action:
@@ -122,6 +123,7 @@ notes:
     would without check mode (for instance when another live run holds the lease).
 extends_documentation_fragment:
   - dedicated_hosts.failover.record
+  - dedicated_hosts.failover.record.kind
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -173,6 +175,13 @@ EXAMPLES = r"""
     host_id: h-0123456789abcdef0
     action: acquire
     break_lock: true
+
+- name: Take the lease of the failback to h-0123456789abcdef0 (its record is failback#h-0123456789abcdef0)
+  dedicated_hosts.failover.migration_record:
+    host_id: h-0123456789abcdef0
+    record: failback
+    action: acquire
+    run_id: "{{ failback_run_id }}"
 """
 
 RETURN = r"""
@@ -345,6 +354,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.transformation import c
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import record_key
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import DEFAULT_LEASE_SECONDS
@@ -454,7 +464,8 @@ def run(module):
     params = module.params
     validate(params)
     run_id = params["run_id"] or new_run_id()
-    record = MigrationRecord(module.record_client("dynamodb"), params["table"], params["host_id"], run_id, owner=params["owner"])
+    record = MigrationRecord(module.record_client("dynamodb"), params["table"], record_key(params["host_id"], params["record"]), run_id,
+                             owner=params["owner"])
     # acquire reads the record itself; the other actions start from the record as it is now.
     before = None if params["action"] == "acquire" else record.load()
     prior_lease_state = lease_state(before, run_id, record.now())
@@ -497,6 +508,7 @@ def main():
     module = FailoverModule(
         argument_spec,
         record_options=True,
+        record_kind=True,
         required_if=[
             ("action", "renew", ["run_id"]),
             ("action", "release", ["run_id"]),

@@ -24,14 +24,17 @@ options:
     description:
       - The failed (source) Dedicated Host whose record to read (V(h-) followed by 8 or 17 hex digits).
       - Omit it to list records.
+      - With O(record=failback), the original host whose failback record to read.
     type: str
   state:
     description:
       - When listing, return only records in this state.
+      - Failback records are listed only with O(record=failback), and then only they are.
     type: str
     choices: [pending, processing, complete, failed, cancelled, healthy]
 extends_documentation_fragment:
   - dedicated_hosts.failover.record
+  - dedicated_hosts.failover.record.kind
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -58,6 +61,11 @@ EXAMPLES = r"""
     host_id: h-0123456789abcdef0
     table: HostMigrationQueue
     table_region: eu-west-1
+
+- name: Show the progress of the failback to h-0123456789abcdef0
+  dedicated_hosts.failover.migration_record_info:
+    host_id: h-0123456789abcdef0
+    record: failback
 """
 
 RETURN = r"""
@@ -178,7 +186,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.transformation import c
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import get_record
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import list_records
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import record_key
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import lease_info
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import RECORD_STATES
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.status import status_document
@@ -192,19 +200,17 @@ def read_one(client, table, host_id):
     return dict(changed=False, found=True, status=status_document(item), record=camel_dict_to_snake_dict(item), lease=lease)
 
 
-def read_all(client, table, state):
-    records = [status_document(item) for item in list_records(client, table, state=state)]
+def read_all(client, table, state, kind):
+    records = [status_document(item) for item in list_records(client, table, state=state, kind=kind)]
     return dict(changed=False, records=records, count=len(records))
 
 
 def run(module):
     params = module.params
-    if params["host_id"] is not None:
-        validate_host_id(params["host_id"], what="option host_id")
     client = module.record_client("dynamodb")
     if params["host_id"] is not None:
-        return read_one(client, params["table"], params["host_id"])
-    return read_all(client, params["table"], params["state"])
+        return read_one(client, params["table"], record_key(params["host_id"], params["record"], what="option host_id"))
+    return read_all(client, params["table"], params["state"], params["record"])
 
 
 def main():
@@ -212,7 +218,7 @@ def main():
         host_id=dict(type="str"),
         state=dict(type="str", choices=list(RECORD_STATES)),
     )
-    module = FailoverModule(argument_spec, record_options=True, mutually_exclusive=[("host_id", "state")])
+    module = FailoverModule(argument_spec, record_options=True, record_kind=True, mutually_exclusive=[("host_id", "state")])
     module.run(run)
 
 

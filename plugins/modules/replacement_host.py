@@ -73,19 +73,29 @@ description:
     them, running or stopped; not pool hosts; no reservation; tagged C(FailoverAllocatedFor) at allocation; not tied to
     a failover in progress by a claim or by C(FailoverFor)). In check mode it lists them.
     C(playbooks/release_unused_hosts.yml) wraps it.
+  - O(action=failback) plans the failback to O(failed_host_id), the original host of a failover. The instances its last
+    failover record names as moved (status C(success)), or the O(instances) among them (an id it did not move fails
+    the task), go back to it, each in the state it is in now. The task fails with the reason, before anything is
+    written, when the host has no failover record, its failover is still C(processing) under a live lease, the host
+    is not C(available) and healthy by the health table (C(docs/health.md)), or the instances do not all fit on it by
+    the capacity rules. An instance no longer on the host the failover put it on, or gone, is skipped with the reason.
+    With O(run_id) (the run that holds the failback's lease, C(dedicated_hosts.failover.migration_record) with
+    C(record=failback)) and not in check mode, the plan's instances are written to the failback's record. The failback
+    claims and allocates nothing. C(playbooks/failback.yml) runs it through the C(host_failback) role.
 author:
   - Dedicated Hosts Failover maintainers (@dedicated-hosts)
 options:
   action:
     description:
       - V(plan) plans, claims and allocates; V(settle) settles the hosts after the failover; V(release_unused) releases
-        replacement hosts that ended up unused.
+        replacement hosts that ended up unused; V(failback) plans the failback to the original host O(failed_host_id).
     type: str
-    choices: [plan, settle, release_unused]
+    choices: [plan, settle, release_unused, failback]
     default: plan
   failed_host_id:
     description:
       - The failed (source) Dedicated Host, V(h-) followed by 8 or 17 hex digits.
+      - With O(action=failback), the original host the instances of its last failover go back to.
       - Required unless O(action=release_unused).
     type: str
   run_id:
@@ -97,6 +107,7 @@ options:
     description:
       - Only plan these instances of the failed host (instance ids).
       - Default is every movable instance on the host.
+      - With O(action=failback), only these of the instances the last failover moved.
     type: list
     elements: str
   reserved_tags:
@@ -243,6 +254,13 @@ EXAMPLES = r"""
 - name: Release replacement hosts that ended up unused
   dedicated_hosts.failover.replacement_host:
     action: release_unused
+
+- name: Check the original host and plan the failback to it (reads only)
+  dedicated_hosts.failover.replacement_host:
+    action: failback
+    failed_host_id: h-0123456789abcdef0
+  check_mode: true
+  register: failback
 """
 
 RETURN = r"""
@@ -297,6 +315,28 @@ plan:
       description: Instances that cannot move, with C(instance_id), C(instance_type) and C(reason).
       type: list
       elements: dict
+    host_id:
+      description: With O(action=failback), the original host the instances go back to.
+      returned: when O(action=failback)
+      type: str
+    record_key:
+      description: With O(action=failback), the key of the failback's record (C(failback#<original host>)).
+      returned: when O(action=failback)
+      type: str
+      sample: failback#h-0123456789abcdef0
+    failover_run_id:
+      description: With O(action=failback), the run of the failover whose moves the failback undoes.
+      returned: when O(action=failback)
+      type: str
+    host:
+      description: With O(action=failback), the original host's C(state) and C(health).
+      returned: when O(action=failback)
+      type: dict
+    lines:
+      description: With O(action=failback), the plan for people, a headline and one line per instance.
+      returned: when O(action=failback)
+      type: list
+      elements: str
     would_allocate:
       description:
         - In check mode, the C(AllocateHosts) requests a real run would make, each with C(instance_family) or
@@ -377,7 +417,11 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base impo
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.cleanup import release_unused_hosts
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.failback import plan_failback
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import hourly_prices
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILBACK_RECORD
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILOVER_RECORD
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import record_key
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.planner import plan_replacement
@@ -408,16 +452,16 @@ def validate(params, check_mode):
         raise InvalidInputError("allocation_retry_delay must be 0 or more, got %s" % params["allocation_retry_delay"])
 
 
-def held_record(module, dynamodb):
-    """The failed host's record, its lease renewed by this process (the role took it); None in check mode."""
+def held_record(module, dynamodb, kind=FAILOVER_RECORD):
+    """The host's ``kind`` record, its lease renewed by this process (the role took it); None in check mode."""
     params = module.params
     if module.check_mode:
         return None
-    record = MigrationRecord(dynamodb, params["table"], params["failed_host_id"], params["run_id"])
+    key = record_key(params["failed_host_id"], kind)
+    record = MigrationRecord(dynamodb, params["table"], key, params["run_id"])
     if record.load() is None:
         raise NotFoundError(
-            "host %s has no migration record: take its lease first (dedicated_hosts.failover.migration_record)"
-            % params["failed_host_id"],
+            "there is no migration record %s: take its lease first (dedicated_hosts.failover.migration_record)" % key,
             host_id=params["failed_host_id"],
         )
     # The role took the lease; this process renews it so that its own monotonic deadline starts now.
@@ -445,6 +489,9 @@ def run(module):
                                     host_ids=params["release_host_ids"], check_mode=module.check_mode)
     if params["action"] == "settle":
         return settle(module, dynamodb)
+    if params["action"] == "failback":
+        return plan_failback(module.aws_client("ec2"), dynamodb, params["table"], params["failed_host_id"], instance_ids=params["instances"],
+                             record=held_record(module, dynamodb, FAILBACK_RECORD))
     record = held_record(module, dynamodb)
     result = plan_replacement(
         module.aws_client("ec2"),
@@ -476,7 +523,7 @@ def run(module):
 
 def main():
     argument_spec = dict(
-        action=dict(type="str", default="plan", choices=["plan", "settle", "release_unused"]),
+        action=dict(type="str", default="plan", choices=["plan", "settle", "release_unused", "failback"]),
         failed_host_id=dict(type="str"),
         run_id=dict(type="str"),
         instances=dict(type="list", elements="str"),

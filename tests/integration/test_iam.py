@@ -143,6 +143,26 @@ def test_the_failover_and_the_status_run_with_only_the_documented_policy(simulat
     assert denied_calls(simulator, operator.access_key) == []
 
 
+def test_the_failback_runs_with_only_the_documented_policy(simulator, run_playbook):
+    ids = simulator.load_scenario(world([failed_host(), pool_host()], [on_failed("web"), on_failed("cold", state="stopped")]))
+    failed = ids["hosts"]["failed"]
+    admin, setup, operator = enforce_iam(simulator)
+    assert run_playbook("setup.yml", {"notification_topic_name": TOPIC_NAME}, env=setup.env, fast=False).returncode == 0
+    assert run_playbook("failover.yml", {"failed_host_id": failed}, env=operator.env).returncode == 0
+    simulator.control.set_host_state(failed, "available")
+
+    result = run_playbook("failback.yml", {"failed_host_id": failed, "notification_topic_arn": TOPIC_ARN}, env=operator.env)
+
+    assert result.returncode == 0, result
+    assert denied_calls(simulator, operator.access_key) == []
+    assert placements(admin, ids["instances"].values()) == {ids["instances"]["web"]: ("running", failed),
+                                                            ids["instances"]["cold"]: ("stopped", failed)}
+    assert record(admin, "failback#" + failed)["State"] == "complete"
+    published = [entry for entry in simulator.control.call_log()
+                 if entry.get("access_key") == operator.access_key and entry["action"] == "Publish" and entry["status"] == 200]
+    assert len(published) == 1  # the failback's summary (the failover had no topic)
+
+
 def test_a_failover_that_cannot_get_capacity_gives_its_pool_claim_back_with_only_the_policy(simulator, run_playbook):
     # Two m5 hosts exist and the quota is two: the pool host is claimed, AllocateHosts is refused, the claim
     # is deleted again and nothing is stopped.

@@ -128,3 +128,20 @@ def test_session_names_are_those_sts_accepts(value, accepted):
     else:
         with pytest.raises(InvalidInputError, match="malformed"):
             ids.validate_session_name(value)
+
+
+def test_a_failback_record_is_keyed_by_the_prefix_and_the_host_id():
+    assert ids.record_key("h-01234567") == "h-01234567"
+    assert ids.record_key("h-01234567", "failback") == "failback#h-01234567"
+    assert ids.validate_record_key("failback#h-01234567") == "failback#h-01234567"
+
+
+@pytest.mark.parametrize("value", ["failback#", "failback#h-xyz", "claim#h-01234567", "failback#failback#h-01234567"])
+def test_record_keys_other_than_a_host_or_its_failback_are_refused(value):
+    with pytest.raises(InvalidInputError, match="malformed"):
+        ids.validate_record_key(value)
+
+
+def test_an_unknown_record_kind_is_refused():
+    with pytest.raises(InvalidInputError, match="record must be one of failover, failback"):
+        ids.record_key("h-01234567", "claim")

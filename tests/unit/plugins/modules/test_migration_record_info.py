@@ -135,3 +135,16 @@ def test_bad_input(records):
     assert failed and "host_id" in result["msg"]
     failed, result = run_module(dict(host_id=HOST, state="complete"))
     assert failed and "mutually exclusive" in result["msg"]
+
+
+def test_a_failback_record_is_read_and_listed_only_with_record_failback(records):
+    failback = MigrationRecord(records, TABLE, "failback#" + OTHER, "run-c")
+    failback.acquire(120)
+    failback.initialise_instances({I1: {"targetHostId": OTHER, "originalState": "running"}})
+
+    assert [doc["hostId"] for doc in ok(dict())["records"]] == [HOST, OTHER, "h-22222222222222222"]
+    assert [doc["hostId"] for doc in ok(dict(state="processing"))["records"]] == [HOST]
+    assert [doc["hostId"] for doc in ok(dict(record="failback"))["records"]] == ["failback#" + OTHER]
+    one = ok(dict(host_id=OTHER, record="failback"))
+    assert one["status"]["hostId"] == "failback#" + OTHER and one["status"]["migrationSummary"]["totalInstances"] == 1
+    assert ok(dict(host_id=OTHER))["status"]["state"] == "complete"  # the failover's own record

@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 dedicated_hosts.failover contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Failback: the plan that moves the instances of a host's last failover back to that host.
+
+The last failover's record (keyed by the original host) names the instances it moved: the entries with status
+``success``, each with its ``targetHostId``. The plan moves back exactly those (or the ``instance_ids`` among
+them), each in the state it is in now, once the original host is ``available`` and healthy by the health table
+(``health.classify_host``) and has room for them by the capacity rules (``capacity.pack``). An instance that is
+no longer on the host the failover put it on, or is gone, is skipped with the reason.
+
+The failback keeps its own record, keyed ``failback#<original host>`` (``ids.record_key``), with the failover
+record's schema, lease and fencing; ``instance_placement`` moves the instances and writes their phases there. On
+a resumed failback the original state of each instance is the one its record kept from the first run, so an
+instance the interrupted run had stopped is started again. The decisions are in docs/record-schema.md.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils import capacity
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils import health
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import get_record
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import CapacityError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseHeldError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILBACK_RECORD
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import record_key
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import holder_message
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import lease_state
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import original_state
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import ENDED_STATES
+
+GONE_STATES = ("shutting-down", "terminated")
+# A failover record in these states with a lease in these states is a failover still at work.
+IN_PROGRESS_STATES = ("pending", "processing")
+LIVE_LEASE_STATES = ("held", "unleased")
+TARGET_SOURCE = "failback"
+DESCRIBE_CHUNK = 200
+
+
+def moved_instances(failover_record):
+    """{instance id: the host the failover put it on} for every instance the failover moved (status ``success``)."""
+    return dict((instance_id, entry["targetHostId"]) for instance_id, entry in failover_record["InstanceMigrations"].items()
+                if entry.get("status") == "success" and entry.get("targetHostId"))
+
+
+def check_failover_over(host_id, failover_record, now):
+    """Refuse a host without a failover record, or whose failover is still in progress under a live lease."""
+    if failover_record is None:
+        raise NotFoundError("host %s has no failover record: there is nothing to fail back. Nothing was changed" % host_id,
+                            host_id=host_id)
+    if failover_record["State"] in IN_PROGRESS_STATES and lease_state(failover_record, None, now) in LIVE_LEASE_STATES:
+        raise LeaseHeldError(
+            "the failover of host %s is still %s (%s): fail back once it is over. Nothing was changed"
+            % (host_id, failover_record["State"], holder_message(host_id, failover_record)),
+            host_id=host_id, holder_run_id=failover_record.get("LeaseRunId"),
+        )
+
+
+def check_requested(host_id, moved, instance_ids):
+    """The moved instances ``instance_ids`` names (all of them when it is empty); an id the failover did not move is refused."""
+    wanted = [validate_instance_id(value, what="instance_ids item") for value in instance_ids or []]
+    unknown = [instance_id for instance_id in wanted if instance_id not in moved]
+    if unknown:
+        raise InvalidInputError(
+            "instance_ids: %s not moved by the last failover of host %s (it moved: %s). Nothing was changed"
+            % (", ".join(unknown), host_id, ", ".join(sorted(moved)) or "none"),
+            unknown_instance_ids=unknown,
+        )
+    return dict((instance_id, moved[instance_id]) for instance_id in wanted) if wanted else dict(moved)
+
+
+def original_host_health(ec2, host):
+    """(health class, reasons) of the original host by the health table, from its instances' status now."""
+    on_host = health.describe_host_instances(ec2, [host["HostId"]])
+    statuses = health.describe_instance_statuses(ec2, [instance["InstanceId"] for instance in on_host]) if on_host else {}
+    health_class, reasons, _recovery = health.classify_host(host, list(statuses.values()))
+    return health_class, reasons
+
+
+def check_original_host(ec2, host_id):
+    """The original host's DescribeHosts entry, once it is ``available`` and healthy; refused with the reason otherwise."""
+    host = health.describe_hosts(ec2, host_ids=[host_id])[0]
+    health_class, reasons = original_host_health(ec2, host)
+    if host.get("State") != "available" or health_class != health.HEALTHY:
+        raise InvalidInputError(
+            "original host %s is %s and %s (%s): instances go back only to an available, healthy host. Nothing was changed"
+            % (host_id, host.get("State"), health_class, "; ".join(reasons) or "not available"),
+            host_id=host_id, state=host.get("State"), health=health_class, reasons=reasons,
+        )
+    return host
+
+
+def describe_instances(ec2, instance_ids):
+    """{instance id: DescribeInstances entry} of ``instance_ids``; an id EC2 no longer knows is absent."""
+    found = {}
+    ordered = sorted(instance_ids)
+    for start in range(0, len(ordered), DESCRIBE_CHUNK):
+        result = paginate(ec2, "describe_instances", Filters=[{"Name": "instance-id", "Values": ordered[start:start + DESCRIBE_CHUNK]}])
+        for reservation in result.get("Reservations", []):
+            for instance in reservation.get("Instances", []):
+                found[instance["InstanceId"]] = instance
+    return found
+
+
+def skip_reason(instance_id, described, failover_target, host_id):
+    """Why an instance stays where it is, or None when it goes back (it is on the failover's host, or already back)."""
+    if described is None:
+        return "instance %s no longer exists" % instance_id
+    state = (described.get("State") or {}).get("Name")
+    if state in GONE_STATES:
+        return "instance %s is %s" % (instance_id, state)
+    current = (described.get("Placement") or {}).get("HostId")
+    if current not in (failover_target, host_id):
+        return "instance %s is on host %s now, not on %s where the failover put it: left where it is" % (
+            instance_id, current or "none (not on a Dedicated Host)", failover_target)
+    return None
+
+
+def kept_states(failback_record):
+    """The original state each instance has in a failback record still in progress (a resumed failback keeps them)."""
+    if failback_record is None or failback_record["State"] in ENDED_STATES:
+        return {}
+    return dict((instance_id, entry["originalState"]) for instance_id, entry in failback_record["InstanceMigrations"].items()
+                if entry.get("originalState"))
+
+
+def check_room(host, movable, described):
+    """Refuse when the instances not on the original host already do not all fit there (capacity rules)."""
+    listed = set(entry.get("InstanceId") for entry in host.get("Instances") or [])
+    needing_room = [{"instance_id": instance_id, "instance_type": described[instance_id].get("InstanceType")}
+                    for instance_id in movable if instance_id not in listed]
+    packed = capacity.pack(needing_room, [capacity.host_capacity(host, source=TARGET_SOURCE)],
+                           no_new_hosts_reason="a failback moves instances back to their original host only")
+    if packed["unplaced"]:
+        raise CapacityError(
+            "%d of %d instance(s) do not fit back on host %s; nothing has been stopped: %s"
+            % (len(packed["unplaced"]), len(movable), host["HostId"],
+               "; ".join("%s (%s): %s" % (entry["instance_id"], entry["instance_type"], entry["reason"]) for entry in packed["unplaced"])),
+            host_id=host["HostId"], unplaced=packed["unplaced"],
+        )
+
+
+def skipped_result(instance_id, described, failover_target, reason):
+    """A per-instance result shaped like instance_placement's, for an instance the failback leaves where it is."""
+    state = ((described or {}).get("State") or {}).get("Name")
+    return {"instance_id": instance_id, "instance_type": (described or {}).get("InstanceType"), "status": "skipped",
+            "source_host_id": ((described or {}).get("Placement") or {}).get("HostId") or failover_target,
+            "target_host_id": None, "original_state": state, "final_state": state, "reason": reason, "changed": False}
+
+
+def plan_lines(host_id, placements, requested, skipped):
+    """The plan for humans: a headline, then one line per instance."""
+    lines = ["Failback to %s (available, healthy): %d instance(s) go back, %d skipped"
+             % (host_id, len(placements), len(skipped))]
+    lines.extend("%s (%s, %s): %s -> %s" % (placement["instance_id"], placement["instance_type"], placement["original_state"],
+                                            requested[placement["instance_id"]], host_id)
+                 for placement in placements)
+    lines.extend("%s skipped: %s" % (result["instance_id"], result["reason"]) for result in skipped)
+    return lines
+
+
+def plan_failback(ec2, dynamodb, table, host_id, instance_ids=None, record=None, wall_clock=time.time):
+    """The failback plan of original host ``host_id``; refuses (raises) before any change when it cannot be done.
+
+    ``record`` is the failback's MigrationRecord, its lease held by the caller: the plan's instances are written to
+    it (moved ones ``pending``, skipped ones with their reason). Without it (check mode, or the check before the
+    lease is taken) nothing is written. Returns ``{"changed", "plan"}``; the plan has ``host_id``, ``record_key``,
+    ``failover_run_id``, ``placements`` (instance_placement's option), ``skipped`` (per-instance results), ``host``
+    (state, health) and ``lines`` (the plan for humans).
+    """
+    validate_host_id(host_id, what="option failed_host_id")
+    ec2 = retrying(ec2)
+    failover_record = get_record(dynamodb, table, host_id)
+    check_failover_over(host_id, failover_record, wall_clock())
+    requested = check_requested(host_id, moved_instances(failover_record), instance_ids)
+    host = check_original_host(ec2, host_id)
+    described = describe_instances(ec2, list(requested))
+    reasons = dict((instance_id, skip_reason(instance_id, described.get(instance_id), target, host_id))
+                   for instance_id, target in requested.items())
+    movable = sorted(instance_id for instance_id, reason in reasons.items() if reason is None)
+    check_room(host, movable, described)
+    kept = kept_states(record.item if record is not None else get_record(dynamodb, table, record_key(host_id, FAILBACK_RECORD)))
+    states = dict((instance_id, kept.get(instance_id) or original_state(described[instance_id])) for instance_id in movable)
+    changed = False
+    if record is not None:
+        entries = dict((instance_id, {"targetHostId": host_id, "originalState": states[instance_id], "status": "pending",
+                                      "instanceType": described[instance_id].get("InstanceType")}) for instance_id in movable)
+        entries.update((instance_id, {"status": "skipped", "errorMessage": reason}) for instance_id, reason in reasons.items() if reason)
+        record.initialise_instances(entries)
+        changed = record.changed
+        # The record keeps the state an instance had when the failback first saw it (merge_initial never overwrites it).
+        states = dict((instance_id, record.item["InstanceMigrations"][instance_id]["originalState"]) for instance_id in movable)
+    placements = [{"instance_id": instance_id, "target_host_id": host_id, "original_state": states[instance_id],
+                   "instance_type": described[instance_id].get("InstanceType"), "target_source": TARGET_SOURCE,
+                   "notes": ["back from %s" % requested[instance_id]]}
+                  for instance_id in movable]
+    skipped = [skipped_result(instance_id, described.get(instance_id), requested[instance_id], reasons[instance_id])
+               for instance_id in sorted(reasons) if reasons[instance_id]]
+    plan = {"host_id": host_id, "record_key": record_key(host_id, FAILBACK_RECORD), "failover_run_id": failover_record.get("RunId"),
+            "placements": placements, "skipped": skipped, "host": {"state": host.get("State"), "health": health.HEALTHY},
+            "lines": plan_lines(host_id, placements, requested, skipped)}
+    return {"changed": changed, "plan": plan}
