@@ -26,7 +26,7 @@ LABEL_PREFIX = "ansible_collections.dedicated_hosts.failover.docsite."
 SECTIONS = (
     ("Operating a failover", ("operator-guide.md", "troubleshooting.md", "faults-and-bad-input.md", "preflight.md", "capacity.md")),
     ("Installing, running from AWX, scheduling", ("installation.md", "awx.md", "scheduling.md", "health.md")),
-    ("Reference", ("variables.md", "record-schema.md", "guarantees.md", "iam.md", "performance.md")),
+    ("Reference", ("variables.md", "record-schema.md", "guarantees.md", "iam.md", "performance.md", "architecture.md")),
 )
 
 
