@@ -38,9 +38,10 @@ def test_running_instances_have_online_agents_unless_a_rule_takes_them_offline(s
 def test_a_command_runs_for_its_time_then_ends_with_each_instances_outcome(simulator):
     ids = _world(simulator)
     control = simulator.control
-    control.set_ssm_outcome("failed", instance_id="app-1", document=DOCUMENT, output="connections still open", code=3)
+    # Long enough (300 s at the suite's time scale of 0.01: 3 s) that the first listing sees every command still running.
+    control.set_ssm_outcome("failed", instance_id="app-1", document=DOCUMENT, output="connections still open", code=3, seconds=300)
     control.set_ssm_outcome("timeout", instance_id="app-2")
-    control.set_ssm_outcome("success", document=DOCUMENT, output="drained", seconds=20)
+    control.set_ssm_outcome("success", document=DOCUMENT, output="drained", seconds=300)
     ssm = simulator.client("ssm")
     targets = [ids["app-0"], ids["app-1"], ids["app-2"]]
     command = ssm.send_command(DocumentName=DOCUMENT, InstanceIds=targets, Parameters={"wait": ["5"]})["Command"]
