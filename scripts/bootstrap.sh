@@ -28,28 +28,27 @@ log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
 
-setup_venv() {
-    local want
-    want="$(stamp_of "$ROOT/requirements.txt" "$ROOT/requirements-test.txt")"
-    if [[ -x "$VENV/bin/python" && "$(cat "$VENV/.stamp" 2>/dev/null)" == "$want" ]]; then
+# ensure_venv DIR TOOL REQUIREMENTS [MORE_STAMPED_FILES...]: a virtualenv in DIR with REQUIREMENTS installed (its
+# bin/TOOL present), made or brought up to date unless its stamp of the listed files says it is current.
+ensure_venv() {
+    local dir="$1" tool="$2" requirements="$3" want
+    shift 3
+    want="$(stamp_of "$@" "$requirements")"
+    if [[ -x "$dir/bin/$tool" && "$(cat "$dir/.stamp" 2>/dev/null)" == "$want" ]]; then
         return
     fi
-    log "creating the virtualenv in .venv"
-    [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/requirements-test.txt"
-    echo "$want" > "$VENV/.stamp"
+    log "creating the virtualenv in ${dir#"$ROOT"/}"
+    [[ -x "$dir/bin/python" ]] || "$PYTHON" -m venv "$dir"
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    echo "$want" > "$dir/.stamp"
+}
+
+setup_venv() {
+    ensure_venv "$VENV" python "$ROOT/requirements-test.txt" "$ROOT/requirements.txt"
 }
 
 setup_compat_venv() {
-    local want
-    want="$(stamp_of "$ROOT/requirements.txt" "$COMPAT_REQUIREMENTS")"
-    if [[ -x "$COMPAT_VENV/bin/ansible-playbook" && "$(cat "$COMPAT_VENV/.stamp" 2>/dev/null)" == "$want" ]]; then
-        return
-    fi
-    log "creating the ansible-core 2.17 virtualenv in .work/venv-core-2.17"
-    [[ -x "$COMPAT_VENV/bin/python" ]] || "$PYTHON" -m venv "$COMPAT_VENV"
-    "$COMPAT_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$COMPAT_REQUIREMENTS"
-    echo "$want" > "$COMPAT_VENV/.stamp"
+    ensure_venv "$COMPAT_VENV" ansible-playbook "$COMPAT_REQUIREMENTS" "$ROOT/requirements.txt"
 }
 
 java_17_present() {
@@ -57,23 +56,14 @@ java_17_present() {
 }
 
 setup_eda_venv() {
-    local want
     if ! java_17_present; then
         log "installing Java 17 (openjdk-17-jre-headless) for ansible-rulebook"
-        if [[ "$(id -u)" == 0 ]]; then
-            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless > /dev/null
-        else
-            sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless > /dev/null
-        fi
+        local as_root=()
+        [[ "$(id -u)" == 0 ]] || as_root=(sudo)
+        "${as_root[@]}" apt-get update -qq &&
+            "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless > /dev/null
     fi
-    want="$(stamp_of "$EDA_REQUIREMENTS")"
-    if [[ -x "$EDA_VENV/bin/ansible-rulebook" && "$(cat "$EDA_VENV/.stamp" 2>/dev/null)" == "$want" ]]; then
-        return
-    fi
-    log "creating the ansible-rulebook virtualenv in .work/venv-eda"
-    [[ -x "$EDA_VENV/bin/python" ]] || "$PYTHON" -m venv "$EDA_VENV"
-    "$EDA_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$EDA_REQUIREMENTS"
-    echo "$want" > "$EDA_VENV/.stamp"
+    ensure_venv "$EDA_VENV" ansible-rulebook "$EDA_REQUIREMENTS"
 }
 
 collections_present() {

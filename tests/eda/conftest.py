@@ -2,7 +2,6 @@
 the simulator's SQS. The integration suite's helpers (tests/integration/conftest.py) are reused under their own
 module name."""
 
-import importlib.util
 import os
 import sys
 
@@ -10,16 +9,9 @@ INTEGRATION_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 if INTEGRATION_PATH not in sys.path:
     sys.path.insert(0, INTEGRATION_PATH)  # scenarios.py, support_runs.py
 
+from reuse import integration_helpers  # noqa: E402  pylint: disable=wrong-import-position
 
-def _load_integration_helpers():
-    spec = importlib.util.spec_from_file_location("integration_conftest", os.path.join(INTEGRATION_PATH, "conftest.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-integration = _load_integration_helpers()  # also puts tests/simulator on sys.path for the plugin below
+integration = integration_helpers()  # also puts tests/simulator on sys.path for the plugin below
 
 pytest_plugins = ["dhsim.pytest_plugin"]
 

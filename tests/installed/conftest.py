@@ -10,7 +10,6 @@ JSON result format); only the simulator's endpoint, dummy credentials and the re
 The helpers of the integration suite (tests/integration/conftest.py) are reused, loaded under their own module name.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -22,16 +21,9 @@ INTEGRATION_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 if INTEGRATION_PATH not in sys.path:
     sys.path.insert(0, INTEGRATION_PATH)  # scenarios.py
 
+from reuse import integration_helpers  # noqa: E402  pylint: disable=wrong-import-position
 
-def _load_integration_helpers():
-    spec = importlib.util.spec_from_file_location("integration_conftest", os.path.join(INTEGRATION_PATH, "conftest.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-integration = _load_integration_helpers()  # also puts tests/simulator on sys.path for the plugin below
+integration = integration_helpers()  # also puts tests/simulator on sys.path for the plugin below
 
 pytest_plugins = ["dhsim.pytest_plugin"]
 
