@@ -823,7 +823,8 @@ def progress_cost(on, off):
         "difference_per_line_seconds": round(difference / mean_lines, 4) if mean_lines else None,
         "move_task_mean_on": mean_and_spread([move_task_seconds(run) for run in on])[0],
         "move_task_mean_off": mean_and_spread([move_task_seconds(run) for run in off])[0],
-        "load_average_before": [run["load_average_before"] for run in on + off],
+        "load_average_before_on": [run["load_average_before"] for run in on],
+        "load_average_before_off": [run["load_average_before"] for run in off],
         "rc": [run["rc"] for run in on + off], "failed_instances": sum(run["failed_instances"] for run in on + off),
     }
 
@@ -987,8 +988,9 @@ def print_tables(results, verdict_list, info):
               "a shared machine's load moves these figures:")
         _print_rows([P1_COLUMNS] + [_p1_row(name, fig) for name, fig in results["P1"]["figures"].items()])
         for name, fig in results["P1"]["figures"].items():
-            print("  %s load average (1 min) before each run, on then off: %s"
-                  % (name, ", ".join(str(load[0]) for load in fig["load_average_before"])))
+            print("  %s load average (1 min) before each run: with the lines %s; without %s" % (
+                name, ", ".join(str(load[0]) for load in fig["load_average_before_on"]),
+                ", ".join(str(load[0]) for load in fig["load_average_before_off"])))
 
 
 P1_COLUMNS = ("scenario", "inst", "runs", "lines shown", "wall on s", "wall off s", "on - off s", "per line s", "move task on / off s")
