@@ -257,6 +257,15 @@ options:
         yet counting). The move's own O(concurrency) bounds the instances in flight too.
     type: int
     default: 50
+  progress:
+    description:
+      - Show a line saying where the instances are while the move runs (when that changes, at most every 5 seconds, and
+        once at the end), under the task in ansible-playbook's output and an AWX job's.
+      - V(false) shows none, for quiet job logs; the task's result, the record and its status document are the same either way.
+      - The lines are shown only where the module runs in a fork of the controller (the local connection); elsewhere
+        there are none either way.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - dedicated_hosts.failover.assume_role
   - dedicated_hosts.failover.record
@@ -551,7 +560,7 @@ def run(module):
             lift_errors = lift_stop_protection(ec2, record, lifted)
         try:
             results = migrate(ec2, record, params["placements"], options, interrupted=interruption,
-                              progress=progress_writer(params["failed_host_id"]), ssm_client=ssm)
+                              progress=progress_writer(params["failed_host_id"]) if params["progress"] else None, ssm_client=ssm)
         finally:
             if not module.check_mode:
                 restored, restore_errors = restore_stop_protection(ec2, record)
@@ -647,6 +656,7 @@ def main():
         rollback=dict(type="bool", default=True),
         retry=dict(type="bool", default=False),
         hook_concurrency=dict(type="int", default=50),
+        progress=dict(type="bool", default=True),
     )
     for kind, default_policy in (("pre_stop", "skip"), ("post_start", "fail")):
         argument_spec.update({
