@@ -254,3 +254,28 @@ def test_a_failback_killed_mid_way_is_resumed_and_its_record_disturbs_no_failove
     assert release.returncode == 0, release
     released = simulator.client("ec2").describe_hosts(HostIds=allocated)["Hosts"]
     assert [host["State"] for host in released] == ["released"] * len(allocated)
+
+
+def stop_protection(simulator, instance_id):
+    return simulator.client("ec2").describe_instance_attribute(InstanceId=instance_id, Attribute="disableApiStop")["DisableApiStop"]["Value"]
+
+
+def test_an_instance_protected_since_the_failover_goes_back_and_is_protected_again(simulator, migration_table, run_playbook):
+    spec = world([failed_host(), pool_host()], [on_failed("web"), on_failed("guarded")])
+    ids = failed_over(simulator, run_playbook, spec)
+    failed = ids["hosts"]["failed"]
+    guarded, web = ids["instances"]["guarded"], ids["instances"]["web"]
+    simulator.client("ec2").modify_instance_attribute(InstanceId=guarded, DisableApiStop={"Value": True})
+    simulator.control.reset_calls()
+
+    result = run_playbook("failback.yml", {"failed_host_id": failed}, env=dict(JSON_RESULTS, AWS_ACCESS_KEY_ID="AKIAFAILBACKGUARD"))
+
+    assert result.returncode == 0, result
+    view = instance_view(simulator, [guarded, web])
+    assert (view[guarded][:2], view[web][:2]) == (("running", failed), ("running", failed))
+    assert (stop_protection(simulator, guarded), stop_protection(simulator, web)) == (True, False)
+    changes = [(action, ids) for action, _code, ids in key_calls(simulator, "AKIAFAILBACKGUARD", actions=("ModifyInstanceAttribute",))]
+    assert changes == [("ModifyInstanceAttribute", (guarded,))] * 2  # lifted, then restored; web's never touched
+    entry = read_record(simulator, FAILBACK_KEY % failed)["InstanceMigrations"][guarded]
+    assert (entry["status"], entry["stopProtectionLifted"]) == ("success", False)
+    assert any(line.startswith(guarded) and "stop protection was lifted for the move and restored" in line for line in summary(result))
