@@ -1,6 +1,7 @@
 """playbooks/failback.yml end to end against the simulator: a host is failed over, made healthy again, and the
 instances its failover moved go back to it."""
 
+import getpass
 import json
 import time
 
@@ -279,3 +280,53 @@ def test_an_instance_protected_since_the_failover_goes_back_and_is_protected_aga
     entry = read_record(simulator, FAILBACK_KEY % failed)["InstanceMigrations"][guarded]
     assert (entry["status"], entry["stopProtectionLifted"]) == ("success", False)
     assert any(line.startswith(guarded) and "stop protection was lifted for the move and restored" in line for line in summary(result))
+
+
+def test_abort_cancels_a_running_failback_and_only_an_explicit_failback_resumes_it(simulator, migration_table, run_playbook):
+    # Stops of about 3 s, one instance at a time: slow enough for the cancel to come half-way.
+    spec = world([failed_host(), pool_host()], [on_failed("web", count=6, system_status="ok")],
+                 latency={"stop": 300, "start": 100, "force_stop": 100, "jitter": 0.2})
+    ids = failed_over(simulator, run_playbook, spec)
+    failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
+    instances = sorted(ids["instances"].values())
+    failover_record = read_record(simulator, failed)
+    nothing = run_playbook("abort.yml", {"failed_host_id": failed, "failback": "true"})
+    assert nothing.returncode != 0 and "nothing to cancel: there is no failback record for host %s" % failed in nothing.output, nothing
+    variables = {"failed_host_id": failed, "poll_interval": "0.1", "failover_concurrency": "1", "force_stop_after": "30"}
+    running = start_playbook(simulator, "failback.yml", variables, env={"AWS_ACCESS_KEY_ID": "AKIAFAILBACKSLOW"})
+    assert wait_for(lambda: key_calls(simulator, "AKIAFAILBACKSLOW", actions=("StopInstances",)), 120), finish_playbook(running)
+
+    abort = run_playbook("abort.yml", {"failed_host_id": failed, "failback": "true", "abort_reason": '"keep them on the pool"'},
+                         # LOGNAME keeps Ansible's own local user real, so "~alice" is never expanded.
+                         env={"AWS_ACCESS_KEY_ID": "AKIAFAILBACKABORT", "USER": "alice", "LOGNAME": getpass.getuser()})
+    outcome = finish_playbook(running)
+
+    assert abort.returncode == 0, abort
+    assert "to stop the failback to %s" % failed in abort.stdout
+    assert outcome.returncode != 0, outcome
+    assert "Failback to %s cancelled: cancel requested by alice@" % failed in outcome.output, outcome
+    assert "keep them on the pool; " in " ".join(outcome.output.split()), outcome
+    record = read_record(simulator, FAILBACK_KEY % failed)
+    assert record["State"] == "cancelled" and record["CancelRequest"]["runId"] == record["RunId"]
+    assert_record_consistent(record)
+    # Every instance in the state it had, on one host: back once its stop was sent, else untouched where the failover put it.
+    stopped = moved_ids(key_calls(simulator, "AKIAFAILBACKSLOW", actions=("StopInstances",)))
+    left = [instance_id for instance_id in instances if instance_id not in stopped]
+    assert stopped and left
+    view = instance_view(simulator, instances)
+    assert dict((instance_id, view[instance_id][:2]) for instance_id in instances) == dict(
+        (instance_id, ("running", failed if instance_id in stopped else pool)) for instance_id in instances)
+    entries = record["InstanceMigrations"]
+    assert sorted(instance_id for instance_id in instances if entries[instance_id]["status"] == "success") == stopped
+    assert all(entries[instance_id]["status"] == "pending" for instance_id in left), entries
+    assert record["SuccessfulMigrations"] == len(stopped)
+    assert read_record(simulator, failed) == failover_record
+
+    resumed = run_playbook("failback.yml", {"failed_host_id": failed})
+
+    assert resumed.returncode == 0, resumed
+    view = instance_view(simulator, instances)
+    assert [view[instance_id][:2] for instance_id in instances] == [("running", failed)] * len(instances)
+    record = read_record(simulator, FAILBACK_KEY % failed)
+    assert (record["State"], record["SuccessfulMigrations"]) == ("complete", len(instances))
+    assert_record_consistent(record)
