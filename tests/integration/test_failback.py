@@ -1,7 +1,6 @@
 """playbooks/failback.yml end to end against the simulator: a host is failed over, made healthy again, and the
 instances its failover moved go back to it."""
 
-import getpass
 import json
 import time
 
@@ -23,6 +22,7 @@ from support_runs import assert_record_consistent
 from support_runs import key_calls
 from support_runs import kill_group
 from support_runs import wait_for
+from test_cancel import abort_as_alice
 
 FAILBACK_KEY = "failback#%s"
 SUMMARY = "dedicated_hosts.failover.host_failback : Summary"
@@ -296,9 +296,8 @@ def test_abort_cancels_a_running_failback_and_only_an_explicit_failback_resumes_
     running = start_playbook(simulator, "failback.yml", variables, env={"AWS_ACCESS_KEY_ID": "AKIAFAILBACKSLOW"})
     assert wait_for(lambda: key_calls(simulator, "AKIAFAILBACKSLOW", actions=("StopInstances",)), 120), finish_playbook(running)
 
-    abort = run_playbook("abort.yml", {"failed_host_id": failed, "failback": "true", "abort_reason": '"keep them on the pool"'},
-                         # LOGNAME keeps Ansible's own local user real, so "~alice" is never expanded.
-                         env={"AWS_ACCESS_KEY_ID": "AKIAFAILBACKABORT", "USER": "alice", "LOGNAME": getpass.getuser()})
+    abort = abort_as_alice(run_playbook, {"failed_host_id": failed, "failback": "true", "abort_reason": '"keep them on the pool"'},
+                           "AKIAFAILBACKABORT")
     outcome = finish_playbook(running)
 
     assert abort.returncode == 0, abort
