@@ -28,6 +28,7 @@ import time
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import capacity as host_room
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import DESCRIBE_RATE_LIMIT
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import THROTTLING_CODES
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import TokenBucket
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import chunks
@@ -108,17 +109,6 @@ RESOURCE_LIMITS = {
 }
 
 CAPACITY_CODES = ("InsufficientInstanceCapacity", "InsufficientCapacityOnHost", "InsufficientHostCapacity")
-THROTTLING_CODES = (
-    "RequestLimitExceeded",
-    "Throttling",
-    "ThrottlingException",
-    "EC2ThrottledException",
-    "TooManyRequestsException",
-    "Unavailable",
-    "ServiceUnavailable",
-    "InternalError",
-    "InternalFailure",
-)
 # Errors worth a bounded retry pass by the caller: capacity, throttling, and states that settle.
 RETRYABLE_CODES = CAPACITY_CODES + THROTTLING_CODES + ("IncorrectInstanceState", "InvalidInstanceState", "InvalidHostState")
 # Errors that concern the whole request, not one of its instances: a failed batch is not split for them.
