@@ -10,7 +10,7 @@ demo: setup
 test: setup
 	@.venv/bin/python scripts/run_tests.py $(SUITES)
 
-# Benchmark B1-B6 against the simulator (B5 is the fleet scan; docs/performance.md); figures in .work/bench/results.json.
+# Benchmark B1-B6 and P1 against the simulator (B5 is the fleet scan, P1 the progress lines; docs/performance.md); figures in .work/bench/results.json.
 # BENCH_ARGS="--quick" or "--scenario B3" to run less.
 bench: setup
 	@.venv/bin/python benchmarks/run.py $(BENCH_ARGS)
