@@ -17,6 +17,10 @@ started.
 Phases written to the record, in order: pending, pre-stop-hook, stopping, force-stopping, stopped, placed,
 starting, running, post-start-hook, verified (an instance that was stopped before the failover goes pending ->
 stopped/placed -> verified; the hook phases only with SSM hooks, hooks.py).
+
+``move_instances`` is the whole of one instance_placement call around the Migration: the lease renewed, the failed
+host's state read, a retry pass counted, stop protection lifted before and restored after, SIGINT and SIGTERM
+turned into a cancel (signal_cancel.py) and the record finalized after one, and the module's result.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -323,7 +327,7 @@ class Migration(object):
 
     # ------------------------------------------------------------------ main loop
 
-    def run(self):
+    def run(self) -> List[Dict[str, Any]]:
         try:
             if self.check_mode:
                 return self._plan_only()
