@@ -1,12 +1,13 @@
 """Failover benchmark: ansible-playbook playbooks/failover.yml against the simulator, measured.
 
-    make bench                                   # every scenario (B1-B6), then the tables
+    make bench                                   # every scenario (B1-B6, P1), then the tables
     .venv/bin/python benchmarks/run.py --quick   # fewer instances: a smoke test of the harness
     .venv/bin/python benchmarks/run.py --scenario B3 [--scenario B1 ...]
     .venv/bin/python benchmarks/run.py --scenario B5 --scenario B6   # the fleet scan and the parallel hosts
 
 B5 scans a generated fleet of 5,000 hosts (tests/simulator/dhsim/fleet.py, read-only) with the health check; B6 fails
-over 20 hosts at once with -e failed_host_ids=[...] and compares that with one host.
+over 20 hosts at once with -e failed_host_ids=[...] and compares that with one host. P1 runs B3's 8 instances and
+B1-short with the move's live progress lines on (the default) and off (-e failover_progress=false): their cost.
 
 Every run starts its own simulator process (tests/simulator/server.py) with a scenario written to
 .work/bench/runs/<run>/scenario.yml, creates the migration table with playbooks/setup.yml (not timed), then runs
@@ -25,7 +26,9 @@ import datetime
 import json
 import os
 import platform
+import re
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -67,6 +70,9 @@ TIMELINE_CALLBACK = "task_timeline"
 CALLBACK_PLUGINS = os.path.join(ROOT, "benchmarks", "callback_plugins")
 # Ansible's forks when neither -f, ANSIBLE_FORKS nor an ansible.cfg says otherwise.
 DEFAULT_FORKS = 5
+# P1: a progress line as the move task shows it under itself ("  h-...: 3/8 instances done ..."), and that task's name.
+PROGRESS_LINE = re.compile(r"^  h-[0-9a-f]+: \d+/\d+ instances done")
+MOVE_TASK = "Move every planned instance"
 # The collection's modules: every other task of a run is a small one (set_fact, assert, debug, include, sns).
 MODULES = ("host_health_info", "migration_record", "migration_record_info", "replacement_host", "instance_placement")
 
@@ -111,8 +117,9 @@ def world(family, instance_type, count, latency, rate_limits=False):
 def sizes(quick):
     """Instance counts per scenario (full, or --quick)."""
     if quick:
-        return {"B1": 8, "B2": 2, "B3": (2, 4, 8), "B4": (8, 16), "B5": 500, "B6": (4, 2)}
-    return {"B1": 48, "B2": 8, "B3": (8, 48, 192), "B4": (48, 192), "B5": 5000, "B6": (20, 4)}
+        return {"B1": 8, "B2": 2, "B3": (2, 4, 8), "B4": (8, 16), "B5": 500, "B6": (4, 2), "P1": ((2, 1), (2, 1))}
+    # P1: (instances, runs with and without the lines) for B3 and for B1-short.
+    return {"B1": 48, "B2": 8, "B3": (8, 48, 192), "B4": (48, 192), "B5": 5000, "B6": (20, 4), "P1": ((8, 3), (48, 1))}
 
 
 # --------------------------------------------------------------------------- machine
@@ -782,6 +789,63 @@ def bench_b6(host_count, per_host):
             "failed": bool(any(figures["rc"]) or figures["failed_instances"])}
 
 
+def progress_lines_shown(run):
+    """How many progress lines the run's output holds (ansible-playbook's stdout, as a terminal or AWX shows it)."""
+    with open(os.path.join(ROOT, run["log"]), encoding="utf-8") as handle:
+        return sum(1 for line in handle if PROGRESS_LINE.match(line))
+
+
+def move_task_seconds(run):
+    """The wall time of the run's move tasks (the move, and a retry pass's), from the task timeline."""
+    return round(sum(seconds for label, seconds, dummy in run["where_time_went"] if MOVE_TASK in label), 3)
+
+
+def mean_and_spread(values):
+    """Mean, and standard deviation (None for one value)."""
+    return round(statistics.mean(values), 3), round(statistics.stdev(values), 3) if len(values) > 1 else None
+
+
+def progress_cost(on, off):
+    """What the progress lines cost: the runs with them against the same runs without (failover_progress=false)."""
+    walls_on, walls_off = [run["wall_seconds"] for run in on], [run["wall_seconds"] for run in off]
+    (mean_on, sd_on), (mean_off, sd_off) = mean_and_spread(walls_on), mean_and_spread(walls_off)
+    lines_on, lines_off = [progress_lines_shown(run) for run in on], [progress_lines_shown(run) for run in off]
+    difference = round(mean_on - mean_off, 3)
+    mean_lines = statistics.mean(lines_on)
+    return {
+        "instances": on[0]["instances"], "runs": len(on),
+        "lines_shown_on": lines_on, "lines_shown_off": lines_off,
+        "wall_seconds_on": walls_on, "wall_seconds_off": walls_off,
+        "wall_mean_on": mean_on, "wall_sd_on": sd_on, "wall_mean_off": mean_off, "wall_sd_off": sd_off,
+        "difference_seconds": difference,
+        # The spread of a difference of two means: each mean's own, combined.
+        "difference_sd": round((sd_on ** 2 / len(on) + sd_off ** 2 / len(off)) ** 0.5, 3) if sd_on is not None else None,
+        "difference_per_line_seconds": round(difference / mean_lines, 4) if mean_lines else None,
+        "move_task_mean_on": mean_and_spread([move_task_seconds(run) for run in on])[0],
+        "move_task_mean_off": mean_and_spread([move_task_seconds(run) for run in off])[0],
+        "load_average_before_on": [run["load_average_before"] for run in on],
+        "load_average_before_off": [run["load_average_before"] for run in off],
+        "rc": [run["rc"] for run in on + off], "failed_instances": sum(run["failed_instances"] for run in on + off),
+    }
+
+
+def bench_p1(b3, b1_short):
+    """B3 (zero latency, where the fixed cost shows) and B1-short (a move long enough for many lines), each with the
+    progress lines on and off; the runs alternate, so that a change in the machine's load falls on both alike."""
+    runs, figures = [], {}
+    for name, (count, repeats), latency in (("B3", b3, ZERO_LATENCY), ("B1-short", b1_short, B1_SHORT_LATENCY)):
+        scenario = world("m5", "m5.large", count, latency)
+        on, off = [], []
+        for repeat in range(1, repeats + 1):
+            on.append(failover("P1-%s-%d-progress-on-%d" % (name, count, repeat), scenario))
+            off.append(failover("P1-%s-%d-progress-off-%d" % (name, count, repeat), scenario, {"failover_progress": "false"}))
+        runs += on + off
+        figures[name] = progress_cost(on, off)
+    failed = any(fig["rc"] != [0] * len(fig["rc"]) or fig["failed_instances"] or any(fig["lines_shown_off"])
+                 or not all(fig["lines_shown_on"]) for fig in figures.values())
+    return {"runs": runs, "figures": figures, "failed": failed}
+
+
 def verdicts(results, full):
     """Each target: value, limit, met (None when its scenario did not run)."""
     out = []
@@ -842,6 +906,9 @@ def verdicts(results, full):
         add("B6 throttled calls with EC2's token buckets on (%d hosts)" % fig["hosts"], fig["rate_limited_throttled_calls"], "<= 5",
             fig["rate_limited_throttled_calls"] <= TARGETS["B6.rate_limited_throttled_calls"])
         add("B6 failed instances (all runs)", fig["failed_instances"], "0", fig["failed_instances"] == 0 and not any(fig["rc"]))
+    if "P1" in results:
+        for name, fig in results["P1"]["figures"].items():
+            add("P1 progress lines' cost, %s %d instances (wall on - off, s)" % (name, fig["instances"]), fig["difference_seconds"], "-", None)
     if not full:
         for verdict in out:
             verdict["note"] = "quick run: fewer instances than the targets are stated for"
@@ -916,6 +983,28 @@ def print_tables(results, verdict_list, info):
               % (fig["rate_limited_wall_seconds"], fig["rate_limited_throttled_calls"], fig["rate_limited_failed_instances"]))
         print("B6 at Ansible's default forks (%d): %.1f s, ratio to one host %s"
               % (fig["default_forks"], fig["default_forks_wall_seconds"], _fmt(fig["default_forks_vs_one_host"])))
+    if "P1" in results:
+        print("\nP1 the move's progress lines: the same run with them (default) and without (-e failover_progress=false); "
+              "a shared machine's load moves these figures:")
+        _print_rows([P1_COLUMNS] + [_p1_row(name, fig) for name, fig in results["P1"]["figures"].items()])
+        for name, fig in results["P1"]["figures"].items():
+            print("  %s load average (1 min) before each run: with the lines %s; without %s" % (
+                name, ", ".join(str(load[0]) for load in fig["load_average_before_on"]),
+                ", ".join(str(load[0]) for load in fig["load_average_before_off"])))
+
+
+P1_COLUMNS = ("scenario", "inst", "runs", "lines shown", "wall on s", "wall off s", "on - off s", "per line s", "move task on / off s")
+
+
+def _p1_row(name, fig):
+    def spread(mean, sd):
+        return "%.2f" % mean if sd is None else "%.2f +- %.2f" % (mean, sd)
+
+    return (name, fig["instances"], "%d + %d" % (fig["runs"], fig["runs"]),
+            "%s / %s" % (",".join(map(str, fig["lines_shown_on"])), ",".join(map(str, fig["lines_shown_off"]))),
+            spread(fig["wall_mean_on"], fig["wall_sd_on"]), spread(fig["wall_mean_off"], fig["wall_sd_off"]),
+            spread(fig["difference_seconds"], fig["difference_sd"]), _fmt(fig["difference_per_line_seconds"]),
+            "%.2f / %.2f" % (fig["move_task_mean_on"], fig["move_task_mean_off"]))
 
 
 def _print_rows(rows):
@@ -969,6 +1058,9 @@ def markdown(document):
         lines.append("|---|---|")
         lines.extend(extra)
     lines.extend(_fleet_markdown(document["figures"]))
+    if "P1" in document["figures"]:
+        lines += ["", "| %s |" % " | ".join(P1_COLUMNS), "|" + "---|" * len(P1_COLUMNS)]
+        lines += ["| %s |" % " | ".join(str(cell) for cell in _p1_row(name, fig)) for name, fig in document["figures"]["P1"].items()]
     return "\n".join(lines)
 
 
@@ -1009,7 +1101,7 @@ def _fleet_markdown(figures):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--quick", action="store_true", help="fewer instances per scenario (a smoke test of the harness)")
-    parser.add_argument("--scenario", action="append", choices=("B1", "B2", "B3", "B4", "B5", "B6"), help="run only these (repeatable)")
+    parser.add_argument("--scenario", action="append", choices=("B1", "B2", "B3", "B4", "B5", "B6", "P1"), help="run only these (repeatable)")
     parser.add_argument("--output", default=os.path.join(OUT, "results.json"), help="where the JSON of the figures goes")
     parser.add_argument("--markdown", metavar="RESULTS_JSON", help="print the tables of docs/performance.md from a results.json; run nothing")
     args = parser.parse_args(argv)
@@ -1021,12 +1113,13 @@ def main(argv=None):
         if not os.path.exists(path):
             sys.exit("%s is missing: run make setup (or make bench) first" % os.path.relpath(path, ROOT))
     os.makedirs(OUT, exist_ok=True)
-    chosen = args.scenario or ["B1", "B2", "B3", "B4", "B5", "B6"]
+    chosen = args.scenario or ["B1", "B2", "B3", "B4", "B5", "B6", "P1"]
     count = sizes(args.quick)
     info = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "machine": machine(),
             "load_average_start": load_average(), "quick": args.quick, "scenarios": chosen, "seed": SEED}
     runners = {"B1": lambda: bench_b1(count["B1"]), "B2": lambda: bench_b2(count["B2"]), "B3": lambda: bench_b3(count["B3"]),
-               "B4": lambda: bench_b4(count["B4"]), "B5": lambda: bench_b5(count["B5"]), "B6": lambda: bench_b6(*count["B6"])}
+               "B4": lambda: bench_b4(count["B4"]), "B5": lambda: bench_b5(count["B5"]), "B6": lambda: bench_b6(*count["B6"]),
+               "P1": lambda: bench_p1(*count["P1"])}
     started = time.monotonic()
     results = {}
     for name in chosen:

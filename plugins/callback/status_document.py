@@ -10,6 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: status_document
 type: stdout
+version_added: 0.1.0
 short_description: Print only the status document of a migration_status run, as JSON
 description:
   - For scripts that read a failover's progress. With this stdout callback,

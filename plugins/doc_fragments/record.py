@@ -38,4 +38,5 @@ options:
     type: str
     choices: [failover, failback]
     default: failover
+    version_added: 0.2.0
 """

@@ -7,7 +7,9 @@ The last failover's record (keyed by the original host) names the instances it m
 ``success``, each with its ``targetHostId``. The plan moves back exactly those (or the ``instance_ids`` among
 them), each in the state it is in now, once the original host is ``available`` and healthy by the health table
 (``health.classify_host``) and has room for them by the capacity rules (``capacity.pack``). An instance that is
-no longer on the host the failover put it on, or is gone, is skipped with the reason.
+no longer on the host the failover put it on, or is gone, is skipped with the reason. Stop protection is read as the
+failover's preflight reads it (``preflight.gather_facts``): a protected instance's placement carries
+``lift_stop_protection``, so ``instance_placement`` lifts it for the move and restores it, as in a failover.
 
 The failback keeps its own record, keyed ``failback#<original host>`` (``ids.record_key``), with the failover
 record's schema, lease and fencing; ``instance_placement`` moves the instances and writes their phases there. On
@@ -36,6 +38,8 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import holder_message
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import lease_state
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import STOP_PROTECTION_NOTE
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import gather_facts
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import original_state
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import ENDED_STATES
 
@@ -158,6 +162,14 @@ def skipped_result(instance_id, described, failover_target, reason):
             "target_host_id": None, "original_state": state, "final_state": state, "reason": reason, "changed": False}
 
 
+def back_placement(instance_id, described, state, failover_target, host_id, protected):
+    """instance_placement's placement of one instance going back; a stop-protected one has it lifted and restored."""
+    lift = instance_id in protected
+    return {"instance_id": instance_id, "target_host_id": host_id, "original_state": state,
+            "instance_type": described.get("InstanceType"), "target_source": TARGET_SOURCE,
+            "notes": ["back from %s" % failover_target] + ([STOP_PROTECTION_NOTE] if lift else []), "lift_stop_protection": lift}
+
+
 def plan_lines(host_id, placements, requested, skipped):
     """The plan for humans: a headline, then one line per instance."""
     lines = ["Failback to %s (available, healthy): %d instance(s) go back, %d skipped"
@@ -191,6 +203,9 @@ def plan_failback(ec2, dynamodb, table, host_id, instance_ids=None, record=None,
     check_room(host, movable, described)
     kept = kept_states(record.item if record is not None else get_record(dynamodb, table, record_key(host_id, FAILBACK_RECORD)))
     states = dict((instance_id, kept.get(instance_id) or original_state(described[instance_id])) for instance_id in movable)
+    # Read as the failover's preflight reads it: protection turned on since the failover must not make the stop fail.
+    facts = gather_facts(ec2, [described[instance_id] for instance_id in movable])
+    protected = set(instance_id for instance_id, fact in facts.items() if fact["stop_protected"])
     changed = False
     if record is not None:
         entries = dict((instance_id, {"targetHostId": host_id, "originalState": states[instance_id], "status": "pending",
@@ -200,9 +215,7 @@ def plan_failback(ec2, dynamodb, table, host_id, instance_ids=None, record=None,
         changed = record.changed
         # The record keeps the state an instance had when the failback first saw it (merge_initial never overwrites it).
         states = dict((instance_id, record.item["InstanceMigrations"][instance_id]["originalState"]) for instance_id in movable)
-    placements = [{"instance_id": instance_id, "target_host_id": host_id, "original_state": states[instance_id],
-                   "instance_type": described[instance_id].get("InstanceType"), "target_source": TARGET_SOURCE,
-                   "notes": ["back from %s" % requested[instance_id]]}
+    placements = [back_placement(instance_id, described[instance_id], states[instance_id], requested[instance_id], host_id, protected)
                   for instance_id in movable]
     skipped = [skipped_result(instance_id, described.get(instance_id), requested[instance_id], reasons[instance_id])
                for instance_id in sorted(reasons) if reasons[instance_id]]

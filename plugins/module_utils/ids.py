@@ -67,6 +67,13 @@ def validate_record_key(value, what="host id"):
     return value
 
 
+def record_kind(key):
+    """``(kind, host id)`` of the record keyed ``key``: ``(FAILBACK_RECORD, <host>)`` for ``failback#<host>``."""
+    if key.startswith(FAILBACK_KEY_PREFIX):
+        return FAILBACK_RECORD, key[len(FAILBACK_KEY_PREFIX):]
+    return FAILOVER_RECORD, key
+
+
 def validate_instance_id(value, what="instance id"):
     """Return ``value`` if it is an instance id (``i-`` and 8 or 17 hex digits)."""
     _require_string(value, what)

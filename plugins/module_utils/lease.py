@@ -44,6 +44,8 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseHeldError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILBACK_RECORD
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import record_kind
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_record_key
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import iso_time
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import to_epoch
@@ -215,21 +217,33 @@ def cancel_text(request):
     return text + (": %s" % request["reason"] if request.get("reason") else "")
 
 
+def _cancel_words(host_id):
+    """(kind, host, missing record, subject, whose lease) for the cancel messages of the record keyed ``host_id``.
+
+    A failover's texts stay as they were; a failback's name the failback (docs/troubleshooting.md lists both).
+    """
+    kind, host = record_kind(host_id)
+    if kind == FAILBACK_RECORD:
+        return kind, host, "failback record", "failback to host %s" % host, "the failback to host %s" % host
+    return kind, host, "migration record", "failover of host %s" % host, "host %s" % host
+
+
 def _check_cancellable(host_id, item, now):
     """Raise NotFoundError unless ``item`` is a processing record whose lease a live run holds."""
+    kind, host, missing, subject, lease_of = _cancel_words(host_id)
     if item is None:
-        raise NotFoundError("nothing to cancel: there is no migration record for host %s" % host_id, host_id=host_id)
+        raise NotFoundError("nothing to cancel: there is no %s for host %s" % (missing, host), host_id=host_id)
     if item["State"] != "processing":
         raise NotFoundError(
-            "nothing to cancel: the failover of host %s is not running (its record is %s, last run %s)"
-            % (host_id, item["State"], item.get("RunId") or "unknown"),
+            "nothing to cancel: the %s is not running (its record is %s, last run %s)"
+            % (subject, item["State"], item.get("RunId") or "unknown"),
             host_id=host_id, state=item["State"],
         )
     if lease_state(item, None, now) != "held":
         why = "its run %s stopped renewing it" % item["LeaseRunId"] if item.get("LeaseRunId") else "the record has no lease"
         raise NotFoundError(
-            "nothing to cancel: no live run holds the lease of host %s (%s); a failover that was killed is resumed by "
-            "running failover.yml again" % (host_id, why),
+            "nothing to cancel: no live run holds the lease of %s (%s); a %s that was killed is resumed by "
+            "running %s.yml again" % (lease_of, why, kind, kind),
             host_id=host_id, state=item["State"],
         )
 
@@ -267,6 +281,6 @@ def request_cancel(dynamodb_client, table, host_id, requested_by=None, reason=No
         # The run finished, or another run took the lease, between the read and the write.
         current = get_record(client, table, host_id)
         _check_cancellable(host_id, current, now)
-        raise ConflictError("the failover of host %s changed hands while it was being cancelled (now run %s); ask again"
-                            % (host_id, current["LeaseRunId"]), host_id=host_id)
+        raise ConflictError("the %s changed hands while it was being cancelled (now run %s); ask again"
+                            % (_cancel_words(host_id)[3], current["LeaseRunId"]), host_id=host_id)
     return True, request

@@ -36,6 +36,8 @@ ALLOW_CHOICES = (ALLOW_INSTANCE_STORE, ALLOW_STOP_PROTECTION, ALLOW_AUTO_SCALING
 
 ASG_TAG = "aws:autoscaling:groupName"
 TRANSITIONAL_STATES = ("pending", "stopping", "shutting-down")
+# The note of an instance whose stop protection the move lifts (instance_placement restores it).
+STOP_PROTECTION_NOTE = "stop protection is lifted for the move and restored after"
 MAC_FAMILIES = ("mac1", "mac2", "mac2-m2", "mac2-m2pro", "mac2-m1ultra", "mac-m4", "mac-m4pro")
 
 DEFAULTS = dict(
@@ -140,7 +142,7 @@ def classify(instance, facts=None, allow=(), options=None):
             return skip("stop-protection", "stop protection (DisableApiStop) is on "
                         "(opt in with preflight_allow=%s to lift it for the move and restore it after)" % ALLOW_STOP_PROTECTION)
         verdict["lift_stop_protection"] = True
-        verdict["notes"].append("stop protection is lifted for the move and restored after")
+        verdict["notes"].append(STOP_PROTECTION_NOTE)
     if is_windows(instance):
         force_after = float(opts["windows_force_stop_after"])
         verdict["overrides"].setdefault("force_stop_after", force_after)

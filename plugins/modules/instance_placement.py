@@ -205,16 +205,19 @@ options:
       - A resumed run runs it again on an instance still running on the failed host, never on one already stopped or
         moved; write the document so that running it twice does no harm.
     type: str
+    version_added: 0.2.0
   pre_stop_ssm_document_parameters:
     description:
       - The document's parameters (SendCommand C(Parameters)); a value may be a string or a list of strings.
     type: dict
+    version_added: 0.2.0
     default: {}
   pre_stop_ssm_document_timeout:
     description:
       - Seconds the pre-stop hook may take on one instance, counted from its SendCommand; after that it counts as failed
         (timed out). The command itself is not cancelled; it ends with the instance's stop, or by its own timeout.
     type: float
+    version_added: 0.2.0
     default: 300
   pre_stop_hook_failure:
     description:
@@ -223,6 +226,7 @@ options:
         output as the reason; the others move. V(fail) does the same with status V(failed) (the run fails).
         V(ignore) stops and moves the instance as if the hook had succeeded; the hook's output is in RV(instances[].hooks).
     type: str
+    version_added: 0.2.0
     choices: [skip, fail, ignore]
     default: skip
   post_start_ssm_document:
@@ -231,16 +235,19 @@ options:
         (warm up, verify). Omitted, no post-start hook runs. The instance's agent may take a moment to connect after the
         start, so the hook waits for it, within O(post_start_ssm_document_timeout).
     type: str
+    version_added: 0.2.0
   post_start_ssm_document_parameters:
     description:
       - The document's parameters (SendCommand C(Parameters)); a value may be a string or a list of strings.
     type: dict
+    version_added: 0.2.0
     default: {}
   post_start_ssm_document_timeout:
     description:
       - Seconds the post-start hook may take on one instance, counted from its SendCommand (and, before that, the
         longest wait for the instance's SSM agent to come online).
     type: float
+    version_added: 0.2.0
     default: 300
   post_start_hook_failure:
     description:
@@ -249,6 +256,7 @@ options:
       - V(fail) reports the instance as V(failed) with the hook's output in its error (the run fails); V(ignore)
         reports it as a success, the hook's output in RV(instances[].hooks). There is no V(skip), since nothing is left to skip.
     type: str
+    version_added: 0.2.0
     choices: [fail, ignore]
     default: fail
   hook_concurrency:
@@ -256,7 +264,17 @@ options:
       - At most this many invocations of each hook are in flight at once (the others wait for a slot, their timeout not
         yet counting). The move's own O(concurrency) bounds the instances in flight too.
     type: int
+    version_added: 0.2.0
     default: 50
+  progress:
+    description:
+      - Show a line saying where the instances are while the move runs (when that changes, at most every 5 seconds, and
+        once at the end), under the task in ansible-playbook's output and an AWX job's.
+      - V(false) shows none, for quiet job logs; the task's result, the record and its status document are the same either way.
+      - The lines are shown only where the module runs in a fork of the controller (the local connection); elsewhere
+        there are none either way.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - dedicated_hosts.failover.assume_role
   - dedicated_hosts.failover.record
@@ -483,8 +501,8 @@ def run(module):
     record = MigrationRecord(module.record_client("dynamodb"), params["table"], record_key(params["failed_host_id"], params["record"]),
                              params["run_id"])
     options = dict(hooks, record_kind=params["record"], **{name: params[name] for name in MOVE_OPTIONS})
-    return move_instances(ec2, record, params["placements"], options, ssm_client=ssm, progress=progress_writer(params["failed_host_id"]),
-                          check_mode=module.check_mode)
+    progress = progress_writer(params["failed_host_id"]) if params["progress"] else None
+    return move_instances(ec2, record, params["placements"], options, ssm_client=ssm, progress=progress, check_mode=module.check_mode)
 
 
 def main():
@@ -516,6 +534,7 @@ def main():
         rollback=dict(type="bool", default=True),
         retry=dict(type="bool", default=False),
         hook_concurrency=dict(type="int", default=50),
+        progress=dict(type="bool", default=True),
     )
     for kind, default_policy in (("pre_stop", "skip"), ("post_start", "fail")):
         argument_spec.update({

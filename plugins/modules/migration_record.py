@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: migration_record
 short_description: Create, lease, update and finalize the migration record of a failed Dedicated Host
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Manages the DynamoDB migration record of one failed (source) Dedicated Host, the single item that tracks a failover.
   - V(acquire) creates the record, or resumes an existing one, and takes its lease. A lease held by another live run
@@ -43,7 +43,8 @@ options:
         write of a cancel request, addressed to the run that holds the lease, on a C(processing) record. That run's
         M(dedicated_hosts.failover.instance_placement) sees it at its next poll, stops no further instance, finishes
         those already stopped, and the run ends with C(State=cancelled). Fails when no live run is there to cancel;
-        asking again changes nothing. O(run_id) is not needed.
+        asking again changes nothing. O(run_id) is not needed. With O(record=failback) it cancels the running
+        failback to the host (C(abort.yml -e failback=true)), which ends the same way.
     type: str
     required: true
     choices: [acquire, renew, release, update_instance, finalize, cancel]
@@ -182,6 +183,13 @@ EXAMPLES = r"""
     record: failback
     action: acquire
     run_id: "{{ failback_run_id }}"
+
+- name: Ask the running failback to h-0123456789abcdef0 to stop
+  dedicated_hosts.failover.migration_record:
+    host_id: h-0123456789abcdef0
+    record: failback
+    action: cancel
+    abort_reason: "the original host is to be inspected first"
 """
 
 RETURN = r"""

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: migration_record_info
 short_description: Read the migration record of a failed Dedicated Host, or list records by state
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - With O(host_id), reads that host's migration record and returns its status document (the reference system's
     GetMigrationStatus shape) and the normalised record. A host without a record is not an error (RV(found=false)).

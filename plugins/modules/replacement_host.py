@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: replacement_host
 short_description: Plan, claim and allocate replacement Dedicated Host capacity for a failed host, and settle the hosts after it
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Reads the failed Dedicated Host and its instances (one paginated C(DescribeInstances) filtered by C(host-id); terminated
     and shutting-down instances are left out) and plans a target host for every movable instance.

@@ -51,7 +51,9 @@ except ImportError:
 
 # The JSON profile of this collection's modules (ansible-core 2.19 and later): AnsiballZ's default.
 PROFILE = "legacy"
-# How often the worker looks at the child's progress while it runs.
+# How often the worker looks at the child's progress while it runs: soon after the fork, since most module runs
+# take a fraction of a second (a fixed half-second wait would cost every module task that much), then less often.
+FIRST_WATCH_SECONDS = 0.01
 WATCH_SECONDS = 0.5
 # The services the engine creates clients for; their models are loaded once, in the controller.
 SERVICES = ("ec2", "dynamodb", "sns", "sts")
@@ -166,17 +168,20 @@ def _show_lines(progress):
 
 def run_in_fork(module_name, params, environment=None, while_running=None):
     """Run the module in a child of this process (``environment`` added to its own); returns its rc, stdout and
-    stderr, as a module process's. ``while_running`` is called about twice a second until the child exits."""
+    stderr, as a module process's. ``while_running`` is called until the child exits: often at first, then about
+    twice a second."""
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns
             _run_child(module_name, params, environment or {}, stdout.fileno(), stderr.fileno())
+        watch = FIRST_WATCH_SECONDS
         while True:
             done, status = os.waitpid(pid, os.WNOHANG if while_running else 0)
             if done:
                 break
             while_running()
-            time.sleep(WATCH_SECONDS)
+            time.sleep(watch)
+            watch = min(WATCH_SECONDS, watch * 2)
         stdout.seek(0)
         stderr.seek(0)
         return dict(rc=_exit_code(status), stdout=_text(stdout.read()), stderr=_text(stderr.read()))

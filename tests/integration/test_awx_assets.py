@@ -33,6 +33,10 @@ FAILOVER_PLAYBOOK = "playbooks/failover.yml"
 HEALTH_PLAYBOOK = "playbooks/health_check.yml"
 STATUS_PLAYBOOK = "playbooks/migration_status.yml"
 ABORT_PLAYBOOK = "playbooks/abort.yml"
+FAILBACK_PLAYBOOK = "playbooks/failback.yml"
+# The SSM hook questions of the failover survey (docs/variables.md): the documents, their timeouts and failure policies.
+HOOK_QUESTIONS = {"pre_stop_ssm_document", "pre_stop_ssm_document_timeout", "pre_stop_hook_failure",
+                  "post_start_ssm_document", "post_start_ssm_document_timeout", "post_start_hook_failure"}
 
 
 def load_assets():
@@ -71,6 +75,14 @@ def playbook_inputs(playbook):
     return names
 
 
+def playbook_defaults(playbook):
+    """{variable: default} of the inputs a playbook normalises with the setting filter (``setting(<default>, '<type>', '<name>'``)."""
+    with open(os.path.join(REPO_ROOT, playbook), encoding="utf-8") as handle:
+        text = handle.read()
+    return dict((name, yaml.safe_load(default))
+                for default, name in re.findall(r"setting\(([^,()]+), '\w+', '(\w+)'", text))
+
+
 def surveys(assets):
     """(name, survey) of every job template and workflow."""
     return [(template["name"], template["related"]["survey_spec"]) for template in assets["job_templates"] + assets["workflow_job_templates"]
@@ -107,7 +119,8 @@ def test_every_survey_question_follows_awx_rules(assets):
 def test_the_failover_survey_asks_what_the_issue_needs_and_leaves_the_host_without_default(assets):
     failover = templates_by_playbook(assets)[FAILOVER_PLAYBOOK]
     questions = dict((question["variable"], question) for question in failover["related"]["survey_spec"]["spec"])
-    assert set(questions) == {"failed_host_id", "aws_region", "migration_table", "notification_topic_arn", "failover_concurrency", "force"}
+    assert set(questions) == {"failed_host_id", "aws_region", "migration_table", "notification_topic_arn", "failover_concurrency",
+                              "force"} | HOOK_QUESTIONS
     # A default would be sent with every launch and override the workflow's failed_host_ids artifact.
     # Nor the region: the workflow hands each host's region on (failed_host_regions), aws_region is only the fallback.
     for name in ("failed_host_id", "aws_region"):
@@ -118,6 +131,13 @@ def test_the_failover_survey_asks_what_the_issue_needs_and_leaves_the_host_witho
     # Check mode is the job type, prompted on launch, not a survey variable.
     assert "check_mode" not in questions and "ansible_check_mode" not in questions
     assert failover["job_type"] == "run" and failover["ask_job_type_on_launch"] is True
+    # The hooks are optional, and a launch that leaves them alone gets the playbook's own defaults.
+    defaults = playbook_defaults(FAILOVER_PLAYBOOK)
+    for name in HOOK_QUESTIONS:
+        assert questions[name]["required"] is False, questions[name]
+        assert questions[name].get("default", "") == defaults[name], (questions[name], defaults[name])
+    assert questions["pre_stop_hook_failure"]["choices"] == ["skip", "fail", "ignore"]
+    assert questions["post_start_hook_failure"]["choices"] == ["fail", "ignore"]
     # A second host's failover must not queue behind the first.
     assert failover["allow_simultaneous"] is True
     assert failover["survey_enabled"] is True
@@ -133,20 +153,35 @@ def test_the_health_check_survey_and_forks(assets):
         assert templates_by_playbook(assets)[playbook]["forks"] >= 10, playbook
 
 
-def test_the_abort_template_comes_last_and_asks_for_the_host_and_the_reason(assets):
+def test_the_abort_template_comes_last_and_asks_for_the_host_the_reason_and_which_run(assets):
     abort = assets["job_templates"][-1]
     assert abort["playbook"] == ABORT_PLAYBOOK and abort["survey_enabled"] is True
     questions = dict((question["variable"], question) for question in abort["related"]["survey_spec"]["spec"])
-    assert set(questions) == {"failed_host_id", "abort_reason"}
+    assert set(questions) == {"failed_host_id", "abort_reason", "failback"}
     assert questions["failed_host_id"]["required"] is True and questions["failed_host_id"]["type"] == "text"
     assert questions["abort_reason"]["required"] is False
+    # A failover unless asked otherwise: the playbook's default.
+    assert questions["failback"]["type"] == "multiplechoice" and questions["failback"]["choices"] == ["true", "false"]
+    assert questions["failback"]["default"] == "false" and playbook_defaults(ABORT_PLAYBOOK)["failback"] is False
     # It runs while the failover job runs, and its check mode (the job type) writes nothing.
     assert abort["allow_simultaneous"] is True and abort["ask_job_type_on_launch"] is True
 
 
+def test_the_failback_template_asks_for_the_original_host_and_plans_in_check_mode(assets):
+    failback = templates_by_playbook(assets)[FAILBACK_PLAYBOOK]
+    questions = dict((question["variable"], question) for question in failback["related"]["survey_spec"]["spec"])
+    assert set(questions) == {"failed_host_id", "instance_ids", "aws_region"}
+    assert questions["failed_host_id"]["required"] is True and questions["failed_host_id"]["type"] == "text"
+    assert "default" not in questions["failed_host_id"]
+    assert questions["instance_ids"]["required"] is False and questions["aws_region"]["required"] is False
+    # Check mode (the plan only) is the job type, prompted on launch, as for the failover.
+    assert failback["job_type"] == "run" and failback["ask_job_type_on_launch"] is True and failback["survey_enabled"] is True
+    assert "check_mode" not in questions and "ansible_check_mode" not in questions
+
+
 def test_every_template_runs_a_playbook_of_the_project_and_asks_only_for_its_inputs(assets):
     assert [template["playbook"] for template in assets["job_templates"]] == [
-        FAILOVER_PLAYBOOK, FAILOVER_PLAYBOOK, HEALTH_PLAYBOOK, STATUS_PLAYBOOK, ABORT_PLAYBOOK]
+        FAILOVER_PLAYBOOK, FAILOVER_PLAYBOOK, HEALTH_PLAYBOOK, STATUS_PLAYBOOK, FAILBACK_PLAYBOOK, ABORT_PLAYBOOK]
     for template in assets["job_templates"]:
         assert os.path.isfile(os.path.join(REPO_ROOT, template["playbook"])), template["name"]
         accepted = playbook_inputs(template["playbook"])
@@ -182,7 +217,9 @@ def test_the_input_check_sees_imported_playbooks():
     assert {"failed_host_id", "failed_host_regions", "force"} <= playbook_inputs(FAILOVER_PLAYBOOK)
     assert {"aws_regions", "auto_failover", "failed_host_regions"} <= playbook_inputs(HEALTH_PLAYBOOK)
     assert "failed_host_id" in playbook_inputs(STATUS_PLAYBOOK) and "force" not in playbook_inputs(STATUS_PLAYBOOK)
-    assert {"failed_host_id", "abort_reason"} <= playbook_inputs(ABORT_PLAYBOOK) and "force" not in playbook_inputs(ABORT_PLAYBOOK)
+    assert {"failed_host_id", "abort_reason", "failback"} <= playbook_inputs(ABORT_PLAYBOOK) and "force" not in playbook_inputs(ABORT_PLAYBOOK)
+    assert {"failed_host_id", "instance_ids", "aws_region"} <= playbook_inputs(FAILBACK_PLAYBOOK)
+    assert "force" not in playbook_inputs(FAILBACK_PLAYBOOK)
 
 
 def test_the_migration_status_template_shows_a_record_beside_a_running_failover(assets):

@@ -93,6 +93,11 @@ def start_failover(simulator, failed, access_key, extra=None):
     return start_playbook(simulator, "failover.yml", variables, env={"AWS_ACCESS_KEY_ID": access_key})
 
 
+def abort_as_alice(run_playbook, variables, access_key):
+    """abort.yml asked by alice (USER); LOGNAME keeps Ansible's own local user real (it reads LOGNAME first), so "~alice" is never expanded."""
+    return run_playbook("abort.yml", variables, env={"AWS_ACCESS_KEY_ID": access_key, "USER": "alice", "LOGNAME": getpass.getuser()})
+
+
 def first_stop_sent(simulator, access_key):
     return wait_for(lambda: stopped_by(simulator, access_key), timeout=120)
 
@@ -107,9 +112,7 @@ def test_abort_playbook_cancels_a_running_failover_cleanly(simulator, migration_
     running = start_failover(simulator, failed, "AKIACANCELRUN", {"notification_topic_arn": topic_arn})
     assert first_stop_sent(simulator, "AKIACANCELRUN"), finish_playbook(running)
 
-    abort = run_playbook("abort.yml", {"failed_host_id": failed, "abort_reason": '"app team keeps the rest"'},
-                         # LOGNAME keeps Ansible's own local user real (it reads LOGNAME first), so "~alice" is never expanded.
-                         env={"AWS_ACCESS_KEY_ID": "AKIACANCELABORT", "USER": "alice", "LOGNAME": getpass.getuser()})
+    abort = abort_as_alice(run_playbook, {"failed_host_id": failed, "abort_reason": '"app team keeps the rest"'}, "AKIACANCELABORT")
     outcome = finish_playbook(running)
 
     assert abort.returncode == 0, abort

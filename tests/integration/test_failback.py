@@ -22,6 +22,7 @@ from support_runs import assert_record_consistent
 from support_runs import key_calls
 from support_runs import kill_group
 from support_runs import wait_for
+from test_cancel import abort_as_alice
 
 FAILBACK_KEY = "failback#%s"
 SUMMARY = "dedicated_hosts.failover.host_failback : Summary"
@@ -254,3 +255,77 @@ def test_a_failback_killed_mid_way_is_resumed_and_its_record_disturbs_no_failove
     assert release.returncode == 0, release
     released = simulator.client("ec2").describe_hosts(HostIds=allocated)["Hosts"]
     assert [host["State"] for host in released] == ["released"] * len(allocated)
+
+
+def stop_protection(simulator, instance_id):
+    return simulator.client("ec2").describe_instance_attribute(InstanceId=instance_id, Attribute="disableApiStop")["DisableApiStop"]["Value"]
+
+
+def test_an_instance_protected_since_the_failover_goes_back_and_is_protected_again(simulator, migration_table, run_playbook):
+    spec = world([failed_host(), pool_host()], [on_failed("web"), on_failed("guarded")])
+    ids = failed_over(simulator, run_playbook, spec)
+    failed = ids["hosts"]["failed"]
+    guarded, web = ids["instances"]["guarded"], ids["instances"]["web"]
+    simulator.client("ec2").modify_instance_attribute(InstanceId=guarded, DisableApiStop={"Value": True})
+    simulator.control.reset_calls()
+
+    result = run_playbook("failback.yml", {"failed_host_id": failed}, env=dict(JSON_RESULTS, AWS_ACCESS_KEY_ID="AKIAFAILBACKGUARD"))
+
+    assert result.returncode == 0, result
+    view = instance_view(simulator, [guarded, web])
+    assert (view[guarded][:2], view[web][:2]) == (("running", failed), ("running", failed))
+    assert (stop_protection(simulator, guarded), stop_protection(simulator, web)) == (True, False)
+    changes = [(action, ids) for action, _code, ids in key_calls(simulator, "AKIAFAILBACKGUARD", actions=("ModifyInstanceAttribute",))]
+    assert changes == [("ModifyInstanceAttribute", (guarded,))] * 2  # lifted, then restored; web's never touched
+    entry = read_record(simulator, FAILBACK_KEY % failed)["InstanceMigrations"][guarded]
+    assert (entry["status"], entry["stopProtectionLifted"]) == ("success", False)
+    assert any(line.startswith(guarded) and "stop protection was lifted for the move and restored" in line for line in summary(result))
+
+
+def test_abort_cancels_a_running_failback_and_only_an_explicit_failback_resumes_it(simulator, migration_table, run_playbook):
+    # Stops of about 3 s, one instance at a time: slow enough for the cancel to come half-way.
+    spec = world([failed_host(), pool_host()], [on_failed("web", count=6, system_status="ok")],
+                 latency={"stop": 300, "start": 100, "force_stop": 100, "jitter": 0.2})
+    ids = failed_over(simulator, run_playbook, spec)
+    failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
+    instances = sorted(ids["instances"].values())
+    failover_record = read_record(simulator, failed)
+    nothing = run_playbook("abort.yml", {"failed_host_id": failed, "failback": "true"})
+    assert nothing.returncode != 0 and "nothing to cancel: there is no failback record for host %s" % failed in nothing.output, nothing
+    variables = {"failed_host_id": failed, "poll_interval": "0.1", "failover_concurrency": "1", "force_stop_after": "30"}
+    running = start_playbook(simulator, "failback.yml", variables, env={"AWS_ACCESS_KEY_ID": "AKIAFAILBACKSLOW"})
+    assert wait_for(lambda: key_calls(simulator, "AKIAFAILBACKSLOW", actions=("StopInstances",)), 120), finish_playbook(running)
+
+    abort = abort_as_alice(run_playbook, {"failed_host_id": failed, "failback": "true", "abort_reason": '"keep them on the pool"'},
+                           "AKIAFAILBACKABORT")
+    outcome = finish_playbook(running)
+
+    assert abort.returncode == 0, abort
+    assert "to stop the failback to %s" % failed in abort.stdout
+    assert outcome.returncode != 0, outcome
+    assert "Failback to %s cancelled: cancel requested by alice@" % failed in outcome.output, outcome
+    assert "keep them on the pool; " in " ".join(outcome.output.split()), outcome
+    record = read_record(simulator, FAILBACK_KEY % failed)
+    assert record["State"] == "cancelled" and record["CancelRequest"]["runId"] == record["RunId"]
+    assert_record_consistent(record)
+    # Every instance in the state it had, on one host: back once its stop was sent, else untouched where the failover put it.
+    stopped = moved_ids(key_calls(simulator, "AKIAFAILBACKSLOW", actions=("StopInstances",)))
+    left = [instance_id for instance_id in instances if instance_id not in stopped]
+    assert stopped and left
+    view = instance_view(simulator, instances)
+    assert dict((instance_id, view[instance_id][:2]) for instance_id in instances) == dict(
+        (instance_id, ("running", failed if instance_id in stopped else pool)) for instance_id in instances)
+    entries = record["InstanceMigrations"]
+    assert sorted(instance_id for instance_id in instances if entries[instance_id]["status"] == "success") == stopped
+    assert all(entries[instance_id]["status"] == "pending" for instance_id in left), entries
+    assert record["SuccessfulMigrations"] == len(stopped)
+    assert read_record(simulator, failed) == failover_record
+
+    resumed = run_playbook("failback.yml", {"failed_host_id": failed})
+
+    assert resumed.returncode == 0, resumed
+    view = instance_view(simulator, instances)
+    assert [view[instance_id][:2] for instance_id in instances] == [("running", failed)] * len(instances)
+    record = read_record(simulator, FAILBACK_KEY % failed)
+    assert (record["State"], record["SuccessfulMigrations"]) == ("complete", len(instances))
+    assert_record_consistent(record)

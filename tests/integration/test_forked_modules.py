@@ -73,18 +73,29 @@ def test_the_tasks_environment_keyword_reaches_the_forked_module(simulator, migr
     assert result["found"] is False and result["failed"] is False
 
 
-def test_a_long_move_shows_its_progress_while_it_runs(simulator, migration_table, run_playbook):
+def long_move(simulator, run_playbook, extra_vars=None):
+    """Fail over a host of three instances that take about a second to move; returns the move task's output, the
+    progress lines in it and the failed host."""
     ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=3)], latency={"stop": 800, "start": 400, "jitter": 0}))
     failed = ids["hosts"]["failed"]
-
-    result = run_playbook("failover.yml", {"failed_host_id": failed})
-
+    result = run_playbook("failover.yml", dict(extra_vars or {}, failed_host_id=failed))
     assert result.returncode == 0, result
     task = "TASK [dedicated_hosts.failover.host_failover : %s]" % MOVE_TASK
     move_output = result.stdout[result.stdout.index(task):]
     move_output = move_output[:move_output.index("\nTASK [")]
-    lines = [line for line in move_output.splitlines() if line.startswith("  %s: " % failed)]
+    return move_output, [line for line in move_output.splitlines() if line.startswith("  %s: " % failed)], failed
+
+
+def test_a_long_move_shows_its_progress_while_it_runs(simulator, migration_table, run_playbook):
+    move_output, lines, failed = long_move(simulator, run_playbook)
     # Shown before the task's own result, while the instances were moving; the last one says how it ended.
     assert len(lines) >= 2 and "moving:" in lines[0], move_output
     assert move_output.index(lines[0]) < move_output.index("changed: [%s]" % failed)
     assert re.search(r": 3/3 instances done \(3 success\) after \d+ s$", lines[-1]), lines
+
+
+def test_failover_progress_false_shows_no_progress_line(simulator, migration_table, run_playbook):
+    # As the command line and an AWX survey give it: the string "false".
+    move_output, lines, failed = long_move(simulator, run_playbook, {"failover_progress": "false"})
+    assert "changed: [%s]" % failed in move_output
+    assert lines == [], move_output

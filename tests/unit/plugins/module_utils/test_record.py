@@ -822,6 +822,26 @@ def test_nothing_to_cancel_is_a_clear_error(dynamodb, clock, situation, message)
     assert message in raised.value.message and raised.value.message.startswith("nothing to cancel: ")
 
 
+@pytest.mark.parametrize("situation, message", [
+    ("no record", "nothing to cancel: there is no failback record for host %s" % HOST),
+    ("finished", "nothing to cancel: the failback to host %s is not running (its record is complete, last run run-a)" % HOST),
+    ("expired", "nothing to cancel: no live run holds the lease of the failback to host %s (its run run-a stopped renewing it); "
+                "a failback that was killed is resumed by running failback.yml again" % HOST),
+])
+def test_nothing_to_cancel_names_the_failback_of_a_failback_record(dynamodb, clock, situation, message):
+    key = "failback#" + HOST
+    if situation != "no record":
+        record = make(dynamodb, clock, host=key)
+        record.acquire(30)
+        if situation == "finished":
+            record.finalize()
+        else:
+            clock.advance(30 + 3 + 0.1)
+    with pytest.raises(NotFoundError) as raised:
+        request_cancel(dynamodb, TABLE, key, "alice@bastion", now=clock.wall)
+    assert raised.value.message == message
+
+
 def test_a_cancel_request_is_read_at_most_once_a_second(dynamodb, clock):
     calls = []
     record = make(dynamodb, clock, client=CountingClient(dynamodb, calls))

@@ -13,6 +13,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import PROGRESS_FILE_ENV
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from ansible_collections.dedicated_hosts.failover.plugins.modules import instance_placement
 
@@ -164,3 +165,23 @@ def test_an_unknown_option_is_refused_before_any_call(simulator, capsys):
     assert result["failed"] is True
     assert "Unsupported parameters" in result["msg"] and "concurency" in result["msg"]
     assert simulator.control.calls()["total"] == 0
+
+
+def test_progress_lines_are_written_by_default_and_none_with_progress_false(simulator, capsys, tmp_path, monkeypatch):
+    progress_file = tmp_path / "progress"
+    monkeypatch.setenv(PROGRESS_FILE_ENV, str(progress_file))
+    ids = world(simulator)
+    failed = ids["hosts"]["failed"]
+
+    result = run_module(args(simulator, ids), capsys)
+    assert result["summary"]["success"] == 3, result
+    lines = progress_file.read_text().splitlines()
+    assert lines[-1].startswith("%s: 3/3 instances done (3 success) after " % failed), lines
+    assert any("moving:" in line for line in lines), lines
+
+    # A second host's move with the lines off: the same move and result, and nothing written.
+    progress_file.unlink()
+    ids = world(simulator)
+    quiet = run_module(args(simulator, ids, progress=False), capsys)
+    assert quiet["summary"]["success"] == 3 and quiet["changed"] is True, quiet
+    assert not progress_file.exists()

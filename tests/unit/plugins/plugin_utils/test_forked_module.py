@@ -144,3 +144,21 @@ def test_while_running_is_called_until_the_child_exits():
     answer = forked_module.run_in_fork("signal_probe", b"sleep", while_running=lambda: calls.append(1))
     assert answer["rc"] == 0, answer
     assert len(calls) >= 1
+
+
+def test_the_worker_looks_soon_after_the_fork_then_backs_off_to_half_a_second(monkeypatch):
+    # Most module runs last a fraction of a second: a first look after a fixed half second would cost each that much.
+    waits = []
+    real_sleep = forked_module.time.sleep
+
+    def recorded_sleep(seconds):
+        waits.append(seconds)  # the parent's list: the child records into its own copy
+        real_sleep(seconds)
+
+    monkeypatch.setattr(forked_module.time, "sleep", recorded_sleep)
+    answer = forked_module.run_in_fork("signal_probe", b"sleep", while_running=lambda: None)
+
+    assert answer["rc"] == 0, answer
+    assert waits[0] == forked_module.FIRST_WATCH_SECONDS < forked_module.WATCH_SECONDS
+    assert waits[1:] == [min(forked_module.WATCH_SECONDS, earlier * 2) for earlier in waits[:-1]]
+    assert waits[-1] == forked_module.WATCH_SECONDS  # the probe sleeps 1.2 s: long enough to reach the cap
