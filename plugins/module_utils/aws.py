@@ -1,11 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 dedicated_hosts.failover contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""AWS client support shared by the engine: retries on throttling for every call, error codes, pagination.
+"""AWS client support shared by the engine: retries on throttling for every call, error codes, error handling, pagination.
 
 The engine takes boto3 clients (from ``AnsibleAWSModule.client`` or from tests) and wraps them here, so
 that every call it makes is retried on throttling and transient errors, DynamoDB's and SNS's codes
-included (amazon.aws's default list has neither).
+included (amazon.aws's default list has neither). The error codes the engine acts on are listed here once
+(THROTTLING_CODES, the NotFound codes of each kind of resource), and ``aws_errors`` is the one place a botocore
+error becomes the engine's error (``missing_returns`` for a read that treats a missing resource as no result).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -13,10 +15,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import functools
 import json
 import os
 import threading
 import time
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import Iterable
+from typing import Iterator
+from typing import List
+from typing import Optional
 
 try:
     import fcntl
@@ -32,17 +42,29 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import AwsApiError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 
-# Added to AWSRetry's own list (RequestLimitExceeded, Unavailable, ServiceUnavailable, InternalFailure,
-# InternalError, TooManyRequestsException, Throttling).
-EXTRA_RETRY_CODES = (
-    "ProvisionedThroughputExceededException",  # DynamoDB
+# The throttling and transient codes of every service the engine calls, the one list: every call retries them
+# (AWSRetry's own list holds the first seven; DynamoDB's and SNS's codes are not in it), and placement's retry
+# passes and batch splitting treat them as passing.
+THROTTLING_CODES = (
+    "RequestLimitExceeded",
+    "Throttling",
+    "TooManyRequestsException",
+    "Unavailable",
+    "ServiceUnavailable",
+    "InternalError",
+    "InternalFailure",
     "ThrottlingException",  # DynamoDB and others
+    "EC2ThrottledException",
+    "ProvisionedThroughputExceededException",  # DynamoDB
     "InternalServerError",  # DynamoDB
     "Throttled",  # SNS (HTTP 429)
     "KMSThrottlingException",  # SNS with an encrypted topic
-    "EC2ThrottledException",
 )
+# The codes that say a named resource does not exist, one list per kind of resource.
+HOST_NOT_FOUND_CODES = ("InvalidHostID.NotFound", "InvalidHostId.NotFound")
+TABLE_NOT_FOUND_CODES = ("ResourceNotFoundException",)
 # EC2's request bucket for describe calls (maximum, refill per second): client-side buckets keep within it.
 DESCRIBE_RATE_LIMIT = (100, 20.0)
 RETRIES = 10  # attempts in all, as AWSRetry counts them
@@ -50,48 +72,83 @@ RETRY_DELAY = 0.5
 RETRY_MAX_DELAY = 15
 
 
-def retry_decorator(retries=None, delay=None, max_delay=None, extra_codes=()):
-    """AWSRetry's jittered backoff with the collection's extra throttling codes (module defaults when not given)."""
+def retry_decorator() -> Callable:
+    """AWSRetry's jittered backoff on THROTTLING_CODES, with the bounds above (read at each call: tests lower them)."""
     return AWSRetry.jittered_backoff(
-        retries=RETRIES if retries is None else retries,
-        delay=RETRY_DELAY if delay is None else delay,
-        max_delay=RETRY_MAX_DELAY if max_delay is None else max_delay,
-        catch_extra_error_codes=list(EXTRA_RETRY_CODES) + list(extra_codes),
+        retries=RETRIES, delay=RETRY_DELAY, max_delay=RETRY_MAX_DELAY, catch_extra_error_codes=list(THROTTLING_CODES),
     )
 
 
-def retrying(client):
+def retrying(client: Any) -> RetryingBotoClientWrapper:
     """Wrap a boto3 client so that ``client.op(..., aws_retry=True)`` retries; wrapping twice is a no-op."""
     if isinstance(client, RetryingBotoClientWrapper):
         return client
     return RetryingBotoClientWrapper(client, retry_decorator())
 
 
-def error_code(error):
+def error_code(error: BaseException) -> Optional[str]:
     """AWS's error code of a botocore ClientError, or None for anything else."""
     response = getattr(error, "response", None) or {}
     return response.get("Error", {}).get("Code")
 
 
-def http_status(error):
+def http_status(error: BaseException) -> Optional[int]:
+    """The HTTP status of a botocore ClientError, or None for anything else."""
     response = getattr(error, "response", None) or {}
     return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
 
 
-def chunks(items, size):
+def chunks(items: List[Any], size: int) -> List[List[Any]]:
     """``items`` (a list) in consecutive lists of at most ``size``: one request's worth each."""
     return [items[start:start + size] for start in range(0, len(items), size)]
 
 
-def api_error(error, operation, message=None):
+def api_error(error: BaseException, operation: str, message: Optional[str] = None, **details: Any) -> AwsApiError:
     """An AwsApiError for a botocore error, naming the operation and AWS's code and message."""
     code = error_code(error)
     aws_message = (getattr(error, "response", None) or {}).get("Error", {}).get("Message") or str(error)
-    text = message or "%s failed" % operation
-    return AwsApiError("%s: %s (%s)" % (text, aws_message, code or type(error).__name__), code=code, operation=operation)
+    text = message or f"{operation} failed"
+    return AwsApiError(f"{text}: {aws_message} ({code or type(error).__name__})", code=code, operation=operation, **details)
 
 
-def paginate(client, operation, **params):
+@contextlib.contextmanager
+def aws_errors(operation: str, message: Optional[str] = None, not_found_codes: Iterable[str] = (),
+               not_found: Optional[Callable[[], NotFoundError]] = None, **details: Any) -> Iterator[None]:
+    """The one place a botocore ClientError becomes the engine's error, after amazon.aws's AWSErrorHandler.
+
+    A ClientError raised inside becomes ``not_found()`` (a NotFoundError) when its code is one of
+    ``not_found_codes``, else an AwsApiError naming ``operation`` (api_error, with ``message`` and ``details``).
+    A caller that handles some codes itself catches the AwsApiError and reads its ``code``.
+    """
+    try:
+        yield
+    except botocore.exceptions.ClientError as error:
+        if not_found is not None and error_code(error) in not_found_codes:
+            raise not_found() from error
+        raise api_error(error, operation, message, **details) from error
+
+
+def missing_returns(not_found_codes: Iterable[str], default: Callable[[], Any]) -> Callable:
+    """A decorator after amazon.aws's ``list_error_handler``: a read whose ClientError has one of ``not_found_codes``
+    (a resource it names does not exist) returns ``default()`` instead.
+
+    Any other error goes on unchanged: the modules report it with fail_json_aws and the inventory with fail_aws,
+    with all that botocore tells.
+    """
+    def decorate(read):
+        @functools.wraps(read)
+        def handler(*args, **kwargs):
+            try:
+                return read(*args, **kwargs)
+            except botocore.exceptions.ClientError as error:
+                if error_code(error) not in not_found_codes:
+                    raise
+                return default()
+        return handler
+    return decorate
+
+
+def paginate(client: Any, operation: str, **params: Any) -> Dict[str, Any]:
     """All pages of ``operation`` as one result; the whole pagination is retried on throttling."""
     raw = client.client if isinstance(client, RetryingBotoClientWrapper) else client
 
@@ -102,7 +159,8 @@ def paginate(client, operation, **params):
     return _all_pages()
 
 
-def is_client_error(error):
+def is_client_error(error: BaseException) -> bool:
+    """Whether ``error`` is a botocore ClientError (an answer from AWS, with a code)."""
     return isinstance(error, botocore.exceptions.ClientError)
 
 
@@ -111,12 +169,12 @@ def is_client_error(error):
 REQUEST_BUDGET_DIR_ENV = "DEDICATED_HOSTS_FAILOVER_REQUEST_BUDGET_DIR"
 
 
-def request_budget_file(region):
+def request_budget_file(region: Optional[str]) -> Optional[str]:
     """The file of the run's shared EC2 request buckets for ``region``, or None when the run has none."""
     folder = os.environ.get(REQUEST_BUDGET_DIR_ENV)
     if not folder or not os.path.isdir(folder):
         return None
-    return os.path.join(folder, "ec2-request-buckets-%s.json" % (region or "default"))
+    return os.path.join(folder, f"ec2-request-buckets-{region or 'default'}.json")
 
 
 class TokenBucket(object):

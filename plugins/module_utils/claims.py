@@ -29,7 +29,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import deserialize_item
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import get_record
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import scan_table
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import table_error
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import table_errors
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import ConflictError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import lost_error
@@ -77,22 +77,20 @@ def _transact(dynamodb, table, check, write):
     Raises RecordChanged or ClaimRefused for a failed condition; retried on DynamoDB's transaction conflicts.
     """
     for _attempt in range(WRITE_ATTEMPTS):
-        try:
-            retrying(dynamodb).transact_write_items(aws_retry=True, TransactItems=[check, write])
-            return
-        except Exception as error:  # botocore errors, whatever their class
-            code = error_code(error)
-            if code is None:
-                raise
-            if code != "TransactionCanceledException":
-                raise table_error(error, "TransactWriteItems", table)
-            reasons = [reason.get("Code") for reason in (getattr(error, "response", {}).get("CancellationReasons") or [])]
-            if reasons[:1] == ["ConditionalCheckFailed"]:
-                raise RecordChanged()
-            if reasons[1:2] == ["ConditionalCheckFailed"]:
-                raise ClaimRefused()
-            if "TransactionConflict" not in reasons:
-                raise table_error(error, "TransactWriteItems", table)
+        with table_errors("TransactWriteItems", table):  # what is re-raised here becomes the engine's error
+            try:
+                retrying(dynamodb).transact_write_items(aws_retry=True, TransactItems=[check, write])
+                return
+            except Exception as error:  # botocore errors, whatever their class
+                if error_code(error) != "TransactionCanceledException":
+                    raise
+                reasons = [reason.get("Code") for reason in (getattr(error, "response", {}).get("CancellationReasons") or [])]
+                if reasons[:1] == ["ConditionalCheckFailed"]:
+                    raise RecordChanged()
+                if reasons[1:2] == ["ConditionalCheckFailed"]:
+                    raise ClaimRefused()
+                if "TransactionConflict" not in reasons:
+                    raise
     raise ConflictError("the claims of the migration table %s kept conflicting under %d attempts" % (table, WRITE_ATTEMPTS))
 
 

@@ -15,13 +15,8 @@ __metaclass__ = type
 import time
 import uuid
 
-try:
-    import botocore
-except ImportError:
-    pass  # the modules report the missing library through AnsibleAWSModule
-
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import aws_errors
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import list_records
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import ALLOCATED_TAG
@@ -69,10 +64,8 @@ def _release_held(ec2, dynamodb, table, unused, described, records, kept, wall_c
     if not held:
         return []
     try:
-        try:
+        with aws_errors("ReleaseHosts", f"releasing {', '.join(held)} failed"):
             response = ec2.release_hosts(aws_retry=True, HostIds=held)
-        except botocore.exceptions.ClientError as error:
-            raise api_error(error, "ReleaseHosts", "releasing %s failed" % ", ".join(held))
     finally:
         for host_id in held:
             claims.end_release_claim(dynamodb, table, host_id, run_id)

@@ -5,7 +5,7 @@
 
 Here: plain Python values to and from DynamoDB's typed attribute values (``plain``, ``storable``, ``serialize``,
 ``serialize_item``, ``deserialize_item``), the UpdateItem expression builder (``Update``), table calls with retries
-and their errors (``call_table``, ``scan_table``, ``ConditionFailed``, ``table_error``), and the reads every
+and their errors (``call_table``, ``scan_table``, ``ConditionFailed``, ``table_errors``), and the reads every
 reader shares: ``get_record`` and ``list_records`` (records normalised by schema.py; pool-host claims, the
 ``claim#`` items, left out). Not here: what a record holds (schema.py), the lease (lease.py), one run's writes
 (record.py), claims (claims.py).
@@ -24,7 +24,8 @@ try:
 except ImportError:
     pass  # the modules report the missing library through AnsibleAWSModule
 
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import TABLE_NOT_FOUND_CODES
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import aws_errors
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
@@ -175,14 +176,12 @@ def is_conditional_failure(error):
     return error_code(error) == "ConditionalCheckFailedException"
 
 
-def table_error(error, operation, table):
-    """A NotFoundError for a missing table, else an AwsApiError."""
-    if error_code(error) == "ResourceNotFoundException":
-        return NotFoundError(
-            "DynamoDB table %s not found (create it with playbooks/setup.yml or pass the right table/table_region)" % table,
-            table=table,
-        )
-    return api_error(error, operation)
+def table_errors(operation, table):
+    """aws_errors for a call on ``table``: NotFoundError when the table does not exist, else AwsApiError."""
+    return aws_errors(operation, not_found_codes=TABLE_NOT_FOUND_CODES, not_found=lambda: NotFoundError(
+        f"DynamoDB table {table} not found (create it with playbooks/setup.yml or pass the right table/table_region)",
+        table=table,
+    ))
 
 
 class ConditionFailed(Exception):
@@ -192,14 +191,13 @@ class ConditionFailed(Exception):
 def call_table(client, table, operation, method, **params):
     """``client.method(TableName=table, **params)`` with retries; a failed condition raises ConditionFailed,
     a missing table NotFoundError and any other AWS error AwsApiError."""
-    try:
-        return getattr(retrying(client), method)(TableName=table, aws_retry=True, **params)
-    except Exception as error:  # botocore errors, whatever their class
-        if is_conditional_failure(error):
-            raise ConditionFailed()
-        if error_code(error) is None:
+    with table_errors(operation, table):
+        try:
+            return getattr(retrying(client), method)(TableName=table, aws_retry=True, **params)
+        except Exception as error:  # botocore errors, whatever their class
+            if is_conditional_failure(error):
+                raise ConditionFailed()
             raise
-        raise table_error(error, operation, table)
 
 
 def scan_table(dynamodb_client, table, expression, values, names=None):
@@ -207,12 +205,8 @@ def scan_table(dynamodb_client, table, expression, values, names=None):
     params = dict(TableName=table, FilterExpression=expression, ExpressionAttributeValues=values, ConsistentRead=True)
     if names:
         params["ExpressionAttributeNames"] = names
-    try:
+    with table_errors("Scan", table):
         result = paginate(retrying(dynamodb_client), "scan", **params)
-    except Exception as error:  # botocore errors, whatever their class
-        if error_code(error) is None:
-            raise
-        raise table_error(error, "Scan", table)
     return [deserialize_item(raw) for raw in result.get("Items", [])]
 
 

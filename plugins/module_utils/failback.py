@@ -32,6 +32,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseHeldError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import describe_host
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILBACK_RECORD
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import record_key
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
@@ -93,7 +94,7 @@ def original_host_health(ec2, host):
 
 def check_original_host(ec2, host_id):
     """The original host's DescribeHosts entry, once it is ``available`` and healthy; refused with the reason otherwise."""
-    host = health.describe_hosts(ec2, host_ids=[host_id])[0]
+    host = describe_host(ec2, host_id)
     health_class, reasons = original_host_health(ec2, host)
     if host.get("State") != "available" or health_class != health.HEALTHY:
         raise InvalidInputError(

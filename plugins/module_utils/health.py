@@ -18,12 +18,7 @@ __metaclass__ = type
 import datetime
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # the modules report the missing library through AnsibleAWSModule
-
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import aws_errors
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import chunks
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
@@ -430,10 +425,8 @@ def turn_off_host_recovery(ec2, host, record=None, run_id=None, check_mode=False
     record.set_fields(**{RECOVERY_TURNED_OFF_FIELD: {"runId": run_id, "at": iso_time(utc_now()), "previous": "on"}})
     record.heartbeat()
     record.fence()
-    try:
+    with aws_errors("ModifyHosts", f"turning AWS host recovery off on {host_id} failed; nothing has been stopped"):
         result = ec2.modify_hosts(aws_retry=True, HostIds=[host_id], HostRecovery="off")
-    except botocore.exceptions.ClientError as error:
-        raise api_error(error, "ModifyHosts", "turning AWS host recovery off on %s failed; nothing has been stopped" % host_id)
     for failure in result.get("Unsuccessful") or []:
         problem = failure.get("Error") or {}
         raise AwsApiError("ModifyHosts refused to turn AWS host recovery off on %s: %s (%s); nothing has been stopped"

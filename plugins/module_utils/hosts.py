@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Dedicated Host facts shared by the planner, the settlement, the cleanup and the health check.
 
-Here: reading hosts and their instances from EC2 (``describe_hosts``, ``describe_host_instances``,
-``describe_failed_host``, ``find_pool_hosts``, ``hosts_for_tokens``, ``instances_on``), what a host's tags mean
+Here: reading hosts and their instances from EC2 (``describe_hosts``, the one DescribeHosts reader, which
+``describe_host``, ``describe_failed_host``, ``find_pool_hosts``, ``hosts_for_tokens`` and the health check call with
+their filters; ``describe_host_instances``, ``instances_on``), what a host's tags mean
 (``tag_dict``, ``matches_tags``, the FailoverFor and FailoverAllocatedFor tags, the tags a new host carries),
 AllocateHosts ClientTokens, Service Quotas names and hourly prices. No state-changing call. Not here: the
 placement plan (planner.py), what happens to the hosts after a failover (settlement.py), releasing unused hosts
@@ -16,14 +17,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
+from typing import Any
+from typing import Container
+from typing import Dict
+from typing import List
+from typing import Mapping
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
 
-try:
-    import botocore
-except ImportError:
-    pass  # the modules report the missing library through AnsibleAWSModule
-
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import HOST_NOT_FOUND_CODES
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import chunks
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import missing_returns
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.capacity import host_family
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
@@ -45,24 +50,26 @@ ALLOCATION_CAPACITY_CODES = ("InsufficientHostCapacity", "HostLimitExceeded")
 HOSTS_PAGE_SIZE = 500
 INSTANCES_PAGE_SIZE = 1000
 FILTER_VALUES_MAX = 200
-NOT_FOUND_CODES = ("InvalidHostID.NotFound", "InvalidHostId.NotFound")
 LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
 
 
-def client_token(failed_host_id, version, group=0):
+Host = Dict[str, Any]  # a DescribeHosts entry, as EC2 names its fields
+
+
+def client_token(failed_host_id: str, version: int, group: int = 0) -> str:
     """The AllocateHosts ClientToken of a plan version (``failover-<host>-v<n>``, ``-<k>`` for a further group)."""
-    token = "failover-%s-v%d" % (failed_host_id, version)
+    token = f"failover-{failed_host_id}-v{version:d}"
     if group:
-        token += "-%d" % (group + 1)
+        token += f"-{group + 1:d}"
     return token[:CLIENT_TOKEN_MAX]
 
 
-def quota_name(family):
+def quota_name(family: str) -> str:
     """The Service Quotas quota (Amazon EC2) that caps the Dedicated Hosts of ``family`` in a region."""
-    return "Running Dedicated %s Hosts" % family
+    return f"Running Dedicated {family} Hosts"
 
 
-def hourly_prices(prices):
+def hourly_prices(prices: Optional[Mapping[str, Any]]) -> Dict[str, float]:
     """``host_hourly_prices`` checked: {family: USD per hour >= 0}; prices vary by region and change, none are built in."""
     checked = {}
     for family, price in (prices or {}).items():
@@ -71,13 +78,13 @@ def hourly_prices(prices):
         except (TypeError, ValueError):
             value = -1.0
         if not value >= 0 or value == float("inf"):
-            raise InvalidInputError("host_hourly_prices: the price of %s must be a number of USD per hour, 0 or more, got %r"
-                                    % (family, price), value=price)
+            raise InvalidInputError(f"host_hourly_prices: the price of {family} must be a number of USD per hour, 0 or more, got {price!r}",
+                                    value=price)
         checked[str(family)] = value
     return checked
 
 
-def host_entry(host, role, prices, family=None):
+def host_entry(host: Host, role: str, prices: Mapping[str, float], family: Optional[str] = None) -> Dict[str, Any]:
     """One host of the plan: its reservation and, for a new host, its allocation time and hourly price class.
 
     A new host is on-demand unless it holds a reservation; its price is the operator's ``host_hourly_prices`` figure
@@ -93,32 +100,32 @@ def host_entry(host, role, prices, family=None):
     return entry
 
 
-def allocation_time(host):
+def allocation_time(host: Host) -> str:
     """When EC2 allocated ``host`` (ISO 8601 UTC); now when it does not say yet."""
     return iso_time(host.get("AllocationTime") or time.time())
 
 
-def tag_dict(resource):
+def tag_dict(resource: Mapping[str, Any]) -> Dict[str, str]:
     """A resource's ``Tags`` list as ``{key: value}``."""
     return dict((tag["Key"], tag["Value"]) for tag in resource.get("Tags") or [])
 
 
-def host_options(defaults, options):
+def host_options(defaults: Mapping[str, Any], options: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, str]]:
     """``defaults`` updated with the given options (None counts as not given), and the reserved tags as strings."""
     merged = dict(defaults)
     merged.update((key, value) for key, value in options.items() if value is not None)
     if int(merged["max_new_hosts"]) < 0:
-        raise InvalidInputError("max_new_hosts must be 0 or more, got %r" % merged["max_new_hosts"])
+        raise InvalidInputError(f"max_new_hosts must be 0 or more, got {merged['max_new_hosts']!r}")
     return merged, dict((str(key), str(value)) for key, value in (merged["reserved_tags"] or {}).items())
 
 
-def matches_tags(host, reserved_tags):
+def matches_tags(host: Host, reserved_tags: Mapping[str, Any]) -> bool:
     """Whether a host carries every reserved tag with its value (compared here: EC2 filters keys only)."""
     tags = tag_dict(host)
     return all(key in tags and tags[key] == str(value) for key, value in reserved_tags.items())
 
 
-def cost_allocation_tags(host, reserved_tags):
+def cost_allocation_tags(host: Host, reserved_tags: Mapping[str, str]) -> List[Dict[str, str]]:
     """The failed host's user tags a replacement keeps: all but the pool tags, ``aws:`` ones and the failover's own."""
     return [
         {"Key": key, "Value": value}
@@ -127,7 +134,7 @@ def cost_allocation_tags(host, reserved_tags):
     ]
 
 
-def allocation_tags(failed_host_id):
+def allocation_tags(failed_host_id: str) -> List[Dict[str, str]]:
     """The tags every host a failover allocates carries from its creation: FailoverFor and FailoverAllocatedFor."""
     return [{"Key": FAILOVER_TAG, "Value": failed_host_id}, {"Key": ALLOCATED_TAG, "Value": failed_host_id}]
 
@@ -137,8 +144,16 @@ def _filter_list(filters):
             for name, values in sorted(filters.items())]
 
 
-def describe_hosts(ec2, host_ids=None, filters=None, page_size=HOSTS_PAGE_SIZE):
-    """DescribeHosts, all pages; named hosts that do not exist raise NotFoundError naming them."""
+@missing_returns(HOST_NOT_FOUND_CODES, default=list)
+def _host_pages(ec2, params):
+    """Every page of one DescribeHosts; none when a named host does not exist (EC2 then fails the whole call)."""
+    return paginate(ec2, "describe_hosts", **params).get("Hosts", [])
+
+
+def describe_hosts(ec2: Any, host_ids: Optional[Sequence[str]] = None, filters: Optional[Mapping[str, Any]] = None,
+                   page_size: int = HOSTS_PAGE_SIZE) -> List[Host]:
+    """DescribeHosts, all pages, retried: the engine's one reader of hosts. Named hosts that do not exist raise
+    NotFoundError naming them; any other error is botocore's."""
     params = {}
     if host_ids:
         params["HostIds"] = list(host_ids)
@@ -146,23 +161,24 @@ def describe_hosts(ec2, host_ids=None, filters=None, page_size=HOSTS_PAGE_SIZE):
         params["MaxResults"] = page_size
     if filters:
         params["Filter"] = _filter_list(filters)
-    try:
-        hosts = paginate(ec2, "describe_hosts", **params).get("Hosts", [])
-    except botocore.exceptions.ClientError as error:
-        if error_code(error) not in NOT_FOUND_CODES:
-            raise
-        hosts = []
+    hosts = _host_pages(ec2, params)
     missing = sorted(set(host_ids or ()) - set(host["HostId"] for host in hosts))
     if missing:
-        raise NotFoundError("Dedicated Host(s) %s not found in this region (check the id and aws_region)" % ", ".join(missing), host_ids=missing)
+        raise NotFoundError(f"Dedicated Host(s) {', '.join(missing)} not found in this region (check the id and aws_region)",
+                            host_ids=missing)
     return hosts
+
+
+def describe_host(ec2: Any, host_id: str) -> Host:
+    """One named host's DescribeHosts entry; NotFoundError when EC2 does not know it."""
+    return describe_hosts(ec2, host_ids=[host_id])[0]
 
 
 def _instances(result):
     return [instance for reservation in result.get("Reservations", []) for instance in reservation.get("Instances", [])]
 
 
-def describe_host_instances(ec2, host_ids, page_size=INSTANCES_PAGE_SIZE):
+def describe_host_instances(ec2: Any, host_ids: Sequence[str], page_size: int = INSTANCES_PAGE_SIZE) -> List[Dict[str, Any]]:
     """Every live instance on (or targeting) the given hosts, one paginated call per 200 hosts."""
     instances = []
     for chunk in chunks(sorted(host_ids), FILTER_VALUES_MAX):
@@ -175,18 +191,18 @@ def describe_host_instances(ec2, host_ids, page_size=INSTANCES_PAGE_SIZE):
     return instances
 
 
-def describe_failed_host(ec2, host_id):
+def describe_failed_host(ec2: Any, host_id: str) -> Host:
     """The failed host's DescribeHosts entry; NotFoundError when EC2 does not know it, InvalidInputError when released."""
-    host = describe_hosts(ec2, host_ids=[host_id])[0]
+    host = describe_host(ec2, host_id)
     if host.get("State") in RELEASED_STATES:
         raise InvalidInputError(
-            "Dedicated Host %s is %s: it has no instances left to fail over" % (host_id, host["State"]),
+            f"Dedicated Host {host_id} is {host['State']}: it has no instances left to fail over",
             host_id=host_id, state=host["State"],
         )
     return host
 
 
-def find_pool_hosts(ec2, availability_zone, reserved_tags, exclude=()):
+def find_pool_hosts(ec2: Any, availability_zone: str, reserved_tags: Mapping[str, str], exclude: Container[str] = ()) -> List[Host]:
     """Available hosts in the AZ carrying every reserved tag, by host id."""
     filters = {"availability-zone": [availability_zone], "state": ["available"]}
     if reserved_tags:
@@ -198,7 +214,7 @@ def find_pool_hosts(ec2, availability_zone, reserved_tags, exclude=()):
     )
 
 
-def hosts_for_tokens(ec2, tokens):
+def hosts_for_tokens(ec2: Any, tokens: Sequence[str]) -> List[Host]:
     """Hosts AllocateHosts already gave for any of these ClientTokens (released ones left out)."""
     if not tokens:
         return []
@@ -206,7 +222,7 @@ def hosts_for_tokens(ec2, tokens):
     return [host for host in hosts if host.get("State") not in RELEASED_STATES]
 
 
-def instances_on(ec2, host_ids):
+def instances_on(ec2: Any, host_ids: Sequence[str]) -> Dict[str, List[str]]:
     """``{host id: [instance ids]}`` of the live instances (running, stopped, ...) placed on or targeting each host."""
     found = dict((host_id, []) for host_id in host_ids)
     if not host_ids:
@@ -218,7 +234,10 @@ def instances_on(ec2, host_ids):
     return found
 
 
-def release_refusals(response):
+def release_refusals(response: Mapping[str, Any]) -> Dict[str, str]:
     """``{host id: "Code: Message"}`` of the hosts a ReleaseHosts answer lists as unsuccessful."""
-    return dict((entry.get("ResourceId"), "%s: %s" % ((entry.get("Error") or {}).get("Code"), (entry.get("Error") or {}).get("Message")))
-                for entry in response.get("Unsuccessful") or [])
+    refusals = {}
+    for entry in response.get("Unsuccessful") or []:
+        problem = entry.get("Error") or {}
+        refusals[entry.get("ResourceId")] = f"{problem.get('Code')}: {problem.get('Message')}"
+    return refusals

@@ -41,6 +41,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.transformation import c
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import capacity as host_room
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import DESCRIBE_RATE_LIMIT
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import THROTTLING_CODES
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import TokenBucket
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import chunks
@@ -57,6 +58,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks imp
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import POST_START_HOOK
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import PRE_STOP_HOOK
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import HookRunner
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import describe_host
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILBACK_RECORD
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILOVER_RECORD
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
@@ -128,17 +130,6 @@ RESOURCE_LIMITS = {
 }
 
 CAPACITY_CODES = ("InsufficientInstanceCapacity", "InsufficientCapacityOnHost", "InsufficientHostCapacity")
-THROTTLING_CODES = (
-    "RequestLimitExceeded",
-    "Throttling",
-    "ThrottlingException",
-    "EC2ThrottledException",
-    "TooManyRequestsException",
-    "Unavailable",
-    "ServiceUnavailable",
-    "InternalError",
-    "InternalFailure",
-)
 # Errors worth a bounded retry pass by the caller: capacity, throttling, and states that settle.
 RETRYABLE_CODES = CAPACITY_CODES + THROTTLING_CODES + ("IncorrectInstanceState", "InvalidInstanceState", "InvalidHostState")
 # Errors that concern the whole request, not one of its instances: a failed batch is not split for them.
@@ -1069,14 +1060,11 @@ MOVE_DEFAULTS = dict(
 def host_is_unreachable(ec2_client, host_id: str) -> bool:
     """Whether the failed host is under-assessment, so that its instances are force-stopped at once."""
     try:
-        hosts = retrying(ec2_client).describe_hosts(HostIds=[host_id], aws_retry=True).get("Hosts", [])
-    except Exception as error:
-        if not is_client_error(error) or error_code(error) not in ("InvalidHostID.NotFound", "InvalidHostId.NotFound"):
-            raise
-        hosts = []
-    if not hosts:
-        raise NotFoundError(f"failed host {host_id} was not found; set force_stop_immediately to move its instances anyway", host_id=host_id)
-    return hosts[0].get("State") in UNREACHABLE_HOST_STATES
+        host = describe_host(retrying(ec2_client), host_id)
+    except NotFoundError:
+        raise NotFoundError(f"failed host {host_id} was not found; set force_stop_immediately to move its instances anyway",
+                            host_id=host_id) from None
+    return host.get("State") in UNREACHABLE_HOST_STATES
 
 
 def count_retry(record: MigrationRecord, placements: Iterable[Dict[str, Any]]) -> None:

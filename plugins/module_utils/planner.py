@@ -19,19 +19,14 @@ __metaclass__ = type
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # the modules report the missing library through AnsibleAWSModule
-
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import capacity
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import preflight
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import aws_errors
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.capacity import host_family
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import get_record
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import AwsApiError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import CapacityError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
@@ -427,17 +422,17 @@ class ReplacementPlanner(object):
             self.record.heartbeat()  # planning can take long on a slow API: renew if due, then fence
             self.record.fence()
             try:
-                response = self.ec2.allocate_hosts(aws_retry=True, **params)
-            except botocore.exceptions.ClientError as error:
-                code = error_code(error)
-                if code == "IdempotentParameterMismatch":
+                with aws_errors("AllocateHosts", f"allocating {quantity:d} Dedicated Host(s) failed"):
+                    response = self.ec2.allocate_hosts(aws_retry=True, **params)
+            except AwsApiError as error:
+                if error.code == "IdempotentParameterMismatch":
                     raise _ParameterMismatch()
-                if code in ALLOCATION_CAPACITY_CODES and attempt + 1 < attempts:
+                if error.code in ALLOCATION_CAPACITY_CODES and attempt + 1 < attempts:
                     self._wait(min(delay * (2 ** attempt), MAX_ALLOCATION_RETRY_WAIT))
                     continue
-                if code in ALLOCATION_CAPACITY_CODES:
-                    raise self._capacity_error(code, config, quantity, attempts)
-                raise api_error(error, "AllocateHosts", "allocating %d Dedicated Host(s) failed" % quantity)
+                if error.code in ALLOCATION_CAPACITY_CODES:
+                    raise self._capacity_error(error.code, config, quantity, attempts)
+                raise
             self.changed = True
             return list(response.get("HostIds") or [])
         raise AssertionError("unreachable")
@@ -603,10 +598,8 @@ class ReplacementPlanner(object):
         if untagged:
             self.record.heartbeat()
             self.record.fence()
-            try:
+            with aws_errors("CreateTags", f"tagging pool hosts {', '.join(untagged)} failed"):
                 self.ec2.create_tags(aws_retry=True, Resources=untagged, Tags=[{"Key": FAILOVER_TAG, "Value": self.failed_host_id}])
-            except botocore.exceptions.ClientError as error:
-                raise api_error(error, "CreateTags", "tagging pool hosts %s failed" % ", ".join(untagged))
             self.changed = True
 
     def _store(self, plan, new_ids, held):

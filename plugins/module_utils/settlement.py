@@ -14,17 +14,12 @@ __metaclass__ = type
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # the modules report the missing library through AnsibleAWSModule
-
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import api_error
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import aws_errors
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.capacity import host_family
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import get_record
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import AwsApiError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import ALLOCATION_CAPACITY_CODES
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import CLIENT_TOKEN_MAX
@@ -34,6 +29,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts imp
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import allocation_tags
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import allocation_time
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import cost_allocation_tags
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import describe_host
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import describe_hosts
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import host_options
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import hosts_for_tokens
@@ -131,10 +127,8 @@ class Settlement(object):
 
     def _tag_host(self, method, operation, host_id, **params):
         """One tagging call on one host, its error reported with the operation and the host."""
-        try:
+        with aws_errors(operation, f"{operation} on {host_id} failed"):
             return getattr(self.ec2, method)(aws_retry=True, Resources=[host_id], **params)
-        except botocore.exceptions.ClientError as error:
-            raise api_error(error, operation, "%s on %s failed" % (operation, host_id))
 
     def _say(self, done, to_do):
         """One line of what the settlement did (or, in check mode, would do)."""
@@ -237,9 +231,10 @@ class Settlement(object):
             return True, None
         self._guard()
         try:
-            response = self.ec2.release_hosts(aws_retry=True, HostIds=[self.failed_host_id])
-        except botocore.exceptions.ClientError as error:
-            return False, "ReleaseHosts refused it: %s" % error_code(error)
+            with aws_errors("ReleaseHosts"):
+                response = self.ec2.release_hosts(aws_retry=True, HostIds=[self.failed_host_id])
+        except AwsApiError as error:
+            return False, f"ReleaseHosts refused it: {error.code}"
         refused = release_refusals(response)
         if self.failed_host_id in refused:
             return False, "ReleaseHosts refused it: %s" % refused[self.failed_host_id]
@@ -284,21 +279,21 @@ class Settlement(object):
                       TagSpecifications=[{"ResourceType": "dedicated-host", "Tags": tags}])
         self._guard()
         try:
-            host_ids = self.ec2.allocate_hosts(aws_retry=True, **params).get("HostIds") or []
-        except botocore.exceptions.ClientError as error:
-            code = error_code(error)
-            if code in ALLOCATION_CAPACITY_CODES:
-                self.notes.append("no spare allocated in place of %s: %s; raise the Service Quotas quota '%s' (Amazon EC2) "
-                                  "or retry later" % (pool_host["HostId"], code, quota_name(host_family(pool_host))))
-                return []
-            raise api_error(error, "AllocateHosts", "allocating a spare in place of %s failed" % pool_host["HostId"])
+            with aws_errors("AllocateHosts", f"allocating a spare in place of {pool_host['HostId']} failed"):
+                host_ids = self.ec2.allocate_hosts(aws_retry=True, **params).get("HostIds") or []
+        except AwsApiError as error:
+            if error.code not in ALLOCATION_CAPACITY_CODES:
+                raise
+            self.notes.append(f"no spare allocated in place of {pool_host['HostId']}: {error.code}; raise the Service Quotas "
+                              f"quota '{quota_name(host_family(pool_host))}' (Amazon EC2) or retry later")
+            return []
         self.changed = True
         return describe_hosts(self.ec2, host_ids=host_ids) if host_ids else []
 
     # ------------------------------------------------------------------ run
 
     def run(self):
-        self.host = describe_hosts(self.ec2, host_ids=[self.failed_host_id])[0]
+        self.host = describe_host(self.ec2, self.failed_host_id)
         attempted = self.planned is not None or bool(self.item.get("Plan")) or bool(self.item.get("InstanceMigrations"))
         if not attempted:
             self.notes.append("the failover stopped before it had a plan: nothing to settle")
@@ -312,7 +307,7 @@ class Settlement(object):
         consumed = set(settlement.get("consumedPoolHostIds") or []) | set(
             host_id for host_id, host in described.items() if self.reserved_tags and matches_tags(host, self.reserved_tags))
         for host_id in sorted(consumed - set(described)):  # consumed by an earlier settle of this failover
-            described.update((host["HostId"], host) for host in describe_hosts(self.ec2, host_ids=[host_id]))
+            described[host_id] = describe_host(self.ec2, host_id)
         tags = self._tag_outcome(outcome)
         retagged = self._retag([described[host_id] for host_id in used])
         returned = self._return_claims(sorted(held - received))

@@ -181,11 +181,13 @@ def test_a_stop_that_hangs_is_forced_after_force_stop_after(simulator, migration
 
 
 def test_a_second_run_is_refused_while_the_first_holds_the_lease(simulator, migration_table, tmp_path):
-    # A 6 s stop: the first run still holds the lease when the second, started once the lease is taken, gets to it,
-    # however slowly a loaded machine starts ansible-playbook.
-    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=2)], latency={"stop": 600, "force_stop": 600, "start": 200, "jitter": 0}))
+    # A 20 s stop: the first run still holds the lease when the second, started once the lease is taken, gets to it,
+    # however slowly a loaded machine starts ansible-playbook (6 s were not enough at a load of 10 on 2 cores).
+    ids = load(simulator, world([failed_host(), pool_host()], [on_failed("web", count=2)],
+                                latency={"stop": 2000, "force_stop": 2000, "start": 200, "jitter": 0}))
     failed = ids["hosts"]["failed"]
-    first = start_playbook(simulator, "failover.yml", {"failed_host_id": failed}, env={"AWS_ACCESS_KEY_ID": "AKIAFIRSTRUN"})
+    first = start_playbook(simulator, "failover.yml", {"failed_host_id": failed, "stop_timeout": "60"},
+                           env={"AWS_ACCESS_KEY_ID": "AKIAFIRSTRUN"})
     deadline = time.time() + 60
     while time.time() < deadline and not (read_record(simulator, failed) or {}).get("LeaseRunId"):
         time.sleep(0.2)

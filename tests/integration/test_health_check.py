@@ -233,7 +233,8 @@ def test_a_malformed_region_is_refused_before_any_aws_call(simulator, migration_
 
 def test_an_aws_health_retirement_event_fails_an_available_host_over_and_maintenance_only_reports(
         simulator, migration_table, run_playbook, tmp_path):
-    ids = load(simulator, world([pool_host("retiring"), pool_host("maintained"), pool_host("pool")],
+    # The two hosts the events name are in service, not in the pool: only "pool" can receive the instances.
+    ids = load(simulator, world([pool_host("retiring", tags={"Role": "App"}), pool_host("maintained", tags={"Role": "App"}), pool_host("pool")],
                                 [on_host("retiring", "web", count=2), on_host("maintained", "api")]))
     hosts, instances = ids["hosts"], ids["instances"]
     untouched = instance_view(simulator, [instances["api"]])

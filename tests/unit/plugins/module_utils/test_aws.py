@@ -10,9 +10,14 @@ __metaclass__ = type
 import os
 import time
 
+import botocore
 import pytest
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import aws
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import AwsApiError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+
+UNKNOWN_HOST = "h-0123456789abcdef0"
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +64,47 @@ def test_an_error_that_is_not_transient_is_not_retried(simulator):
     error = aws.api_error(caught.value, "DescribeHosts")
     assert error.code == "InvalidHostID.NotFound" and error.operation == "DescribeHosts"
     assert "DescribeHosts failed" in error.message
+
+
+def test_aws_errors_turns_a_not_found_code_into_the_callers_not_found_error(simulator):
+    client = aws.retrying(simulator.client("ec2"))
+
+    with pytest.raises(NotFoundError) as caught:
+        with aws.aws_errors("DescribeHosts", not_found_codes=aws.HOST_NOT_FOUND_CODES,
+                            not_found=lambda: NotFoundError("host gone", host_id=UNKNOWN_HOST)):
+            client.describe_hosts(HostIds=[UNKNOWN_HOST], aws_retry=True)
+
+    assert caught.value.message == "host gone"
+    assert caught.value.details == {"host_id": UNKNOWN_HOST}
+    assert aws.error_code(caught.value.__cause__) == "InvalidHostID.NotFound"
+
+
+def test_aws_errors_turns_any_other_client_error_into_an_aws_api_error_with_the_callers_details(simulator):
+    client = aws.retrying(simulator.client("ec2"))
+
+    with pytest.raises(AwsApiError) as caught:
+        with aws.aws_errors("DescribeHosts", "reading host-1 failed", not_found_codes=aws.HOST_NOT_FOUND_CODES,
+                            not_found=lambda: NotFoundError("host gone"), host_id="host-1"):
+            client.describe_hosts(HostIds=["host-1"], aws_retry=True)
+
+    assert caught.value.code == "InvalidHostID.Malformed"
+    assert caught.value.operation == "DescribeHosts"
+    assert caught.value.message.startswith("reading host-1 failed: ")
+    assert caught.value.message.endswith("(InvalidHostID.Malformed)")
+    assert caught.value.details["host_id"] == "host-1"
+
+
+def test_missing_returns_gives_the_default_for_a_not_found_code_and_lets_other_errors_through(simulator):
+    ec2 = simulator.client("ec2")
+
+    @aws.missing_returns(aws.HOST_NOT_FOUND_CODES, default=list)
+    def read(host_ids):
+        return ec2.describe_hosts(HostIds=host_ids)["Hosts"]
+
+    assert read([UNKNOWN_HOST]) == []
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        read(["host-1"])
+    assert aws.error_code(caught.value) == "InvalidHostID.Malformed"
 
 
 def test_paginate_retries_the_whole_pagination(simulator):
