@@ -20,6 +20,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import List
+from typing import Mapping
+from typing import Optional
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import is_client_error
@@ -35,6 +41,7 @@ HOOK_PHASES = (PRE_STOP_HOOK, POST_START_HOOK)
 # What a failing, timed-out or unreachable hook does to its instance (docs/operator-guide.md#hooks-around-the-move):
 # skip: the instance is left where it is, not stopped, with the hook's output as the reason (pre-stop only: after
 # the start the instance has already moved); fail: the instance fails; ignore: the move goes on as if it succeeded.
+HOOK_KINDS = ("pre_stop", "post_start")
 FAILURE_POLICIES = {"pre_stop": ("skip", "fail", "ignore"), "post_start": ("fail", "ignore")}
 DEFAULT_FAILURE_POLICY = {"pre_stop": "skip", "post_start": "fail"}
 DEFAULT_TIMEOUT = 300.0  # five minutes: a drain that takes longer is better handled by the operator than waited for
@@ -70,7 +77,8 @@ FINAL_STATUSES = {
 class Hook(object):
     """One configured hook: an SSM document run with its parameters, a timeout and a failure policy."""
 
-    def __init__(self, kind, document, parameters=None, timeout=None, on_failure=None):
+    def __init__(self, kind: str, document: str, parameters: Optional[Dict[str, List[str]]] = None, timeout: Optional[float] = None,
+                 on_failure: Optional[str] = None) -> None:
         self.kind = kind
         self.document = document
         self.parameters = parameters or {}
@@ -79,11 +87,12 @@ class Hook(object):
         self.phase = PRE_STOP_HOOK if kind == "pre_stop" else POST_START_HOOK
 
     @property
-    def label(self):
+    def label(self) -> str:
         return "%s hook %s" % (self.kind.replace("_", "-"), self.document)
 
 
-def hook_from_options(kind, document, parameters=None, timeout=None, on_failure=None):
+def hook_from_options(kind: str, document: Optional[str], parameters: Optional[Dict[str, Any]] = None, timeout: Optional[float] = None,
+                      on_failure: Optional[str] = None) -> Optional[Hook]:
     """A Hook for ``kind`` (pre_stop or post_start) from the module's options, or None without a document.
 
     Raises InvalidInputError (before any AWS call) for an empty document name, parameters that are not a mapping of
@@ -100,6 +109,21 @@ def hook_from_options(kind, document, parameters=None, timeout=None, on_failure=
     if timeout is not None and float(timeout) <= 0:
         raise InvalidInputError("%s_ssm_document_timeout must be greater than 0, got %s" % (kind, timeout), value=timeout)
     return Hook(kind, str(document).strip(), _ssm_parameters(kind, parameters), timeout, on_failure)
+
+
+def hooks_from_options(options: Mapping[str, Any]) -> Dict[str, Optional[Hook]]:
+    """The migration's ``pre_stop_hook`` and ``post_start_hook`` from instance_placement's hook options.
+
+    ``options`` holds ``hook_concurrency`` and, for each kind, ``<kind>_ssm_document``, ``<kind>_ssm_document_parameters``,
+    ``<kind>_ssm_document_timeout`` and ``<kind>_hook_failure``. Raises InvalidInputError (before any AWS call) as
+    hook_from_options() does, and for a ``hook_concurrency`` below 1.
+    """
+    concurrency = options["hook_concurrency"]
+    if concurrency < 1:
+        raise InvalidInputError(f"hook_concurrency must be at least 1, got {concurrency}", value=concurrency)
+    return {f"{kind}_hook": hook_from_options(kind, options[f"{kind}_ssm_document"], options[f"{kind}_ssm_document_parameters"],
+                                              options[f"{kind}_ssm_document_timeout"], options[f"{kind}_hook_failure"])
+            for kind in HOOK_KINDS}
 
 
 def _ssm_parameters(kind, parameters):
@@ -120,17 +144,17 @@ def _ssm_parameters(kind, parameters):
 class HookOutcome(object):
     """How a hook ended on one instance: ``status`` is success, failed, timeout or offline."""
 
-    def __init__(self, status, output="", command_id=None, reason=None):
+    def __init__(self, status: str, output: Optional[str] = "", command_id: Optional[str] = None, reason: Optional[str] = None) -> None:
         self.status = status
         self.output = (output or "").strip()[-OUTPUT_CHARS:]
         self.command_id = command_id
         self.reason = reason
 
     @property
-    def succeeded(self):
+    def succeeded(self) -> bool:
         return self.status == SUCCESS
 
-    def describe(self, hook):
+    def describe(self, hook: Hook) -> str:
         """A line for the instance's error or notes: which hook, how it ended, and its output."""
         if self.status == OFFLINE:
             text = "%s did not run: %s" % (hook.label, self.reason or AGENT_OFFLINE)
@@ -144,7 +168,7 @@ class HookOutcome(object):
             text += " (command %s)" % self.command_id
         return "%s: %s" % (text, self.output) if self.output else text
 
-    def as_dict(self, hook):
+    def as_dict(self, hook: Hook) -> Dict[str, Any]:
         return dict(hook=hook.kind, document=hook.document, status=self.status, command_id=self.command_id,
                     output=self.output, message=self.describe(hook))
 
@@ -156,7 +180,8 @@ def _seconds(value):
 class HookRunner(object):
     """Runs one Hook on the instances queued to it, driven by ``tick()`` from the migration's poll loop."""
 
-    def __init__(self, ssm_client, hook, concurrency=None, monotonic=time.monotonic, before_send=None):
+    def __init__(self, ssm_client, hook: Hook, concurrency: Optional[int] = None, monotonic: Callable[[], float] = time.monotonic,
+                 before_send: Optional[Callable[[], Any]] = None) -> None:
         self.ssm = retrying(ssm_client)
         self.hook = hook
         self.limit = int(concurrency or DEFAULT_CONCURRENCY)
@@ -172,7 +197,7 @@ class HookRunner(object):
 
     # ------------------------------------------------------------------ agents
 
-    def check_agents(self, instance_ids):
+    def check_agents(self, instance_ids: List[str]) -> List[str]:
         """Record which of ``instance_ids`` have no online SSM agent (DescribeInstanceInformation); returns them."""
         online = self._online(instance_ids)
         self.offline.update(instance_id for instance_id in instance_ids if instance_id not in online)
@@ -190,7 +215,7 @@ class HookRunner(object):
 
     # ------------------------------------------------------------------ queue and outcomes
 
-    def request(self, instance_id):
+    def request(self, instance_id: str) -> None:
         """Run the hook on ``instance_id`` (at the next tick, when a slot is free); an agent known offline ends at once."""
         if instance_id in self.outcomes or instance_id in self.running or instance_id in self.queued:
             return
@@ -200,23 +225,23 @@ class HookRunner(object):
         self.queued.append(instance_id)
         self.queued_at[instance_id] = self._monotonic()
 
-    def outcome(self, instance_id):
+    def outcome(self, instance_id: str) -> Optional[HookOutcome]:
         """The instance's HookOutcome once the hook has ended on it, else None."""
         return self.outcomes.get(instance_id)
 
-    def forget(self, instance_id):
+    def forget(self, instance_id: str) -> None:
         """Stop waiting for the hook on ``instance_id`` (a cancel); a command already sent runs on by itself."""
         if instance_id in self.queued:
             self.queued.remove(instance_id)
         self.running.pop(instance_id, None)
 
     @property
-    def in_flight(self):
+    def in_flight(self) -> int:
         return len(self.running)
 
     # ------------------------------------------------------------------ tick
 
-    def tick(self, wait_for_agents=False):
+    def tick(self, wait_for_agents: bool = False) -> None:
         """Read the commands still running, end the timed-out ones, then send to queued instances as slots allow.
 
         ``wait_for_agents``: queued instances whose agent is not online yet stay queued until the hook's timeout

@@ -17,6 +17,10 @@ started.
 Phases written to the record, in order: pending, pre-stop-hook, stopping, force-stopping, stopped, placed,
 starting, running, post-start-hook, verified (an instance that was stopped before the failover goes pending ->
 stopped/placed -> verified; the hook phases only with SSM hooks, hooks.py).
+
+``move_instances`` is the whole of one instance_placement call around the Migration: the lease renewed, the failed
+host's state read, a retry pass counted, stop protection lifted before and restored after, SIGINT and SIGTERM
+turned into a cancel (signal_cancel.py) and the record finalized after one, and the module's result.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +29,15 @@ __metaclass__ = type
 
 import os
 import time
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import Iterable
+from typing import List
+from typing import Optional
+from typing import Tuple
+
+from ansible_collections.amazon.aws.plugins.module_utils.transformation import camel_dict_to_snake_dict
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import capacity as host_room
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import DESCRIBE_RATE_LIMIT
@@ -35,19 +48,27 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import is_client_error
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import request_budget_file
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import FailoverError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import HOOK_KINDS
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import POST_START_HOOK
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import PRE_STOP_HOOK
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import HookRunner
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import describe_host
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILBACK_RECORD
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILOVER_RECORD
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import cancel_text
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import set_stop_protection
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import PHASES
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import STOP_PROTECTION_LIFTED
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.signal_cancel import SignalCancel
 
 # Defaults of the options (the module documents the reasoning; see docs too).
 DEFAULTS = dict(
@@ -169,6 +190,7 @@ class InstanceMove(object):
         self.attempts_here = 0  # start attempts on the current target host
         self.moved_from = []  # targets left because they were full at start time
         self.hooks = {}  # hook kind -> hooks.HookOutcome.as_dict(), once the hook ended on this instance
+        self.timings = {}  # preflight's force_stop_after, stop_timeout and start_timeout of this instance, when it set them
 
     @property
     def wants_running(self):
@@ -210,7 +232,7 @@ class InstanceMove(object):
             rolled_back=self.rollback and self.final_state == "running",
             replaced_from=list(self.moved_from),
             planned_actions=list(self.planned_actions),
-            hooks=[self.hooks[kind] for kind in ("pre_stop", "post_start") if kind in self.hooks],
+            hooks=[self.hooks[kind] for kind in HOOK_KINDS if kind in self.hooks],
         )
 
 
@@ -219,13 +241,12 @@ class Migration(object):
 
     def __init__(self, ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None,
                  progress=None, ssm_client=None):
-        self.ec2 = retrying(ec2_client)
         self.record = record
         self.options = dict(DEFAULTS)
-        self.options.update(dict((key, value) for key, value in (options or {}).items() if value is not None))
+        self.options.update({key: value for key, value in (options or {}).items() if value is not None})
         self.check_mode = bool(self.options["check_mode"])
-        if not self.check_mode and hasattr(record, "fence_client"):
-            record.fence_client(self.ec2)  # fence every attempt of every EC2 change, retries included
+        # Check mode changes nothing, so it needs no lease to fence with.
+        self.ec2 = retrying(ec2_client) if self.check_mode else _fenced(ec2_client, record)
         self.poll_interval = float(self.options["poll_interval"])
         backoff = self.options["start_backoff"]
         self.start_backoff = float(backoff) if backoff is not None else 2.0 * self.poll_interval
@@ -260,7 +281,7 @@ class Migration(object):
         self.hook_runners = dict(
             (kind, HookRunner(ssm_client, self.options[kind + "_hook"], self.options["hook_concurrency"], monotonic=monotonic,
                               before_send=record.keep_lease))
-            for kind in ("pre_stop", "post_start") if self.options[kind + "_hook"] is not None and not self.check_mode)
+            for kind in HOOK_KINDS if self.options[kind + "_hook"] is not None and not self.check_mode)
 
     # ------------------------------------------------------------------ setup
 
@@ -282,12 +303,12 @@ class Migration(object):
             earlier_retries = int(known.get(instance_id, {}).get("retryCount") or 0)
             moves.append(InstanceMove(instance_id, target, original, instance_type, earlier_retries))
             # Preflight's per-instance timings (Windows and Mac instances, docs/preflight.md) override the run's.
-            moves[-1].timings = dict((key, float(placement[key])) for key in ("force_stop_after", "stop_timeout", "start_timeout")
-                                     if placement.get(key) is not None)
+            moves[-1].timings = {key: float(placement[key]) for key in ("force_stop_after", "stop_timeout", "start_timeout")
+                                 if placement.get(key) is not None}
         return moves
 
     def _recorded_instances(self):
-        item = getattr(self.record, "item", None) or {}
+        item = self.record.item or {}
         return item.get("InstanceMigrations") or {}
 
     @property
@@ -297,7 +318,7 @@ class Migration(object):
 
     # ------------------------------------------------------------------ main loop
 
-    def run(self):
+    def run(self) -> List[Dict[str, Any]]:
         try:
             if self.check_mode:
                 return self._plan_only()
@@ -454,8 +475,7 @@ class Migration(object):
             self._after_stopped(move, description)
             return
         waited = move.since("stop_requested", self.now)
-        timings = getattr(move, "timings", None) or {}
-        stop_timeout = timings.get("stop_timeout", self.options["stop_timeout"])
+        stop_timeout = move.timings.get("stop_timeout", self.options["stop_timeout"])
         if waited >= stop_timeout:
             how = "a forced stop was also requested" if move.force_sent else "no forced stop was requested"
             self._finish(
@@ -465,7 +485,7 @@ class Migration(object):
                 % (stop_timeout, state, how, move.current_host_id),
                 code="StopTimeout",
             )
-        elif not move.force_sent and waited >= timings.get("force_stop_after", self.options["force_stop_after"]):
+        elif not move.force_sent and waited >= move.timings.get("force_stop_after", self.options["force_stop_after"]):
             move.want_force = True
 
     def _on_wait_start(self, move, description, state):
@@ -489,7 +509,7 @@ class Migration(object):
                 self._start_failed(move, "InsufficientInstanceCapacity" if capacity else code, reason.get("Message") or "instance went back to stopped")
             return
         move.stopped_seen = 0
-        start_timeout = (getattr(move, "timings", None) or {}).get("start_timeout", self.options["start_timeout"])
+        start_timeout = move.timings.get("start_timeout", self.options["start_timeout"])
         if move.since("start_sent", self.now) >= start_timeout:
             if move.rollback:
                 self._start_failed(move, "StartTimeout", "it did not reach running within %ss" % start_timeout)
@@ -809,7 +829,7 @@ class Migration(object):
 
     def _replan_record(self, move):
         """Keep the record's Plan in step with the instance's new target, so that a resumed run keeps it there."""
-        item = getattr(self.record, "item", None) or {}
+        item = self.record.item or {}
         plan = item.get("Plan")
         if self.check_mode or not isinstance(plan, dict) or plan.get(move.instance_id) == move.target_host_id:
             return
@@ -934,29 +954,29 @@ class Migration(object):
         return actions
 
 
-def _fenced(ec2_client, record):
-    """The EC2 client with retries, every change fenced by the record's lease."""
+def _fenced(ec2_client, record: MigrationRecord):
+    """The EC2 client with retries, every attempt of every change fenced by the record's lease (retries included)."""
     return record.fence_client(retrying(ec2_client))
 
 
-def lift_stop_protection(ec2_client, record, instance_ids):
+def lift_stop_protection(ec2_client, record: MigrationRecord, instance_ids: List[str]) -> Dict[str, str]:
     """Turn stop protection off for ``instance_ids`` before their move; ``{instance id: error}`` of those it could not.
 
-    The lift is recorded (``stopProtectionLifted``) before the call, so whichever run holds the lease later (this
+    The lift is recorded (schema.STOP_PROTECTION_LIFTED) before the call, so whichever run holds the lease later (this
     one, or the rerun after a crash) knows to turn it on again; the call is fenced like every EC2 change.
     """
     if not instance_ids:
         return {}
     ec2_client = _fenced(ec2_client, record)
-    record.update_instances(dict((instance_id, {STOP_PROTECTION_LIFTED: True}) for instance_id in instance_ids))
+    record.update_instances({instance_id: {STOP_PROTECTION_LIFTED: True} for instance_id in instance_ids})
     record.keep_lease()
     errors = set_stop_protection(ec2_client, instance_ids, False)
     if errors:
-        record.update_instances(dict((instance_id, {STOP_PROTECTION_LIFTED: False}) for instance_id in errors))
+        record.update_instances({instance_id: {STOP_PROTECTION_LIFTED: False} for instance_id in errors})
     return errors
 
 
-def restore_stop_protection(ec2_client, record):
+def restore_stop_protection(ec2_client, record: MigrationRecord) -> Tuple[Optional[List[str]], Dict[str, str]]:
     """Turn stop protection on again for every instance the record says was lifted (by this run or an earlier one).
 
     Returns ``(restored ids, {instance id: error})``; ``(None, {})`` when this run no longer holds the lease (expired,
@@ -973,7 +993,7 @@ def restore_stop_protection(ec2_client, record):
     except LeaseLostError:
         return None, {}
     restored = [instance_id for instance_id in lifted if instance_id not in errors]
-    record.update_instances(dict((instance_id, {STOP_PROTECTION_LIFTED: False}) for instance_id in restored))
+    record.update_instances({instance_id: {STOP_PROTECTION_LIFTED: False} for instance_id in restored})
     return restored, errors
 
 
@@ -998,8 +1018,10 @@ def progress_writer(prefix):
     return write
 
 
-def migrate(ec2_client, record, placements, options=None, sleep=time.sleep, monotonic=time.monotonic, interrupted=None, progress=None,
-            ssm_client=None):
+def migrate(ec2_client, record: MigrationRecord, placements: List[Dict[str, Any]], options: Optional[Dict[str, Any]] = None,
+            sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
+            interrupted: Optional[Callable[[], Optional[str]]] = None, progress: Optional[Callable[[str], None]] = None,
+            ssm_client=None) -> List[Dict[str, Any]]:
     """Move ``placements`` (dicts with instance_id, target_host_id, original_state) and return per-instance results.
 
     ``record`` is a MigrationRecord whose lease the caller holds; ``options`` keys are those of DEFAULTS.
@@ -1013,7 +1035,7 @@ def migrate(ec2_client, record, placements, options=None, sleep=time.sleep, mono
                      progress=progress, ssm_client=ssm_client).run()
 
 
-def summarize(results):
+def summarize(results: List[Dict[str, Any]]) -> Dict[str, int]:
     """Counts of the per-instance results by status, plus changed and force-stopped counts."""
     summary = dict(total=len(results), success=0, failed=0, skipped=0, pending=0, changed=0, force_stopped=0)
     for result in results:
@@ -1021,3 +1043,108 @@ def summarize(results):
         summary["changed"] += 1 if result["changed"] else 0
         summary["force_stopped"] += 1 if result["force_stop_used"] else 0
     return summary
+
+
+# Host states in which the failed host's instances cannot be reached: a graceful stop would only wait for force_stop_after.
+UNREACHABLE_HOST_STATES = ("under-assessment",)
+
+# Options of move_instances() besides those of the Migration (DEFAULTS).
+MOVE_DEFAULTS = dict(
+    failed_host_id=None,  # the host the record is kept for (for a failback, the host the instances go back to)
+    record_kind=FAILOVER_RECORD,
+    retry=False,  # a retry pass: each instance's retryCount goes up by one
+    lease_seconds=None,  # the lease length renewed at the start (None: the length the lease was taken with)
+)
+
+
+def host_is_unreachable(ec2_client, host_id: str) -> bool:
+    """Whether the failed host is under-assessment, so that its instances are force-stopped at once."""
+    try:
+        host = describe_host(retrying(ec2_client), host_id)
+    except NotFoundError:
+        raise NotFoundError(f"failed host {host_id} was not found; set force_stop_immediately to move its instances anyway",
+                            host_id=host_id) from None
+    return host.get("State") in UNREACHABLE_HOST_STATES
+
+
+def count_retry(record: MigrationRecord, placements: Iterable[Dict[str, Any]]) -> None:
+    """A retry pass counts once more in each instance's retryCount."""
+    migrations = (record.item or {}).get("InstanceMigrations", {})
+    record.update_instances({
+        placement["instance_id"]: {"retryCount": int(migrations.get(placement["instance_id"], {}).get("retryCount") or 0) + 1}
+        for placement in placements
+    })
+
+
+def move_instances(ec2_client, record: MigrationRecord, placements: List[Dict[str, Any]], options: Optional[Dict[str, Any]] = None,
+                   ssm_client=None, progress: Optional[Callable[[str], None]] = None, check_mode: bool = False) -> Dict[str, Any]:
+    """One instance_placement call: move ``placements`` and return the module's result.
+
+    ``record`` is a MigrationRecord whose lease the caller took; it is renewed at once, so that this process's
+    own monotonic deadline starts now (in check mode it is only read). ``options`` takes the keys of DEFAULTS and
+    MOVE_DEFAULTS; ``failed_host_id`` is required. ``force_stop_immediately`` left None is derived from the failed
+    host's state (DescribeHosts; never for a failback). A placement's ``lift_stop_protection`` turns its stop
+    protection off before the move and on again after it, whatever the outcome; its ``notes`` are returned with its
+    result, with a note on the stop protection.
+
+    SIGINT or SIGTERM during the move cancels it like a cancel request; ansible-playbook exits on the same signal, so
+    no role is left to finish the record and this call finalizes it itself (``final_state``). Returns ``changed``,
+    ``instances`` (per-instance results), ``summary``, ``force_stop_immediately``, ``cancel`` and ``final_state``.
+    """
+    options = dict(options or {})
+    settings = {name: options.pop(name, default) for name, default in MOVE_DEFAULTS.items()}
+    failed_host_id = validate_host_id(settings["failed_host_id"], what="failed_host_id")
+    force_now = options.get("force_stop_immediately")
+    if force_now is None:
+        force_now = settings["record_kind"] != FAILBACK_RECORD and host_is_unreachable(ec2_client, failed_host_id)
+    if check_mode:
+        record.load()
+    else:
+        record.renew(lease_seconds=settings["lease_seconds"])
+        if settings["retry"]:
+            count_retry(record, placements)
+    options.update(force_stop_immediately=force_now, check_mode=check_mode)
+    if options.get("request_budget_file") is None:
+        options["request_budget_file"] = request_budget_file(ec2_client.meta.region_name)
+    lifted = [placement["instance_id"] for placement in placements if placement.get("lift_stop_protection")]
+    lift_errors, restore_errors, restored = {}, {}, []
+    with SignalCancel() as interruption:
+        if not check_mode:
+            lift_errors = lift_stop_protection(ec2_client, record, lifted)
+        try:
+            results = migrate(ec2_client, record, placements, options, interrupted=interruption, progress=progress, ssm_client=ssm_client)
+        finally:
+            if not check_mode:
+                restored, restore_errors = restore_stop_protection(ec2_client, record)
+    cancel = None if check_mode else record.cancel_request()
+    final_state = None
+    if interruption.signal_name and not check_mode:
+        # ansible-playbook and its worker exit on the same signal: no role is left to finish the record, so this
+        # process does (state, TTL, lease released), once every instance it had begun to move is done.
+        final_state = record.finalize()["State"]
+    for result in results:
+        if result["status"] == "pending" and not result["source_host_id"]:
+            result["source_host_id"] = failed_host_id  # left where it is by a cancel, before it was read
+    _note_stop_protection(results, placements, lifted, {**restore_errors, **lift_errors}, restored)
+    return dict(
+        changed=any(result["changed"] for result in results),
+        instances=results,
+        summary=summarize(results),
+        force_stop_immediately=force_now,
+        cancel=camel_dict_to_snake_dict(cancel) if cancel else None,
+        final_state=final_state,
+    )
+
+
+def _note_stop_protection(results, placements, lifted, errors, restored):
+    """Each result gets its placement's notes, and a note on its stop protection when it was lifted."""
+    notes = {placement["instance_id"]: placement.get("notes") or [] for placement in placements}
+    for result in results:
+        instance_id = result["instance_id"]
+        result["notes"] = list(notes.get(instance_id) or [])
+        if instance_id in errors:
+            result["notes"].append(f"stop protection could not be changed: {errors[instance_id]}")
+        elif instance_id in (restored or []):
+            result["notes"].append("stop protection was lifted for the move and restored")
+        elif restored is None and instance_id in lifted:
+            result["notes"].append("stop protection is left lifted for the run that holds the lease, which restores it")

@@ -454,79 +454,42 @@ final_state:
   type: str
 """
 
-import signal
-
-from ansible_collections.amazon.aws.plugins.module_utils.transformation import camel_dict_to_snake_dict
-
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import is_client_error
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import request_budget_file
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import hook_from_options
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILBACK_RECORD
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import hooks_from_options
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import record_key
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import lift_stop_protection
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import migrate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import move_instances
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import progress_writer
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import restore_stop_protection
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 
-UNREACHABLE_HOST_STATES = ("under-assessment",)
+# The module's options that the engine's move_instances() takes as they are.
+MOVE_OPTIONS = ("failed_host_id", "concurrency", "spare_host_ids", "force_stop_after", "stop_timeout", "start_timeout", "poll_interval",
+                "start_attempts", "force_stop_immediately", "rollback", "retry", "lease_seconds", "hook_concurrency")
 
 
 def validate(params):
+    """Refuse bad input before any AWS call; returns the hooks (pre_stop_hook, post_start_hook) of the options."""
     validate_host_id(params["failed_host_id"], what="failed_host_id")
     if not (params["run_id"] or "").strip():
         raise InvalidInputError("run_id must be a non-empty string")
     for index, placement in enumerate(params["placements"]):
-        validate_instance_id(placement["instance_id"], what="placements[%d].instance_id" % index)
-        validate_host_id(placement["target_host_id"], what="placements[%d].target_host_id" % index)
+        validate_instance_id(placement["instance_id"], what=f"placements[{index}].instance_id")
+        validate_host_id(placement["target_host_id"], what=f"placements[{index}].target_host_id")
     for option in ("force_stop_after", "stop_timeout", "start_timeout", "poll_interval", "lease_seconds"):
         if params[option] <= 0:
-            raise InvalidInputError("%s must be greater than 0, got %s" % (option, params[option]))
+            raise InvalidInputError(f"{option} must be greater than 0, got {params[option]}")
     if params["start_attempts"] < 1:
-        raise InvalidInputError("start_attempts must be at least 1, got %s" % params["start_attempts"])
+        raise InvalidInputError(f"start_attempts must be at least 1, got {params['start_attempts']}")
     if params["concurrency"] is not None and params["concurrency"] <= 0:
         raise InvalidInputError(
-            "concurrency must be 1 or more (omit it to move every instance at once), got %s" % params["concurrency"],
+            f"concurrency must be 1 or more (omit it to move every instance at once), got {params['concurrency']}",
             value=params["concurrency"],
         )
     for index, host_id in enumerate(params["spare_host_ids"] or []):
-        validate_host_id(host_id, what="spare_host_ids[%d]" % index)
-    if params["hook_concurrency"] < 1:
-        raise InvalidInputError("hook_concurrency must be at least 1, got %s" % params["hook_concurrency"], value=params["hook_concurrency"])
-    return dict((kind + "_hook", hook_from_options(
-        kind, params[kind + "_ssm_document"], params[kind + "_ssm_document_parameters"], params[kind + "_ssm_document_timeout"],
-        params[kind + "_hook_failure"])) for kind in ("pre_stop", "post_start"))
-
-
-def host_is_unreachable(ec2, host_id):
-    """Whether the failed host is under-assessment, so that its instances are force-stopped at once."""
-    try:
-        hosts = ec2.describe_hosts(HostIds=[host_id], aws_retry=True).get("Hosts", [])
-    except Exception as error:
-        if not is_client_error(error) or error_code(error) not in ("InvalidHostID.NotFound", "InvalidHostId.NotFound"):
-            raise
-        hosts = []
-    if not hosts:
-        raise NotFoundError(
-            "failed host %s was not found; set force_stop_immediately to move its instances anyway" % host_id, host_id=host_id
-        )
-    return hosts[0].get("State") in UNREACHABLE_HOST_STATES
-
-
-def count_retry(record, placements):
-    """A retry pass counts once more in each instance's retryCount."""
-    migrations = (record.item or {}).get("InstanceMigrations", {})
-    record.update_instances(
-        dict((placement["instance_id"], {"retryCount": int(migrations.get(placement["instance_id"], {}).get("retryCount") or 0) + 1})
-             for placement in placements)
-    )
+        validate_host_id(host_id, what=f"spare_host_ids[{index}]")
+    return hooks_from_options(params)
 
 
 def run(module):
@@ -535,105 +498,11 @@ def run(module):
     ec2 = module.aws_client("ec2")
     # The hooks run in the hosts' account, like the EC2 calls; without a hook no SSM client (and no SSM permission) is needed.
     ssm = module.aws_client("ssm") if any(hooks.values()) and not module.check_mode else None
-    force_now = params["force_stop_immediately"]
-    if force_now is None:
-        force_now = params["record"] != FAILBACK_RECORD and host_is_unreachable(ec2, params["failed_host_id"])
     record = MigrationRecord(module.record_client("dynamodb"), params["table"], record_key(params["failed_host_id"], params["record"]),
                              params["run_id"])
-    if module.check_mode:
-        record.load()
-    else:
-        # The role took the lease; this process renews it so that its own monotonic deadline starts now.
-        record.renew(lease_seconds=params["lease_seconds"])
-        if params["retry"]:
-            count_retry(record, params["placements"])
-    options = dict(
-        concurrency=params["concurrency"],
-        spare_host_ids=params["spare_host_ids"],
-        force_stop_after=params["force_stop_after"],
-        stop_timeout=params["stop_timeout"],
-        start_timeout=params["start_timeout"],
-        poll_interval=params["poll_interval"],
-        start_attempts=params["start_attempts"],
-        force_stop_immediately=force_now,
-        rollback=params["rollback"],
-        check_mode=module.check_mode,
-        request_budget_file=request_budget_file(ec2.meta.region_name),
-        hook_concurrency=params["hook_concurrency"],
-        **hooks
-    )
-    lifted = [placement["instance_id"] for placement in params["placements"] if placement.get("lift_stop_protection")]
-    lift_errors, restore_errors, restored = {}, {}, []
-    with SignalCancel() as interruption:
-        if not module.check_mode:
-            lift_errors = lift_stop_protection(ec2, record, lifted)
-        try:
-            results = migrate(ec2, record, params["placements"], options, interrupted=interruption,
-                              progress=progress_writer(params["failed_host_id"]) if params["progress"] else None, ssm_client=ssm)
-        finally:
-            if not module.check_mode:
-                restored, restore_errors = restore_stop_protection(ec2, record)
-    cancel = None if module.check_mode else record.cancel_request()
-    final_state = None
-    if interruption.signal_name and not module.check_mode:
-        # ansible-playbook and its worker exit on the same signal: no role is left to finish the record, so this
-        # process does (state, TTL, lease released), once every instance it had begun to move is done.
-        final_state = record.finalize()["State"]
-    notes = dict((placement["instance_id"], placement.get("notes") or []) for placement in params["placements"])
-    for result in results:
-        if result["status"] == "pending" and not result["source_host_id"]:
-            result["source_host_id"] = params["failed_host_id"]  # left where it is by a cancel, before it was read
-        result["notes"] = list(notes.get(result["instance_id"]) or [])
-        problem = lift_errors.get(result["instance_id"]) or restore_errors.get(result["instance_id"])
-        if problem:
-            result["notes"].append("stop protection could not be changed: %s" % problem)
-        elif result["instance_id"] in (restored or []):
-            result["notes"].append("stop protection was lifted for the move and restored")
-        elif restored is None and result["instance_id"] in lifted:
-            result["notes"].append("stop protection is left lifted for the run that holds the lease, which restores it")
-    return dict(
-        changed=any(result["changed"] for result in results),
-        instances=results,
-        summary=summarize(results),
-        force_stop_immediately=force_now,
-        cancel=camel_dict_to_snake_dict(cancel) if cancel else None,
-        final_state=final_state,
-    )
-
-
-class SignalCancel(object):
-    """SIGINT and SIGTERM during the move cancel it like a cancel request (``self()`` names the signal caught).
-
-    Only the first signal is caught: it puts the previous handlers back, so a second one acts as it always does
-    (the module stops at once, and the lease and a resumed run take it from there).
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self):
-        self.signal_name = None
-        self._previous = {}
-
-    def __enter__(self):
-        for signum in self.SIGNALS:
-            self._previous[signum] = signal.signal(signum, self._caught)
-        return self
-
-    def _caught(self, signum, _frame):
-        self.signal_name = signal.Signals(signum).name
-        self._restore()
-
-    def _restore(self):
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
-        self._previous = {}
-
-    def __exit__(self, *_exc):
-        self._restore()
-        return False
-
-    def __call__(self):
-        return self.signal_name
+    options = dict(hooks, record_kind=params["record"], **{name: params[name] for name in MOVE_OPTIONS})
+    progress = progress_writer(params["failed_host_id"]) if params["progress"] else None
+    return move_instances(ec2, record, params["placements"], options, ssm_client=ssm, progress=progress, check_mode=module.check_mode)
 
 
 def main():

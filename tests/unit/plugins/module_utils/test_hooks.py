@@ -18,6 +18,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks imp
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import Hook
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import HookRunner
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import hook_from_options
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import hooks_from_options
 
 DOCUMENT = "Drain-App"
 COMMAND_ID = "5d9f1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -68,6 +69,29 @@ def test_options_are_checked_before_any_call():
         hook_from_options("pre_stop", DOCUMENT, timeout=0)
     with pytest.raises(InvalidInputError, match="post_start_ssm_document_parameters.mode must be a string"):
         hook_from_options("post_start", DOCUMENT, {"mode": {"nested": 1}})
+
+
+def module_hook_options(**options):
+    """instance_placement's hook options with their defaults."""
+    defaults = dict(hook_concurrency=50)
+    for kind, policy in (("pre_stop", "skip"), ("post_start", "fail")):
+        defaults.update({kind + "_ssm_document": None, kind + "_ssm_document_parameters": {}, kind + "_ssm_document_timeout": 300.0,
+                         kind + "_hook_failure": policy})
+    defaults.update(options)
+    return defaults
+
+
+def test_the_module_options_give_each_hook_or_none():
+    hooks = hooks_from_options(module_hook_options(post_start_ssm_document="Warm-Up", post_start_ssm_document_parameters={"wait": 5},
+                                                   post_start_hook_failure="ignore"))
+    assert sorted(hooks) == ["post_start_hook", "pre_stop_hook"]
+    assert hooks["pre_stop_hook"] is None
+    warm_up = hooks["post_start_hook"]
+    assert (warm_up.kind, warm_up.document, warm_up.parameters, warm_up.on_failure) == ("post_start", "Warm-Up", {"wait": ["5"]}, "ignore")
+    with pytest.raises(InvalidInputError, match="hook_concurrency must be at least 1, got 0"):
+        hooks_from_options(module_hook_options(hook_concurrency=0))
+    with pytest.raises(InvalidInputError, match="pre_stop_ssm_document_timeout must be greater than 0"):
+        hooks_from_options(module_hook_options(pre_stop_ssm_document=DOCUMENT, pre_stop_ssm_document_timeout=0))
 
 
 def test_one_send_command_for_every_instance_and_each_outcome_with_its_output(simulator):

@@ -8,7 +8,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 import re
+import signal
 import time
 import types
 
@@ -17,11 +19,15 @@ import pytest
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import hook_from_options
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import TokenBucket
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILBACK_RECORD
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import record_key
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import request_cancel
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import Migration
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import PROGRESS_FILE_ENV
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import lift_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import migrate
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import move_instances
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import progress_writer
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import restore_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
@@ -740,3 +746,89 @@ def test_a_resumed_run_runs_no_pre_stop_hook_on_an_instance_already_stopped_and_
     assert [results[first]["status"], results[second]["status"]] == ["success", "success"]
     assert [hook["hook"] for hook in results[first]["hooks"]] == ["post_start"]
     assert world.describe("stopped-by-the-first-run")["Placement"]["HostId"] == target
+
+
+# ---------------------------------------------------------------------------------------------------- move_instances
+
+
+def move_options(world, **options):
+    return dict(dict(FAST, failed_host_id=world.hosts["failed"]), **options)
+
+
+def test_instances_of_an_under_assessment_host_are_force_stopped_at_once(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=2, state="running", hang_on_stop=True)],
+                  failed_state="under-assessment")
+    result = move_instances(world.ec2, world.record, world.placements(["web-0", "web-1"]), move_options(world))
+    assert result["force_stop_immediately"] is True
+    assert [(item["status"], item["force_stop_used"]) for item in result["instances"]] == [("success", True)] * 2
+    assert world.calls()["DescribeHosts"] == 1
+    assert [entry["instance_ids"] for entry in world.log("StopInstances")] == [[world.instances["web-0"], world.instances["web-1"]]]
+
+
+def test_a_failback_does_not_read_the_host_and_stops_gracefully(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", state="running")], failed_state="under-assessment")
+    failback = MigrationRecord(world.dynamodb, TABLE, record_key(world.hosts["failed"], FAILBACK_RECORD), RUN_ID, owner="tester@host")
+    failback.acquire(lease_seconds=60.0)
+    result = move_instances(world.ec2, failback, world.placements(["web"]), move_options(world, record_kind=FAILBACK_RECORD))
+    assert result["force_stop_immediately"] is False
+    assert [item["status"] for item in result["instances"]] == ["success"]
+    assert world.calls().get("DescribeHosts", 0) == 0
+
+
+def test_a_failed_host_that_does_not_exist_is_refused_before_any_change(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", state="running")])
+    with pytest.raises(NotFoundError, match="failed host h-0123456789abcdef0 was not found; set force_stop_immediately"):
+        move_instances(world.ec2, world.record, world.placements(["web"]), move_options(world, failed_host_id="h-0123456789abcdef0"))
+    assert world.changing_calls() == dict((action, 0) for action in STATE_CHANGING)
+    assert world.calls("dynamodb").get("UpdateItem", 0) == 0
+
+
+def test_a_retry_pass_counts_once_more_in_each_instance_retry_count(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=2, state="running")])
+    retried, first = world.instances["web-0"], world.instances["web-1"]
+    world.record.initialise_instances({instance_id: {"targetHostId": world.hosts["target"]} for instance_id in (retried, first)})
+    world.record.update_instances({retried: {"retryCount": 2}})
+    result = move_instances(world.ec2, world.record, world.placements(["web-0", "web-1"]), move_options(world, retry=True))
+    assert result["summary"]["success"] == 2
+    migrations = world.record.load()["InstanceMigrations"]
+    assert (migrations[retried]["retryCount"], migrations[first]["retryCount"]) == (3, 1)
+
+
+def test_stop_protection_is_lifted_for_the_move_restored_after_it_and_noted(simulator):
+    world = World(simulator, [dict(name=name, host="failed", instance_type="m5.large", state="running") for name in ("web", "db")])
+    world.ec2.modify_instance_attribute(InstanceId=world.instances["web"], DisableApiStop={"Value": True})
+    placements = world.placements(["web", "db"])
+    placements[0].update(lift_stop_protection=True, notes=["its public IPv4 address will change"])
+    result = move_instances(world.ec2, world.record, placements, move_options(world))
+    web, db = (by_id(result["instances"])[world.instances[name]] for name in ("web", "db"))
+    assert (web["status"], db["status"]) == ("success", "success")
+    assert web["notes"] == ["its public IPv4 address will change", "stop protection was lifted for the move and restored"]
+    assert db["notes"] == []
+    assert stop_protected(world, "web") is True
+    assert world.record.load()["InstanceMigrations"][world.instances["web"]]["stopProtectionLifted"] is False
+
+
+def test_a_signal_during_the_move_cancels_it_and_the_call_finishes_the_record_itself(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=5, state="running")])
+    names = ["web-%d" % i for i in range(5)]
+    signalled = []
+
+    def interrupt_after_the_first_stop(**_kwargs):
+        if not signalled:
+            signalled.append(True)
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C; ansible-playbook exits on it, the move must finish alone
+    world.ec2.meta.events.register("after-call.ec2.StopInstances", interrupt_after_the_first_stop)
+    handler_before = signal.getsignal(signal.SIGINT)
+
+    result = move_instances(world.ec2, world.record, world.placements(names), move_options(world, concurrency=2))
+
+    assert signal.getsignal(signal.SIGINT) is handler_before
+    assert result["final_state"] == "cancelled"
+    assert result["cancel"]["run_id"] == RUN_ID and result["cancel"]["requested_by"] == "signal SIGINT to run %s" % RUN_ID
+    assert (result["summary"]["success"], result["summary"]["pending"]) == (2, 3)
+    left = [item for item in result["instances"] if item["status"] == "pending"]
+    assert all(item["source_host_id"] == world.hosts["failed"] for item in left)
+    assert all(world.describe(name)["Placement"]["HostId"] == world.hosts["failed"] for name in names
+               if world.instances[name] in [item["instance_id"] for item in left])
+    item = world.record.load()
+    assert (item["State"], item["LeaseRunId"], item["SuccessfulMigrations"]) == ("cancelled", None, 2)
