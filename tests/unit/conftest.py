@@ -107,6 +107,24 @@ def create_migration_table(dynamodb):
     return dynamodb
 
 
+class SimulatedWorld(object):
+    """A scenario loaded into the simulator, with its EC2 and DynamoDB clients and the migration table made."""
+
+    def __init__(self, simulator, spec):
+        self.simulator = simulator
+        self.names = simulator.load_scenario(spec)
+        self.hosts = self.names["hosts"]
+        self.instances = self.names["instances"]
+        self.ec2 = simulator.client("ec2")
+        self.dynamodb = create_migration_table(simulator.client("dynamodb"))
+
+    def host(self, name):
+        return self.hosts[name]
+
+    def instance(self, name):
+        return self.instances[name]
+
+
 @pytest.fixture
 def run_module():
     """run_module(module, args, check_mode=False) -> (failed, result)."""

@@ -20,8 +20,8 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseHeldError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
+from conftest import SimulatedWorld
 from conftest import TABLE
-from conftest import create_migration_table
 from dhsim.testing import wait_for_state
 
 RUN_ID = "run-00000000000000fb"
@@ -35,22 +35,14 @@ def on(host_name, name, instance_type="m5.large", **extra):
     return dict({"name": name, "host": host_name, "instance_type": instance_type, "state": "running", "affinity": "host"}, **extra)
 
 
-class World(object):
+class World(SimulatedWorld):
     """The original host (available, emptied by a failover) and the replacement host its instances run on now."""
 
     def __init__(self, sim, instances=None, hosts=()):
-        spec = {"hosts": [host("original"), host("replacement"), host("elsewhere")] + list(hosts),
-                "instances": instances or [on("replacement", "web", count=2), on("replacement", "cold", state="stopped")]}
-        self.sim = sim
-        self.names = sim.load_scenario(spec)
-        self.ec2 = sim.client("ec2")
-        self.dynamodb = sim.client("dynamodb")
-        create_migration_table(self.dynamodb)
-        self.original = self.names["hosts"]["original"]
-        self.replacement = self.names["hosts"]["replacement"]
-
-    def instance(self, name):
-        return self.names["instances"][name]
+        super().__init__(sim, {"hosts": [host("original"), host("replacement"), host("elsewhere")] + list(hosts),
+                               "instances": instances or [on("replacement", "web", count=2), on("replacement", "cold", state="stopped")]})
+        self.original = self.host("original")
+        self.replacement = self.host("replacement")
 
     def failover_record(self, moved, **fields):
         """The failover record of the original host: ``moved`` (names) succeeded onto the replacement host."""
@@ -137,7 +129,7 @@ def test_instances_gone_or_moved_elsewhere_since_are_skipped_with_the_reason(sim
     world = World(simulator)
     world.failover_record(["web-0", "web-1", "cold"])
     world.ec2.terminate_instances(InstanceIds=[world.instance("web-0")])
-    world.ec2.modify_instance_placement(InstanceId=world.instance("cold"), HostId=world.names["hosts"]["elsewhere"])
+    world.ec2.modify_instance_placement(InstanceId=world.instance("cold"), HostId=world.host("elsewhere"))
 
     result = world.plan()
 
@@ -146,7 +138,7 @@ def test_instances_gone_or_moved_elsewhere_since_are_skipped_with_the_reason(sim
     assert reasons[world.instance("web-0")] in ("instance %s is terminated" % world.instance("web-0"),
                                                 "instance %s is shutting-down" % world.instance("web-0"))
     assert reasons[world.instance("cold")] == "instance %s is on host %s now, not on %s where the failover put it: left where it is" % (
-        world.instance("cold"), world.names["hosts"]["elsewhere"], world.replacement)
+        world.instance("cold"), world.host("elsewhere"), world.replacement)
 
 
 def test_instances_that_do_not_fit_on_the_original_host_are_refused_before_anything_is_written(simulator):
@@ -162,7 +154,7 @@ def test_instances_that_do_not_fit_on_the_original_host_are_refused_before_anyth
 def test_the_record_gets_the_plan_and_a_resumed_failback_keeps_the_original_states(simulator):
     world = World(simulator)
     world.failover_record(["web-0", "web-1", "cold"])
-    world.ec2.modify_instance_placement(InstanceId=world.instance("cold"), HostId=world.names["hosts"]["elsewhere"])
+    world.ec2.modify_instance_placement(InstanceId=world.instance("cold"), HostId=world.host("elsewhere"))
     record = world.lease()
 
     first = world.plan(record=record)

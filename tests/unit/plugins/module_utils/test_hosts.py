@@ -27,8 +27,8 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record im
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.settlement import settle_failover
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.settlement import spare_client_token
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.settlement import spare_config
+from conftest import SimulatedWorld
 from conftest import TABLE
-from conftest import create_migration_table
 from dhsim.testing import wait_for_state
 
 RUN_ID = "run-0000000000000001"
@@ -54,20 +54,10 @@ def pool_host(name, **overrides):
     return host
 
 
-class World(object):
+class World(SimulatedWorld):
     def __init__(self, sim, spec):
-        self.sim = sim
-        self.names = sim.load_scenario(spec)
-        self.ec2 = sim.client("ec2")
-        self.dynamodb = sim.client("dynamodb")
-        create_migration_table(self.dynamodb)
-        self.failed = self.names["hosts"]["failed"]
-
-    def host(self, name):
-        return self.names["hosts"][name]
-
-    def instance(self, name):
-        return self.names["instances"][name]
+        super().__init__(sim, spec)
+        self.failed = self.host("failed")
 
     def record(self, run_id=RUN_ID):
         record = MigrationRecord(self.dynamodb, TABLE, self.failed, run_id)
@@ -89,7 +79,7 @@ class World(object):
         return dict((tag["Key"], tag["Value"]) for tag in self.describe(host_id).get("Tags", []))
 
     def calls(self, action):
-        return self.sim.control.call_count("ec2", action)
+        return self.simulator.control.call_count("ec2", action)
 
     def item(self):
         return get_record(self.dynamodb, TABLE, self.failed)

@@ -32,8 +32,9 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import restore_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
+from conftest import SimulatedWorld
+from conftest import TABLE
 
-TABLE = "HostMigrationQueue"
 RUN_ID = "run-placement-test"
 STATE_CHANGING = ("StopInstances", "StartInstances", "ModifyInstancePlacement")
 FAST = dict(poll_interval=0.05, force_stop_after=30.0, stop_timeout=60.0, start_timeout=30.0)
@@ -48,22 +49,11 @@ def scenario(instances, failed_state="available", extra_hosts=()):
     return dict(seed=7, latency=dict(stop=20, start=15, force_stop=3, jitter=0.2), hosts=hosts, instances=instances)
 
 
-class World(object):
+class World(SimulatedWorld):
     """A loaded scenario, its clients, a table and a record whose lease this run holds."""
 
     def __init__(self, simulator, instances, failed_state="available", extra_hosts=(), lease_seconds=60.0, monotonic=time.monotonic):
-        self.simulator = simulator
-        self.ids = simulator.load_scenario(scenario(instances, failed_state, extra_hosts))
-        self.hosts = self.ids["hosts"]
-        self.instances = self.ids["instances"]
-        self.ec2 = simulator.client("ec2")
-        self.dynamodb = simulator.client("dynamodb")
-        self.dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "HostId", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "HostId", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        super().__init__(simulator, scenario(instances, failed_state, extra_hosts))
         self.record = MigrationRecord(self.dynamodb, TABLE, self.hosts["failed"], RUN_ID, owner="tester@host", monotonic=monotonic)
         self.record.acquire(lease_seconds=lease_seconds)
         simulator.control.reset_calls()
