@@ -456,6 +456,11 @@ final_state:
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import DEFAULT_CONCURRENCY
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import DEFAULT_FAILURE_POLICY
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import DEFAULT_TIMEOUT
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import FAILURE_POLICIES
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import HOOK_KINDS
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import hooks_from_options
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import record_key
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
@@ -533,16 +538,15 @@ def main():
         force_stop_immediately=dict(type="bool"),
         rollback=dict(type="bool", default=True),
         retry=dict(type="bool", default=False),
-        hook_concurrency=dict(type="int", default=50),
+        hook_concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
         progress=dict(type="bool", default=True),
     )
-    for kind, default_policy in (("pre_stop", "skip"), ("post_start", "fail")):
+    for kind in HOOK_KINDS:
         argument_spec.update({
             kind + "_ssm_document": dict(type="str"),
             kind + "_ssm_document_parameters": dict(type="dict", default={}),
-            kind + "_ssm_document_timeout": dict(type="float", default=300.0),
-            kind + "_hook_failure": dict(type="str", choices=["skip", "fail", "ignore"] if kind == "pre_stop" else ["fail", "ignore"],
-                                         default=default_policy),
+            kind + "_ssm_document_timeout": dict(type="float", default=DEFAULT_TIMEOUT),
+            kind + "_hook_failure": dict(type="str", choices=list(FAILURE_POLICIES[kind]), default=DEFAULT_FAILURE_POLICY[kind]),
         })
     module = FailoverModule(argument_spec=argument_spec, record_options=True, assume_role=True, record_kind=True)
     module.run(run)
