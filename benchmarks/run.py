@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/run.py --quick   # fewer instances: a smoke test of the harness
     .venv/bin/python benchmarks/run.py --scenario B3 [--scenario B1 ...]
     .venv/bin/python benchmarks/run.py --scenario B5 --scenario B6   # the fleet scan and the parallel hosts
+    .venv/bin/python benchmarks/run.py --scenario B7   # 200 hosts x 10 with EC2's buckets on (long: only when named)
 
 B5 scans a generated fleet of 5,000 hosts (tests/simulator/dhsim/fleet.py, read-only) with the health check; B6 fails
 over 20 hosts at once with -e failed_host_ids=[...] and compares that with one host. P1 runs B3's 8 instances and
@@ -40,6 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "simulator"))
 
 from dhsim.client import SimulatorControl  # noqa: E402  pylint: disable=wrong-import-position
+from dhsim.throttle import RESOURCE_LIMITS  # noqa: E402  pylint: disable=wrong-import-position
 from dhsim.throttle import request_bucket_for  # noqa: E402  pylint: disable=wrong-import-position
 
 PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
@@ -85,9 +87,15 @@ TARGETS = {
     "B3.dynamodb_writes_per_instance": 4.0,
     "B3.seconds_per_extra_instance": 0.1,
     "B3.fixed_cost_seconds": 3.0,
+    # One failover's task results and module processes before the engine took the role's logic (the architecture
+    # issue's count): each must come out lower.
+    "B3.task_results_before": 58,
+    "B3.module_processes_before": 8,
     "B6.ratio": 1.3,
     "B6.rate_limited_ratio": 1.5,
     "B6.rate_limited_throttled_calls": 5,
+    "B7.vs_ec2_bound": 1.5,
+    "B7.tree_rss_peak_mib": 1024,
     "B4.ratio_48": 1.5,
     "B4.failed_instances_192": 0,
 }
@@ -117,9 +125,9 @@ def world(family, instance_type, count, latency, rate_limits=False):
 def sizes(quick):
     """Instance counts per scenario (full, or --quick)."""
     if quick:
-        return {"B1": 8, "B2": 2, "B3": (2, 4, 8), "B4": (8, 16), "B5": 500, "B6": (4, 2), "P1": ((2, 1), (2, 1))}
+        return {"B1": 8, "B2": 2, "B3": (2, 4, 8), "B4": (8, 16), "B5": 500, "B6": (4, 2), "B7": (20, 10), "P1": ((2, 1), (2, 1))}
     # P1: (instances, runs with and without the lines) for B3 and for B1-short.
-    return {"B1": 48, "B2": 8, "B3": (8, 48, 192), "B4": (48, 192), "B5": 5000, "B6": (20, 4), "P1": ((8, 3), (48, 1))}
+    return {"B1": 48, "B2": 8, "B3": (8, 48, 192), "B4": (48, 192), "B5": 5000, "B6": (20, 4), "B7": (200, 10), "P1": ((8, 3), (48, 1))}
 
 
 # --------------------------------------------------------------------------- machine
@@ -430,6 +438,7 @@ def failover(label, scenario, extra_vars=None, timeout=3600, failed=("failed",),
     result.update(_outcome(after, records, instances, failed_ids))
     result["timeline"] = _timeline(run, calls.get("log", []), latencies["latencies"] if isinstance(latencies, dict) else latencies)
     result["where_time_went"] = where_time_went(run, timeline_path)
+    result.update(task_counts(timeline_path))
     result["throttle"] = {"enabled": throttle["enabled"], "throttled": throttle["throttled"], "throttled_by_bucket": throttle["throttled_by_bucket"],
                           "passed": throttle["passed"], "enabled_before_run": throttle_before["enabled"]}
     print("[bench] %s: rc=%s wall=%.1fs ok=%s/%d" % (label, result["rc"], result["wall_seconds"], result["succeeded_instances"], len(instances)),
@@ -541,6 +550,17 @@ def where_time_went(run, timeline_path):
     return [[label, round(seconds, 3), count] for label, seconds, count in parts]
 
 
+def task_counts(timeline_path):
+    """What one run cost in Ansible's terms: its task results (one per host of a task, or per item of a loop: what
+    the output shows) and the module processes it started (the collection's module tasks that ran, per item)."""
+    with open(timeline_path, encoding="utf-8") as handle:
+        results = json.load(handle).get("results", [])
+    shown = [r for r in results if not r["loop"]]
+    modules = [r for r in shown if r["status"] != "skipped" and r["action"].rsplit(".", 1)[-1] in MODULES]
+    return {"task_results": len(shown), "module_processes": len(modules),
+            "module_processes_by_module": _count(r["action"].rsplit(".", 1)[-1] for r in modules)}
+
+
 def _write_figures(writes, count):
     mine = [w for w in writes["writes"] if w["table"] == TABLE]
     wcu = sum(w["wcu"] for w in mine)
@@ -634,7 +654,9 @@ def bench_b3(counts):
     figures = {"seconds_per_extra_instance": slopes, "seconds_per_extra_instance_beyond_ec2_limits": beyond_limits,
                "ec2_limits_bind_from_instances": binding, "ec2_limit_from_instances": runs[-1]["ec2_limit_from_instances"],
                "per_count": {}, "fixed_cost_seconds": runs[0]["wall_seconds"],
-               "fixed_cost_instances": runs[0]["instances"], "where_time_went": runs[0]["where_time_went"]}
+               "fixed_cost_instances": runs[0]["instances"], "where_time_went": runs[0]["where_time_went"],
+               "task_results": runs[0]["task_results"], "module_processes": runs[0]["module_processes"],
+               "module_processes_by_module": runs[0]["module_processes_by_module"]}
     for run in runs:
         figures["per_count"][str(run["instances"])] = {
             "wall_seconds": run["wall_seconds"],
@@ -789,6 +811,39 @@ def bench_b6(host_count, per_host):
             "failed": bool(any(figures["rc"]) or figures["failed_instances"])}
 
 
+def ec2_bound(instances, latency):
+    """The least wall time EC2's published limits allow for moving `instances` instances, each stopped, moved with
+    its own ModifyInstancePlacement (there is no batch form) and started, with the scenario's mean latencies.
+
+    Every stop can be asked for at once and every start as soon as its instance is moved, so the bound is one stop,
+    the longest drain of a bucket the move must pass (request buckets for the per-instance call, resource buckets for
+    the instances stopped and started), and one start. Returns (seconds, {bucket: drain seconds})."""
+    modify_burst, modify_refill = request_bucket_for("ModifyInstancePlacement", {})[1]
+    drains = {"ModifyInstancePlacement requests": max(0.0, (instances - modify_burst) / modify_refill)}
+    for action in ("StopInstances", "StartInstances"):
+        burst, refill = RESOURCE_LIMITS[action]
+        drains["%s instances" % action] = max(0.0, (instances - burst) / refill)
+    return round(latency["stop"] + max(drains.values()) + latency["start"], 3), {k: round(v, 3) for k, v in drains.items()}
+
+
+def bench_b7(host_count, per_host):
+    """An Availability Zone's bad hour: host_count failed hosts of per_host instances in one failed_host_ids run, with
+    EC2's token buckets on, as a user runs it (Ansible's default forks): every instance moved, the wall against the
+    bound EC2's published limits allow, and the run's peak memory."""
+    failed = ["failed-%d" % n for n in range(host_count)]
+    run = failover("B7-az-%dx%d" % (host_count, per_host), parallel_world(host_count, per_host, rate_limits=True),
+                   failed=failed, timeout=4 * 3600, env_extra={"ANSIBLE_FORKS": str(DEFAULT_FORKS)})
+    bound, drains = ec2_bound(host_count * per_host, B1_LATENCY)
+    figures = {
+        "hosts": host_count, "instances_per_host": per_host, "instances": host_count * per_host, "forks": DEFAULT_FORKS,
+        "wall_seconds": run["wall_seconds"], "ec2_bound_seconds": bound, "ec2_bound_drains": drains,
+        "vs_ec2_bound": ratio(run["wall_seconds"], bound), "slowest_instance_seconds": run["limit_seconds"],
+        "throttled_calls": run["throttled_calls"], "failed_instances": run["failed_instances"], "rc": run["rc"],
+        "tree_rss_peak_mib": run["tree_rss_peak_mib"], "max_rss_mib": run["max_rss_mib"],
+    }
+    return {"runs": [run], "figures": figures, "failed": bool(run["rc"] or run["failed_instances"])}
+
+
 def progress_lines_shown(run):
     """How many progress lines the run's output holds (ansible-playbook's stdout, as a terminal or AWX shows it)."""
     with open(os.path.join(ROOT, run["log"]), encoding="utf-8") as handle:
@@ -873,6 +928,10 @@ def verdicts(results, full):
                 per["dynamodb_writes_per_instance"] <= TARGETS["B3.dynamodb_writes_per_instance"])
         add("B3 fixed cost: wall at zero latency (%d instances)" % fig["fixed_cost_instances"], fig["fixed_cost_seconds"], "<= 3",
             fig["fixed_cost_seconds"] <= TARGETS["B3.fixed_cost_seconds"])
+        add("B3 task results of one failover (%d instances)" % fig["fixed_cost_instances"], fig["task_results"],
+            "< %d" % TARGETS["B3.task_results_before"], fig["task_results"] < TARGETS["B3.task_results_before"])
+        add("B3 module processes of one failover (%d instances)" % fig["fixed_cost_instances"], fig["module_processes"],
+            "< %d" % TARGETS["B3.module_processes_before"], fig["module_processes"] < TARGETS["B3.module_processes_before"])
         for span, slope in fig["seconds_per_extra_instance"].items():
             largest = int(span.split("->")[1])
             if fig["ec2_limits_bind_from_instances"] is None or largest < fig["ec2_limits_bind_from_instances"]:
@@ -906,6 +965,14 @@ def verdicts(results, full):
         add("B6 throttled calls with EC2's token buckets on (%d hosts)" % fig["hosts"], fig["rate_limited_throttled_calls"], "<= 5",
             fig["rate_limited_throttled_calls"] <= TARGETS["B6.rate_limited_throttled_calls"])
         add("B6 failed instances (all runs)", fig["failed_instances"], "0", fig["failed_instances"] == 0 and not any(fig["rc"]))
+    if "B7" in results:
+        fig = results["B7"]["figures"]
+        add("B7 %d hosts x %d, EC2's buckets on, default forks: wall / EC2's bound (%.0f s)" % (
+            fig["hosts"], fig["instances_per_host"], fig["ec2_bound_seconds"]), fig["vs_ec2_bound"], "<= 1.5",
+            fig["vs_ec2_bound"] is not None and fig["vs_ec2_bound"] <= TARGETS["B7.vs_ec2_bound"] and fig["rc"] == 0)
+        add("B7 failed instances", fig["failed_instances"], "0", fig["failed_instances"] == 0 and fig["rc"] == 0)
+        add("B7 peak memory of the run (MiB, every process summed)", fig["tree_rss_peak_mib"], "< 1024",
+            fig["tree_rss_peak_mib"] < TARGETS["B7.tree_rss_peak_mib"])
     if "P1" in results:
         for name, fig in results["P1"]["figures"].items():
             add("P1 progress lines' cost, %s %d instances (wall on - off, s)" % (name, fig["instances"]), fig["difference_seconds"], "-", None)
@@ -948,6 +1015,8 @@ def print_tables(results, verdict_list, info):
         print("\nB3 where the %.1f s of the %d-instance run went (seconds, tasks):" % (fig["fixed_cost_seconds"], fig["fixed_cost_instances"]))
         for label, seconds, count in fig["where_time_went"]:
             print("  %-90s %7.3f %3s" % (label[:90], seconds, count or ""))
+        print("B3 that run's task results: %d; module processes: %d (%s)" % (
+            fig["task_results"], fig["module_processes"], _fmt(fig["module_processes_by_module"])))
     if "B4" in results:
         print("\nB4 throttled calls by action:")
         for run in results["B4"]["runs"]:
@@ -983,6 +1052,14 @@ def print_tables(results, verdict_list, info):
               % (fig["rate_limited_wall_seconds"], fig["rate_limited_throttled_calls"], fig["rate_limited_failed_instances"]))
         print("B6 at Ansible's default forks (%d): %.1f s, ratio to one host %s"
               % (fig["default_forks"], fig["default_forks_wall_seconds"], _fmt(fig["default_forks_vs_one_host"])))
+    if "B7" in results:
+        fig = results["B7"]["figures"]
+        print("\nB7: %d hosts x %d instances (%d), EC2's buckets on, forks %d: %.1f s, %d throttled calls, %d failed instances; "
+              "peak memory %.0f MiB summed over the run's processes (largest one %.0f MiB)"
+              % (fig["hosts"], fig["instances_per_host"], fig["instances"], fig["forks"], fig["wall_seconds"], fig["throttled_calls"],
+                 fig["failed_instances"], fig["tree_rss_peak_mib"], fig["max_rss_mib"]))
+        print("B7 EC2's bound: %.1f s = one stop (%s s) + the longest bucket drain + one start (%s s); drains: %s"
+              % (fig["ec2_bound_seconds"], B1_LATENCY["stop"], B1_LATENCY["start"], _fmt(fig["ec2_bound_drains"])))
     if "P1" in results:
         print("\nP1 the move's progress lines: the same run with them (default) and without (-e failover_progress=false); "
               "a shared machine's load moves these figures:")
@@ -1101,7 +1178,8 @@ def _fleet_markdown(figures):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--quick", action="store_true", help="fewer instances per scenario (a smoke test of the harness)")
-    parser.add_argument("--scenario", action="append", choices=("B1", "B2", "B3", "B4", "B5", "B6", "P1"), help="run only these (repeatable)")
+    parser.add_argument("--scenario", action="append", choices=("B1", "B2", "B3", "B4", "B5", "B6", "B7", "P1"),
+                        help="run only these (repeatable); B7 (2,000 instances) runs only when named")
     parser.add_argument("--output", default=os.path.join(OUT, "results.json"), help="where the JSON of the figures goes")
     parser.add_argument("--markdown", metavar="RESULTS_JSON", help="print the tables of docs/performance.md from a results.json; run nothing")
     args = parser.parse_args(argv)
@@ -1119,7 +1197,7 @@ def main(argv=None):
             "load_average_start": load_average(), "quick": args.quick, "scenarios": chosen, "seed": SEED}
     runners = {"B1": lambda: bench_b1(count["B1"]), "B2": lambda: bench_b2(count["B2"]), "B3": lambda: bench_b3(count["B3"]),
                "B4": lambda: bench_b4(count["B4"]), "B5": lambda: bench_b5(count["B5"]), "B6": lambda: bench_b6(*count["B6"]),
-               "P1": lambda: bench_p1(*count["P1"])}
+               "B7": lambda: bench_b7(*count["B7"]), "P1": lambda: bench_p1(*count["P1"])}
     started = time.monotonic()
     results = {}
     for name in chosen:
