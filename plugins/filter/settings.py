@@ -51,7 +51,8 @@ def _as_dict(value):
     return converted
 
 
-_CONVERTERS = {
+# One converter per kind of module_utils/defaults.py's settings.
+CONVERTERS = {
     "str": lambda value: value.strip() if isinstance(value, str) else str(value),
     "bool": lambda value: boolean(value, strict=True),
     "int": int,
@@ -79,7 +80,7 @@ def setting(value, name, default=_FROM_THE_TABLE):
     if kind in ("int", "float") and isinstance(value, bool):
         raise AnsibleFilterError("%s: %r is not a valid %s" % (name, value, kind))
     try:
-        converted = _CONVERTERS[kind](value)
+        converted = CONVERTERS[kind](value)
     except (TypeError, ValueError) as error:
         raise AnsibleFilterError("%s: %r is not a valid %s (%s)" % (name, value, kind, error))
     if kind in ("int", "float"):

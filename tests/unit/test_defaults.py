@@ -167,7 +167,10 @@ def documented_plugins():
     return documents
 
 
-@pytest.mark.parametrize("place, documentation", documented_plugins(), ids=lambda value: value.split(" ")[0] if " " in value else "")
+DOCUMENTED_PLUGINS = documented_plugins()
+
+
+@pytest.mark.parametrize("place, documentation", DOCUMENTED_PLUGINS, ids=[place for place, _documentation in DOCUMENTED_PLUGINS])
 def test_plugin_documentation_agrees(place, documentation):
     options = yaml.safe_load(documentation).get("options") or {}
     assert_agree(place, option_defaults(options), option_kinds(options))
@@ -228,7 +231,7 @@ def test_playbooks_take_the_defaults_from_the_table():
 
 
 def test_every_kind_is_one_the_setting_filter_converts():
-    unknown = dict((name, entry.kind) for name, entry in SETTINGS.items() if entry.kind not in settings._CONVERTERS)
+    unknown = dict((name, entry.kind) for name, entry in SETTINGS.items() if entry.kind not in settings.CONVERTERS)
     assert not unknown, unknown
 
 
