@@ -3,20 +3,23 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that normalise and check playbook inputs that may arrive as strings (-e, AWX surveys).
 
-``setting`` converts one input (and checks a numeric bound); ``valid_topic_arn`` checks an SNS topic ARN
-with the same rule as the modules (``module_utils/ids.py``), so a bad ARN is refused before any AWS call.
+``setting`` converts one input to its kind and checks its bounds, both taken by the variable's name from
+``module_utils/defaults.py`` with its default; ``valid_topic_arn`` checks an SNS topic ARN with the same rule as the
+modules (``module_utils/ids.py``), so a bad ARN is refused before any AWS call.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
 import json
 import math
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.defaults import SETTINGS
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_topic_arn
 
@@ -48,7 +51,8 @@ def _as_dict(value):
     return converted
 
 
-_CONVERTERS = {
+# One converter per kind of module_utils/defaults.py's settings.
+CONVERTERS = {
     "str": lambda value: value.strip() if isinstance(value, str) else str(value),
     "bool": lambda value: boolean(value, strict=True),
     "int": int,
@@ -58,19 +62,25 @@ _CONVERTERS = {
 }
 
 
-def setting(value, default=None, kind="str", name="value", minimum=None, greater_than=None):
-    """``value`` converted to ``kind``; ``default`` when it is unset (undefined, null or an empty string).
+_FROM_THE_TABLE = object()
 
-    For numbers, ``minimum`` (inclusive) and ``greater_than`` (exclusive) bound a given value (not the default).
+
+def setting(value, name, default=_FROM_THE_TABLE):
+    """``value`` converted to variable ``name``'s kind; its default when it is unset (undefined, null or an empty string).
+
+    The kind, the default and, for numbers, the bounds (``minimum`` inclusive, ``greater_than`` exclusive; they apply
+    to a given value, not the default) are ``name``'s in module_utils/defaults.py. ``default`` replaces the table's
+    for a default the playbook computes (the AWS environment's region, say).
     """
-    if kind not in _CONVERTERS:
-        raise AnsibleFilterError("setting: unknown kind %r (one of %s)" % (kind, ", ".join(sorted(_CONVERTERS))))
+    if name not in SETTINGS:
+        raise AnsibleFilterError("setting: unknown variable %r: add its default and kind to plugins/module_utils/defaults.py" % (name,))
+    kind, minimum, greater_than = SETTINGS[name].kind, SETTINGS[name].minimum, SETTINGS[name].greater_than
     if _is_unset(value):
-        return default
+        return copy.deepcopy(SETTINGS[name].default) if default is _FROM_THE_TABLE else default
     if kind in ("int", "float") and isinstance(value, bool):
         raise AnsibleFilterError("%s: %r is not a valid %s" % (name, value, kind))
     try:
-        converted = _CONVERTERS[kind](value)
+        converted = CONVERTERS[kind](value)
     except (TypeError, ValueError) as error:
         raise AnsibleFilterError("%s: %r is not a valid %s (%s)" % (name, value, kind, error))
     if kind in ("int", "float"):

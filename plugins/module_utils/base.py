@@ -21,6 +21,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import camel_dict_to_snake_dict
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retry_decorator
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.defaults import default_of
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import FailoverError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILOVER_RECORD
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import RECORD_KINDS
@@ -28,7 +29,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_session_name
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_table_name
 
-DEFAULT_TABLE = "HostMigrationQueue"
+DEFAULT_TABLE = default_of("migration_table")
 
 # Options of every module that reads or writes the migration table (documented in the
 # dedicated_hosts.failover.record doc fragment).
@@ -47,7 +48,7 @@ RECORD_KIND_OPTIONS = dict(
 ASSUME_ROLE_OPTIONS = dict(
     assume_role_arn=dict(type="str"),
     assume_role_external_id=dict(type="str"),
-    assume_role_session_name=dict(type="str", default="dedicated-hosts-failover"),
+    assume_role_session_name=dict(type="str", default=default_of("assume_role_session_name")),
 )
 
 

@@ -22,6 +22,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import chunks
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.defaults import default_of
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import AwsApiError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hosts import FAILOVER_TAG
@@ -43,7 +44,7 @@ FAILED = "failed"
 GONE = "gone"
 CLASSES = (HEALTHY, DEGRADED, FAILED, GONE)
 
-AWS_RECOVERY_GRACE_PERIOD = 900.0
+AWS_RECOVERY_GRACE_PERIOD = default_of("aws_recovery_grace_period")
 
 # DescribeInstanceStatus takes at most 100 instance ids a call (the page sizes are hosts.py's).
 STATUS_IDS_PER_CALL = 100

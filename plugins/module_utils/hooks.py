@@ -31,6 +31,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import is_client_error
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.defaults import default_of
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 
 # Phases of an instance's record entry while its hook runs (schema.PHASES lists them among the move's phases).
@@ -43,9 +44,10 @@ HOOK_PHASES = (PRE_STOP_HOOK, POST_START_HOOK)
 # the start the instance has already moved); fail: the instance fails; ignore: the move goes on as if it succeeded.
 HOOK_KINDS = ("pre_stop", "post_start")
 FAILURE_POLICIES = {"pre_stop": ("skip", "fail", "ignore"), "post_start": ("fail", "ignore")}
-DEFAULT_FAILURE_POLICY = {"pre_stop": "skip", "post_start": "fail"}
-DEFAULT_TIMEOUT = 300.0  # five minutes: a drain that takes longer is better handled by the operator than waited for
-DEFAULT_CONCURRENCY = 50  # the most instance ids one SendCommand takes
+DEFAULT_FAILURE_POLICY = dict((kind, default_of(kind + "_hook_failure")) for kind in HOOK_KINDS)
+# Five minutes: a drain that takes longer is better handled by the operator than waited for.
+DEFAULT_TIMEOUT = dict((kind, default_of(kind + "_ssm_document_timeout")) for kind in HOOK_KINDS)
+DEFAULT_CONCURRENCY = default_of("hook_concurrency")  # the most instance ids one SendCommand takes
 SEND_BATCH = 50
 AGENT_BATCH = 50  # instance ids per DescribeInstanceInformation filter
 # SendCommand's TimeoutSeconds (delivery) is at least 30 seconds.
@@ -82,7 +84,7 @@ class Hook(object):
         self.kind = kind
         self.document = document
         self.parameters = parameters or {}
-        self.timeout = float(DEFAULT_TIMEOUT if timeout is None else timeout)
+        self.timeout = float(DEFAULT_TIMEOUT[kind] if timeout is None else timeout)
         self.on_failure = on_failure or DEFAULT_FAILURE_POLICY[kind]
         self.phase = PRE_STOP_HOOK if kind == "pre_stop" else POST_START_HOOK
 

@@ -31,11 +31,12 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import missing_returns
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.capacity import host_family
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.defaults import default_of
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import iso_time
 
-DEFAULT_RESERVED_TAGS = {"Role": "Reserved"}
+DEFAULT_RESERVED_TAGS = default_of("reserved_tags")
 FAILOVER_TAG = "FailoverFor"
 # Set only through AllocateHosts' TagSpecifications, never by CreateTags: the IAM policy lets a failover release
 # only hosts that carry it, so tagging an arbitrary host cannot make it releasable (docs/iam.md).

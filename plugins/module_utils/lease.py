@@ -35,6 +35,7 @@ import time
 import uuid
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.defaults import default_of
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import ConditionFailed
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import Update
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import call_table
@@ -55,7 +56,7 @@ STUCK_OWNER = "unknown (record left in processing without a lease)"
 # How long such a record must have gone without an update before it is taken over without break_lock. The
 # reference system writes nothing for up to about 30 minutes while it retries AllocateHosts (180 x 10 s).
 QUIET_BEFORE_TAKEOVER_SECONDS = 2400
-DEFAULT_LEASE_SECONDS = 120.0
+DEFAULT_LEASE_SECONDS = default_of("failover_lease_seconds")
 MIN_LEASE_SECONDS = 3.0
 
 

@@ -50,6 +50,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import paginate
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import request_budget_file
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.defaults import default_of
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import FailoverError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
@@ -73,11 +74,11 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.signal_ca
 # Defaults of the options (the module documents the reasoning; see docs too).
 DEFAULTS = dict(
     concurrency=None,  # None: every instance at once (0 or less is refused by the module)
-    force_stop_after=120.0,  # graceful stop gets two minutes, then StopInstances Force=true
-    stop_timeout=600.0,  # ten minutes, the ceiling of botocore's InstanceStopped waiter and AWS's "post a request for help"
-    start_timeout=600.0,  # ten minutes, the ceiling of botocore's InstanceRunning waiter
-    poll_interval=1.0,  # one DescribeInstances a second for the whole host, far below EC2's 20 per second refill
-    start_attempts=3,
+    force_stop_after=default_of("force_stop_after"),  # graceful stop gets two minutes, then StopInstances Force=true
+    stop_timeout=default_of("stop_timeout"),  # ten minutes, the ceiling of botocore's InstanceStopped waiter and AWS's "post a request for help"
+    start_timeout=default_of("start_timeout"),  # ten minutes, the ceiling of botocore's InstanceRunning waiter
+    poll_interval=default_of("poll_interval"),  # one DescribeInstances a second for the whole host, far below EC2's 20 per second refill
+    start_attempts=default_of("start_attempts"),
     start_backoff=None,  # seconds before the second start attempt (doubles each time); default 2 x poll_interval
     force_stop_immediately=False,
     rollback=True,

@@ -25,6 +25,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils import pr
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import aws_errors
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.capacity import host_family
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.defaults import default_of
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import get_record
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import AwsApiError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import CapacityError
@@ -66,12 +67,12 @@ TARGET_SOURCE = "target"
 CLAIMED_SOURCES = (TARGET_SOURCE, "pool")
 DEFAULTS = dict(
     reserved_tags=DEFAULT_RESERVED_TAGS,
-    allocate_hosts=True,
-    max_new_hosts=2,
-    allocation_attempts=3,
-    allocation_retry_delay=5.0,
-    target_host_ids=[],
-    host_hourly_prices={},
+    allocate_hosts=default_of("allocate_hosts"),
+    max_new_hosts=default_of("max_new_hosts"),
+    allocation_attempts=default_of("allocation_attempts"),
+    allocation_retry_delay=default_of("allocation_retry_delay"),
+    target_host_ids=default_of("target_host_ids"),
+    host_hourly_prices=default_of("host_hourly_prices"),
 )
 
 

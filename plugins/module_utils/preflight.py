@@ -24,6 +24,7 @@ except ImportError:
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import DESCRIBE_RATE_LIMIT
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import TokenBucket
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.defaults import default_of
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 
 # The opt-ins an operator may give in ``preflight_allow``.
@@ -43,11 +44,11 @@ MAC_FAMILIES = ("mac1", "mac2", "mac2-m2", "mac2-m2pro", "mac2-m1ultra", "mac-m4
 DEFAULTS = dict(
     preflight_allow=(),
     # AWS advises against forcing a Windows stop: a graceful shutdown gets ten minutes before Force.
-    windows_force_stop_after=600.0,
+    windows_force_stop_after=default_of("windows_force_stop_after"),
     # A Mac instance stays stopping about 15 minutes and its target host may still be scrubbing: hours, not minutes.
-    mac_stop_timeout=3600.0,
-    mac_start_timeout=7200.0,
-    settle_timeout=600.0,
+    mac_stop_timeout=default_of("mac_stop_timeout"),
+    mac_start_timeout=default_of("mac_start_timeout"),
+    settle_timeout=default_of("settle_timeout"),
 )
 
 

@@ -18,6 +18,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils import cl
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import aws_errors
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.capacity import host_family
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.defaults import default_of
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import get_record
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import AwsApiError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
@@ -48,10 +49,10 @@ OUTCOME_TAGS = ("FailoverOutcome", "FailoverRunId", "FailoverAt")
 RECEIVED_PHASES = ("placed", "starting", "running", "verified")
 SETTLE_DEFAULTS = dict(
     reserved_tags=DEFAULT_RESERVED_TAGS,
-    allocate_hosts=True,
-    max_new_hosts=2,
-    release_failed_host=False,
-    replenish_pool=False,
+    allocate_hosts=default_of("allocate_hosts"),
+    max_new_hosts=default_of("max_new_hosts"),
+    release_failed_host=default_of("release_failed_host"),
+    replenish_pool=default_of("replenish_pool"),
 )
 
 

@@ -260,6 +260,7 @@ summary:
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import camel_dict_to_snake_dict
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.defaults import default_of
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import AWS_RECOVERY_GRACE_PERIOD
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import CLASSES
@@ -301,9 +302,9 @@ def main():
             filters=dict(type="dict", default={}),
             aws_recovery_grace_period=dict(type="float", default=AWS_RECOVERY_GRACE_PERIOD),
             aws_recovery_assumed_start=dict(type="str"),
-            ignore_aws_recovery=dict(type="bool", default=False),
+            ignore_aws_recovery=dict(type="bool", default=default_of("ignore_aws_recovery")),
             health_event_code=dict(type="str"),
-            health_event_resources=dict(type="list", elements="str", default=[]),
+            health_event_resources=dict(type="list", elements="str", default=default_of("health_event_host_ids")),
             health=dict(type="list", elements="str", choices=list(CLASSES), default=list(CLASSES)),
         ),
         assume_role=True,

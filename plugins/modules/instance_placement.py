@@ -455,6 +455,7 @@ final_state:
 """
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.defaults import default_of
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import DEFAULT_CONCURRENCY
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import DEFAULT_FAILURE_POLICY
@@ -529,23 +530,23 @@ def main():
         placements=dict(type="list", elements="dict", required=True, options=placement_spec),
         concurrency=dict(type="int"),
         spare_host_ids=dict(type="list", elements="str", default=[]),
-        force_stop_after=dict(type="float", default=120.0),
-        stop_timeout=dict(type="float", default=600.0),
-        start_timeout=dict(type="float", default=600.0),
-        poll_interval=dict(type="float", default=1.0),
-        start_attempts=dict(type="int", default=3),
-        lease_seconds=dict(type="float", default=120.0),
+        force_stop_after=dict(type="float", default=default_of("force_stop_after")),
+        stop_timeout=dict(type="float", default=default_of("stop_timeout")),
+        start_timeout=dict(type="float", default=default_of("start_timeout")),
+        poll_interval=dict(type="float", default=default_of("poll_interval")),
+        start_attempts=dict(type="int", default=default_of("start_attempts")),
+        lease_seconds=dict(type="float", default=default_of("failover_lease_seconds")),
         force_stop_immediately=dict(type="bool"),
         rollback=dict(type="bool", default=True),
         retry=dict(type="bool", default=False),
         hook_concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
-        progress=dict(type="bool", default=True),
+        progress=dict(type="bool", default=default_of("failover_progress")),
     )
     for kind in HOOK_KINDS:
         argument_spec.update({
             kind + "_ssm_document": dict(type="str"),
-            kind + "_ssm_document_parameters": dict(type="dict", default={}),
-            kind + "_ssm_document_timeout": dict(type="float", default=DEFAULT_TIMEOUT),
+            kind + "_ssm_document_parameters": dict(type="dict", default=default_of(kind + "_ssm_document_parameters")),
+            kind + "_ssm_document_timeout": dict(type="float", default=DEFAULT_TIMEOUT[kind]),
             kind + "_hook_failure": dict(type="str", choices=list(FAILURE_POLICIES[kind]), default=DEFAULT_FAILURE_POLICY[kind]),
         })
     module = FailoverModule(argument_spec=argument_spec, record_options=True, assume_role=True, record_kind=True)

@@ -361,6 +361,7 @@ cancel:
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import camel_dict_to_snake_dict
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.defaults import default_of
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import record_key
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
@@ -500,7 +501,7 @@ def main():
         run_id=dict(type="str"),
         owner=dict(type="str"),
         lease_seconds=dict(type="float", default=DEFAULT_LEASE_SECONDS),
-        break_lock=dict(type="bool", default=False),
+        break_lock=dict(type="bool", default=default_of("break_lock")),
         instance_id=dict(type="str"),
         status=dict(type="str", choices=list(STATUSES)),
         phase=dict(type="str", choices=list(PHASES)),
@@ -509,7 +510,7 @@ def main():
         retry_count=dict(type="int"),
         target_host_id=dict(type="str"),
         error_details=dict(type="str"),
-        ttl_days=dict(type="float", default=7),
+        ttl_days=dict(type="float", default=default_of("record_ttl_days")),
         abort_reason=dict(type="str"),
         requested_by=dict(type="str"),
     )

@@ -415,6 +415,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.transformation import c
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.base import FailoverModule
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.cleanup import release_unused_hosts
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.defaults import default_of
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.failback import plan_failback
@@ -527,24 +528,24 @@ def main():
         failed_host_id=dict(type="str"),
         run_id=dict(type="str"),
         instances=dict(type="list", elements="str"),
-        reserved_tags=dict(type="dict", default={"Role": "Reserved"}),
-        allocate_hosts=dict(type="bool", default=True),
-        max_new_hosts=dict(type="int", default=2),
-        allocation_attempts=dict(type="int", default=3),
-        allocation_retry_delay=dict(type="float", default=5.0),
-        preflight_allow=dict(type="list", elements="str", default=[],
+        reserved_tags=dict(type="dict", default=default_of("reserved_tags")),
+        allocate_hosts=dict(type="bool", default=default_of("allocate_hosts")),
+        max_new_hosts=dict(type="int", default=default_of("max_new_hosts")),
+        allocation_attempts=dict(type="int", default=default_of("allocation_attempts")),
+        allocation_retry_delay=dict(type="float", default=default_of("allocation_retry_delay")),
+        preflight_allow=dict(type="list", elements="str", default=default_of("preflight_allow"),
                              choices=["instance-store-volumes", "stop-protection", "auto-scaling", "host-resource-group", "mac"]),
-        windows_force_stop_after=dict(type="float", default=600.0),
-        mac_stop_timeout=dict(type="float", default=3600.0),
-        mac_start_timeout=dict(type="float", default=7200.0),
-        settle_timeout=dict(type="float", default=600.0),
-        target_host_ids=dict(type="list", elements="str", default=[]),
-        host_hourly_prices=dict(type="dict", default={}),
-        release_failed_host=dict(type="bool", default=False),
-        replenish_pool=dict(type="bool", default=False),
+        windows_force_stop_after=dict(type="float", default=default_of("windows_force_stop_after")),
+        mac_stop_timeout=dict(type="float", default=default_of("mac_stop_timeout")),
+        mac_start_timeout=dict(type="float", default=default_of("mac_start_timeout")),
+        settle_timeout=dict(type="float", default=default_of("settle_timeout")),
+        target_host_ids=dict(type="list", elements="str", default=default_of("target_host_ids")),
+        host_hourly_prices=dict(type="dict", default=default_of("host_hourly_prices")),
+        release_failed_host=dict(type="bool", default=default_of("release_failed_host")),
+        replenish_pool=dict(type="bool", default=default_of("replenish_pool")),
         failover_error=dict(type="str"),
         planned=dict(type="dict"),
-        release_host_ids=dict(type="list", elements="str", default=[]),
+        release_host_ids=dict(type="list", elements="str", default=default_of("release_host_ids")),
     )
     module = FailoverModule(argument_spec=argument_spec, record_options=True, assume_role=True)
     module.run(run)

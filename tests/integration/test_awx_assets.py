@@ -8,11 +8,13 @@ bounds are integers. Schedules take an RFC 5545 rrule as one line: DTSTART with 
 import json
 import os
 import re
+import sys
 
 import pytest
 import yaml
 from dateutil.rrule import rrulestr
 
+from conftest import COLLECTIONS_PATH
 from conftest import REPO_ROOT
 from conftest import create_migration_table
 from conftest import instance_view
@@ -25,6 +27,11 @@ from scenarios import pool_host
 from scenarios import world
 from test_health_check import STATS
 from test_health_check import custom_stats
+
+if COLLECTIONS_PATH not in sys.path:
+    sys.path.insert(0, COLLECTIONS_PATH)
+
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.defaults import SETTINGS  # noqa: E402
 
 ASSETS = os.path.join(REPO_ROOT, "extensions", "awx", "assets.json")
 SURVEY_TYPES = {"text", "textarea", "password", "multiplechoice", "multiselect", "integer", "float"}
@@ -76,11 +83,10 @@ def playbook_inputs(playbook):
 
 
 def playbook_defaults(playbook):
-    """{variable: default} of the inputs a playbook normalises with the setting filter (``setting(<default>, '<type>', '<name>'``)."""
+    """{variable: default} of the inputs a playbook normalises with the setting filter (``setting('<name>')``): the table's."""
     with open(os.path.join(REPO_ROOT, playbook), encoding="utf-8") as handle:
         text = handle.read()
-    return dict((name, yaml.safe_load(default))
-                for default, name in re.findall(r"setting\(([^,()]+), '\w+', '(\w+)'", text))
+    return dict((name, SETTINGS[name].default) for name in re.findall(r"setting\('(\w+)'", text))
 
 
 def surveys(assets):
