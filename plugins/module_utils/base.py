@@ -73,7 +73,7 @@ class FailoverModule(AnsibleAWSModule):
 
     def _validate(self, validator, value, option):
         try:
-            validator(value, what="option %s" % option)
+            validator(value, what=f"option {option}")
         except FailoverError as error:
             self.fail_json(msg=error.message, **error.details)
 
@@ -93,7 +93,7 @@ class FailoverModule(AnsibleAWSModule):
             try:
                 answer = self.client("sts", retry_decorator=retry_decorator()).assume_role(aws_retry=True, **request)
             except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-                self.fail_json_aws(error, msg="assuming the role %s failed; nothing has been changed" % role_arn)
+                self.fail_json_aws(error, msg=f"assuming the role {role_arn} failed; nothing has been changed")
             credentials = answer["Credentials"]
             self._role_credentials = dict(aws_access_key_id=credentials["AccessKeyId"],
                                           aws_secret_access_key=credentials["SecretAccessKey"],

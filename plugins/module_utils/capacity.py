@@ -227,7 +227,7 @@ class HostCapacity:
         self.planned = {}
 
     def __repr__(self):
-        return "HostCapacity(%s, %s, %s, planned=%r)" % (self.host_id, self.family, self.mode, self.planned)
+        return f"HostCapacity({self.host_id}, {self.family}, {self.mode}, planned={self.planned!r})"
 
     @property
     def planned_count(self):
@@ -237,37 +237,35 @@ class HostCapacity:
         """None when one more ``instance_type`` fits, else the reason it does not."""
         family, size = split_type(instance_type)
         if family != self.family:
-            return "host %s is a %s host" % (self.host_id, self.family)
+            return f"host {self.host_id} is a {self.family} host"
         if self.instance_type is not None and instance_type != self.instance_type:
-            return "host %s runs only %s" % (self.host_id, self.instance_type)
+            return f"host {self.host_id} runs only {self.instance_type}"
         if self.reported is not None and self.planned.get(instance_type, 0) + 1 > self.reported.get(instance_type, 0):
-            return "host %s reports room for %d %s" % (self.host_id, self.reported.get(instance_type, 0), instance_type)
+            return f"host {self.host_id} reports room for {self.reported.get(instance_type, 0)} {instance_type}"
         if self.mode == "reported":
             other = [value for value in self.planned if value != instance_type]
             if other:
-                return "host %s is not modelled and already takes %s" % (self.host_id, other[0])
+                return f"host {self.host_id} is not modelled and already takes {other[0]}"
             if self.reported is None:
-                return "host %s reports no capacity" % self.host_id
+                return f"host {self.host_id} reports no capacity"
             return None
         spec = self.spec
         if size not in spec.sizes:
-            return "%s is not a size the model knows for %s hosts" % (instance_type, self.family)
+            return f"{instance_type} is not a size the model knows for {self.family} hosts"
         if spec.mixable is not None and size not in spec.mixable:
-            return "a multi-type %s host mixes only %s" % (self.family, ", ".join(sorted(spec.mixable)))
+            return f"a multi-type {self.family} host mixes only {', '.join(sorted(spec.mixable))}"
         need = spec.sizes[size]
         if self.mode == "slots":
             if need > self.slots_free:
-                return "host %s has %d of %d slots free, %s needs %d" % (
-                    self.host_id, self.slots_free, spec.slots, instance_type, need)
+                return f"host {self.host_id} has {self.slots_free} of {spec.slots} slots free, {instance_type} needs {need}"
             return None
         if need > spec.cores_per_socket:
             if not self.empty or any(cores != spec.cores_per_socket for cores in self.free):
-                return "%s needs a whole empty host (%d cores, a socket has %d)" % (
-                    instance_type, need, spec.cores_per_socket)
+                return f"{instance_type} needs a whole empty host ({need} cores, a socket has {spec.cores_per_socket})"
             return None
         if not any(cores >= need for cores in self.free):
-            return "no socket of host %s has %d free cores (free per socket: %s)" % (
-                self.host_id, need, "/".join(str(cores) for cores in self.free))
+            free = "/".join(str(cores) for cores in self.free)
+            return f"no socket of host {self.host_id} has {need} free cores (free per socket: {free})"
         return None
 
     def fits(self, instance_type):
@@ -297,7 +295,7 @@ class HostCapacity:
         sizes = model_available(self.spec, self.free or [], self.empty, self.slots_free)
         result = {}
         for size, count in sizes.items():
-            instance_type = "%s.%s" % (self.family, size)
+            instance_type = f"{self.family}.{size}"
             if self.spec.mixable is not None and size not in self.spec.mixable:
                 continue
             if self.reported is not None:
@@ -334,8 +332,7 @@ def host_capacity(host, source="pool"):
         return HostCapacity(mode="slots", spec=spec, slots_free=max(spec.slots - used, 0), **common)
     free, misfits = reconstruct_sockets(spec, present)
     if misfits:
-        note = "the per-socket model cannot place %s next to the other instances; planning by the reported capacity" % (
-            ", ".join(misfits))
+        note = f"the per-socket model cannot place {', '.join(misfits)} next to the other instances; planning by the reported capacity"
         return HostCapacity(mode="reported", spec=spec, notes=[note], **common)
     return HostCapacity(mode="cores", spec=spec, free=free, **common)
 
@@ -349,7 +346,7 @@ def compare_with_reported(capacity):
     for size, count in model.items():
         if capacity.spec.mixable is not None and size not in capacity.spec.mixable:
             continue
-        instance_type = "%s.%s" % (capacity.family, size)
+        instance_type = f"{capacity.family}.{size}"
         reported = capacity.reported.get(instance_type, 0)
         if reported != count:
             differences[instance_type] = {"model": count, "reported": reported}
@@ -384,7 +381,7 @@ def new_host_capacity(host_id, config, template=None, first_type=None):
         if not totals and first_type:
             # Without data, count on one instance per host: an empty host takes any size of its family.
             totals = {first_type: 1}
-        return HostCapacity(mode="reported", reported=totals or None, notes=["no capacity data for %s" % family], **common)
+        return HostCapacity(mode="reported", reported=totals or None, notes=[f"no capacity data for {family}"], **common)
     if spec.slots:
         return HostCapacity(mode="slots", spec=spec, slots_free=spec.slots, **common)
     return HostCapacity(mode="cores", spec=spec, free=[spec.cores_per_socket] * spec.sockets, **common)
@@ -405,7 +402,7 @@ def _reason_none_fits(instance_type, hosts):
     if not hosts:
         return "no pool host in the availability zone"
     reasons = [host.why_not(instance_type) for host in hosts]
-    return "no room on %s" % "; ".join(reason for reason in reasons if reason)
+    return f"no room on {'; '.join(reason for reason in reasons if reason)}"
 
 
 # Existing hosts are filled in this order of their source: hosts the operator named, pool hosts, then the others.
@@ -439,17 +436,17 @@ def pack(instances, hosts, max_new_hosts=0, no_new_hosts_reason=None, template=N
             why = _reason_none_fits(instance_type, existing)
             if len(new_hosts) >= max_new_hosts:
                 if no_new_hosts_reason:
-                    why += "; %s" % no_new_hosts_reason
+                    why += f"; {no_new_hosts_reason}"
                 elif max_new_hosts:
-                    why += "; the %d new host(s) max_new_hosts allows are full" % max_new_hosts
+                    why += f"; the {max_new_hosts} new host(s) max_new_hosts allows are full"
                 unplaced.append({"instance_id": entry["instance_id"], "instance_type": instance_type, "reason": why})
                 continue
-            candidate = new_host_capacity("new-%d" % (len(new_hosts) + 1), new_host_config(instance_type), template,
+            candidate = new_host_capacity(f"new-{len(new_hosts) + 1}", new_host_config(instance_type), template,
                                           first_type=instance_type)
             reason = candidate.why_not(instance_type)
             if reason is not None:
                 unplaced.append({"instance_id": entry["instance_id"], "instance_type": instance_type,
-                                 "reason": "%s; it does not fit an empty host either: %s" % (why, reason)})
+                                 "reason": f"{why}; it does not fit an empty host either: {reason}"})
                 continue
             new_hosts.append(candidate)
             target = candidate

@@ -91,7 +91,7 @@ def _transact(dynamodb, table, check, write):
                     raise ClaimRefused()
                 if "TransactionConflict" not in reasons:
                     raise
-    raise ConflictError("the claims of the migration table %s kept conflicting under %d attempts" % (table, WRITE_ATTEMPTS))
+    raise ConflictError(f"the claims of the migration table {table} kept conflicting under {WRITE_ATTEMPTS} attempts")
 
 
 def _claim_item(key, holder, run_id, claim_generation, now, seconds):

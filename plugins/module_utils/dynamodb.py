@@ -65,7 +65,7 @@ def plain(value):
 def _decimal(value):
     """A float as the Decimal DynamoDB stores (TypeSerializer refuses floats)."""
     if math.isnan(value) or math.isinf(value):
-        raise InvalidInputError("cannot store %r in DynamoDB: not a finite number" % (value,), value=value)
+        raise InvalidInputError(f"cannot store {value!r} in DynamoDB: not a finite number", value=value)
     return Decimal(repr(value))
 
 
@@ -111,25 +111,25 @@ class Update(object):
         for placeholder, existing in self._names.items():
             if existing == attribute:
                 return placeholder
-        placeholder = "#n%d" % len(self._names)
+        placeholder = f"#n{len(self._names)}"
         self._names[placeholder] = attribute
         return placeholder
 
     def value(self, value):
-        placeholder = ":v%d" % len(self._values)
+        placeholder = f":v{len(self._values)}"
         self._values[placeholder] = serialize(value)
         return placeholder
 
     def set(self, attribute, value):
-        self._sets.append("%s = %s" % (self.name(attribute), self.value(value)))
+        self._sets.append(f"{self.name(attribute)} = {self.value(value)}")
 
     def increment(self, attribute):
         name = self.name(attribute)
-        self._sets.append("%s = if_not_exists(%s, %s) + %s" % (name, name, self.value(0), self.value(1)))
+        self._sets.append(f"{name} = if_not_exists({name}, {self.value(0)}) + {self.value(1)}")
 
     def set_if_missing(self, attribute, value):
         name = self.name(attribute)
-        self._sets.append("%s = if_not_exists(%s, %s)" % (name, name, self.value(value)))
+        self._sets.append(f"{name} = if_not_exists({name}, {self.value(value)})")
 
     def remove(self, attribute):
         self._removes.append(self.name(attribute))
@@ -138,15 +138,15 @@ class Update(object):
         self._conditions.append(condition)
 
     def require_equal(self, attribute, value):
-        self.require("%s = %s" % (self.name(attribute), self.value(value)))
+        self.require(f"{self.name(attribute)} = {self.value(value)}")
 
     def require_version(self, attribute, version):
         """The attribute still has ``version`` (0 also matches a record that never had it)."""
         name = self.name(attribute)
         if version:
-            self.require("%s = %s" % (name, self.value(version)))
+            self.require(f"{name} = {self.value(version)}")
         else:
-            self.require("attribute_not_exists(%s) OR %s = %s" % (name, name, self.value(0)))
+            self.require(f"attribute_not_exists({name}) OR {name} = {self.value(0)}")
 
     def params(self):
         clauses = []
@@ -160,7 +160,7 @@ class Update(object):
         if self._conditions:
             # parentheses only where needed: DynamoDB refuses redundant ones
             params["ConditionExpression"] = " AND ".join(
-                "(%s)" % condition if " OR " in condition else condition for condition in self._conditions
+                f"({condition})" if " OR " in condition else condition for condition in self._conditions
             )
         return params
 
@@ -226,10 +226,10 @@ def list_records(dynamodb_client, table, state=None, kind=FAILOVER_RECORD):
     """
     names = {"#h": "HostId"}
     values = {":claim": {"S": CLAIM_PREFIX}, ":failback": {"S": FAILBACK_KEY_PREFIX}}
-    expression = "NOT begins_with(#h, :claim) AND %sbegins_with(#h, :failback)" % ("" if kind == FAILBACK_RECORD else "NOT ")
+    expression = f"NOT begins_with(#h, :claim) AND {'' if kind == FAILBACK_RECORD else 'NOT '}begins_with(#h, :failback)"
     if state is not None:
         if state not in RECORD_STATES:
-            raise InvalidInputError("state %r is not one of %s" % (state, ", ".join(RECORD_STATES)), value=state)
+            raise InvalidInputError(f"state {state!r} is not one of {', '.join(RECORD_STATES)}", value=state)
         names["#s"] = "State"
         values[":state"] = {"S": state}
         expression += " AND #s = :state"

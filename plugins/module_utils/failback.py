@@ -61,12 +61,12 @@ def moved_instances(failover_record):
 def check_failover_over(host_id, failover_record, now):
     """Refuse a host without a failover record, or whose failover is still in progress under a live lease."""
     if failover_record is None:
-        raise NotFoundError("host %s has no failover record: there is nothing to fail back. Nothing was changed" % host_id,
+        raise NotFoundError(f"host {host_id} has no failover record: there is nothing to fail back. Nothing was changed",
                             host_id=host_id)
     if failover_record["State"] in IN_PROGRESS_STATES and lease_state(failover_record, None, now) in LIVE_LEASE_STATES:
         raise LeaseHeldError(
-            "the failover of host %s is still %s (%s): fail back once it is over. Nothing was changed"
-            % (host_id, failover_record["State"], holder_message(host_id, failover_record)),
+            f"the failover of host {host_id} is still {failover_record['State']} ({holder_message(host_id, failover_record)}): "
+            "fail back once it is over. Nothing was changed",
             host_id=host_id, holder_run_id=failover_record.get("LeaseRunId"),
         )
 
@@ -77,8 +77,8 @@ def check_requested(host_id, moved, instance_ids):
     unknown = [instance_id for instance_id in wanted if instance_id not in moved]
     if unknown:
         raise InvalidInputError(
-            "instance_ids: %s not moved by the last failover of host %s (it moved: %s). Nothing was changed"
-            % (", ".join(unknown), host_id, ", ".join(sorted(moved)) or "none"),
+            f"instance_ids: {', '.join(unknown)} not moved by the last failover of host {host_id} "
+            f"(it moved: {', '.join(sorted(moved)) or 'none'}). Nothing was changed",
             unknown_instance_ids=unknown,
         )
     return dict((instance_id, moved[instance_id]) for instance_id in wanted) if wanted else dict(moved)
@@ -98,8 +98,8 @@ def check_original_host(ec2, host_id):
     health_class, reasons = original_host_health(ec2, host)
     if host.get("State") != "available" or health_class != health.HEALTHY:
         raise InvalidInputError(
-            "original host %s is %s and %s (%s): instances go back only to an available, healthy host. Nothing was changed"
-            % (host_id, host.get("State"), health_class, "; ".join(reasons) or "not available"),
+            f"original host {host_id} is {host.get('State')} and {health_class} ({'; '.join(reasons) or 'not available'}): "
+            "instances go back only to an available, healthy host. Nothing was changed",
             host_id=host_id, state=host.get("State"), health=health_class, reasons=reasons,
         )
     return host
@@ -120,14 +120,14 @@ def describe_instances(ec2, instance_ids):
 def skip_reason(instance_id, described, failover_target, host_id):
     """Why an instance stays where it is, or None when it goes back (it is on the failover's host, or already back)."""
     if described is None:
-        return "instance %s no longer exists" % instance_id
+        return f"instance {instance_id} no longer exists"
     state = (described.get("State") or {}).get("Name")
     if state in GONE_STATES:
-        return "instance %s is %s" % (instance_id, state)
+        return f"instance {instance_id} is {state}"
     current = (described.get("Placement") or {}).get("HostId")
     if current not in (failover_target, host_id):
-        return "instance %s is on host %s now, not on %s where the failover put it: left where it is" % (
-            instance_id, current or "none (not on a Dedicated Host)", failover_target)
+        return (f"instance {instance_id} is on host {current or 'none (not on a Dedicated Host)'} now, not on {failover_target} "
+                "where the failover put it: left where it is")
     return None
 
 
@@ -148,9 +148,8 @@ def check_room(host, movable, described):
                            no_new_hosts_reason="a failback moves instances back to their original host only")
     if packed["unplaced"]:
         raise CapacityError(
-            "%d of %d instance(s) do not fit back on host %s; nothing has been stopped: %s"
-            % (len(packed["unplaced"]), len(movable), host["HostId"],
-               "; ".join("%s (%s): %s" % (entry["instance_id"], entry["instance_type"], entry["reason"]) for entry in packed["unplaced"])),
+            f"{len(packed['unplaced'])} of {len(movable)} instance(s) do not fit back on host {host['HostId']}; nothing has been stopped: "
+            + "; ".join(f"{entry['instance_id']} ({entry['instance_type']}): {entry['reason']}" for entry in packed["unplaced"]),
             host_id=host["HostId"], unplaced=packed["unplaced"],
         )
 
@@ -168,17 +167,15 @@ def back_placement(instance_id, described, state, failover_target, host_id, prot
     lift = instance_id in protected
     return {"instance_id": instance_id, "target_host_id": host_id, "original_state": state,
             "instance_type": described.get("InstanceType"), "target_source": TARGET_SOURCE,
-            "notes": ["back from %s" % failover_target] + ([STOP_PROTECTION_NOTE] if lift else []), "lift_stop_protection": lift}
+            "notes": [f"back from {failover_target}"] + ([STOP_PROTECTION_NOTE] if lift else []), "lift_stop_protection": lift}
 
 
 def plan_lines(host_id, placements, requested, skipped):
     """The plan for humans: a headline, then one line per instance."""
-    lines = ["Failback to %s (available, healthy): %d instance(s) go back, %d skipped"
-             % (host_id, len(placements), len(skipped))]
-    lines.extend("%s (%s, %s): %s -> %s" % (placement["instance_id"], placement["instance_type"], placement["original_state"],
-                                            requested[placement["instance_id"]], host_id)
-                 for placement in placements)
-    lines.extend("%s skipped: %s" % (result["instance_id"], result["reason"]) for result in skipped)
+    lines = [f"Failback to {host_id} (available, healthy): {len(placements)} instance(s) go back, {len(skipped)} skipped"]
+    lines.extend(f"{placement['instance_id']} ({placement['instance_type']}, {placement['original_state']}): "
+                 f"{requested[placement['instance_id']]} -> {host_id}" for placement in placements)
+    lines.extend(f"{result['instance_id']} skipped: {result['reason']}" for result in skipped)
     return lines
 
 

@@ -33,7 +33,7 @@ FAILBACK_KEY_PREFIX = "failback#"
 
 def _require_string(value, what):
     if not isinstance(value, str) or not value:
-        raise InvalidInputError("%s must be a non-empty string, got %r" % (what, value), value=value)
+        raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}", value=value)
 
 
 def validate_host_id(value, what="host id"):
@@ -41,7 +41,7 @@ def validate_host_id(value, what="host id"):
     _require_string(value, what)
     if not HOST_ID_PATTERN.match(value):
         raise InvalidInputError(
-            "%s %r is malformed: expected 'h-' followed by 8 or 17 lowercase hex digits" % (what, value),
+            f"{what} {value!r} is malformed: expected 'h-' followed by 8 or 17 lowercase hex digits",
             value=value,
         )
     return value
@@ -51,7 +51,7 @@ def record_key(host_id, kind=FAILOVER_RECORD, what="host id"):
     """The migration table key of the ``kind`` record of ``host_id``: the host id, or ``failback#<host id>``."""
     validate_host_id(host_id, what=what)
     if kind not in RECORD_KINDS:
-        raise InvalidInputError("record must be one of %s, got %r" % (", ".join(RECORD_KINDS), kind), value=kind)
+        raise InvalidInputError(f"record must be one of {', '.join(RECORD_KINDS)}, got {kind!r}", value=kind)
     return FAILBACK_KEY_PREFIX + host_id if kind == FAILBACK_RECORD else host_id
 
 
@@ -61,7 +61,7 @@ def validate_record_key(value, what="host id"):
     host_id = value[len(FAILBACK_KEY_PREFIX):] if value.startswith(FAILBACK_KEY_PREFIX) else value
     if not HOST_ID_PATTERN.match(host_id):
         raise InvalidInputError(
-            "%s %r is malformed: expected 'h-' followed by 8 or 17 lowercase hex digits, alone or after %r" % (what, value, FAILBACK_KEY_PREFIX),
+            f"{what} {value!r} is malformed: expected 'h-' followed by 8 or 17 lowercase hex digits, alone or after {FAILBACK_KEY_PREFIX!r}",
             value=value,
         )
     return value
@@ -79,7 +79,7 @@ def validate_instance_id(value, what="instance id"):
     _require_string(value, what)
     if not INSTANCE_ID_PATTERN.match(value):
         raise InvalidInputError(
-            "%s %r is malformed: expected 'i-' followed by 8 or 17 lowercase hex digits" % (what, value),
+            f"{what} {value!r} is malformed: expected 'i-' followed by 8 or 17 lowercase hex digits",
             value=value,
         )
     return value
@@ -91,14 +91,13 @@ def parse_arn(value, service=None, what="ARN"):
     match = _ARN_PATTERN.match(value)
     if not match:
         raise InvalidInputError(
-            "%s %r is malformed: expected arn:<aws|aws-cn|aws-us-gov>:<service>:<region>:<account>:<resource>"
-            % (what, value),
+            f"{what} {value!r} is malformed: expected arn:<aws|aws-cn|aws-us-gov>:<service>:<region>:<account>:<resource>",
             value=value,
         )
     parts = match.groupdict()
     if service is not None and parts["service"] != service:
         raise InvalidInputError(
-            "%s %r is not an %s ARN (its service is %r)" % (what, value, service, parts["service"]), value=value
+            f"{what} {value!r} is not an {service} ARN (its service is {parts['service']!r})", value=value
         )
     return parts
 
@@ -108,8 +107,7 @@ def validate_topic_arn(value, what="notification topic ARN"):
     parts = parse_arn(value, service="sns", what=what)
     if not parts["region"] or not parts["account"] or not _TOPIC_NAME_PATTERN.match(parts["resource"]):
         raise InvalidInputError(
-            "%s %r is malformed: expected arn:<partition>:sns:<region>:<12-digit account>:<topic name>"
-            % (what, value),
+            f"{what} {value!r} is malformed: expected arn:<partition>:sns:<region>:<12-digit account>:<topic name>",
             value=value,
         )
     return value
@@ -120,7 +118,7 @@ def validate_role_arn(value, what="role ARN"):
     parts = parse_arn(value, service="iam", what=what)
     if parts["region"] or not parts["account"] or not _ROLE_PATH_PATTERN.match(parts["resource"]):
         raise InvalidInputError(
-            "%s %r is malformed: expected arn:<partition>:iam::<12-digit account>:role/<name>" % (what, value), value=value
+            f"{what} {value!r} is malformed: expected arn:<partition>:iam::<12-digit account>:role/<name>", value=value
         )
     return value
 
@@ -129,7 +127,7 @@ def validate_session_name(value, what="role session name"):
     """Return ``value`` if STS accepts it as a RoleSessionName (2 to 64 of A-Z a-z 0-9 and +=,.@_-)."""
     _require_string(value, what)
     if not _SESSION_NAME_PATTERN.match(value):
-        raise InvalidInputError("%s %r is malformed: STS takes 2 to 64 characters of A-Z a-z 0-9 and +=,.@_-" % (what, value),
+        raise InvalidInputError(f"{what} {value!r} is malformed: STS takes 2 to 64 characters of A-Z a-z 0-9 and +=,.@_-",
                                 value=value)
     return value
 
@@ -139,7 +137,7 @@ def validate_table_name(value, what="migration table name"):
     _require_string(value, what)
     if not _TABLE_NAME_PATTERN.match(value):
         raise InvalidInputError(
-            "%s %r is malformed: DynamoDB table names are 3 to 255 characters of A-Z a-z 0-9 _ - ." % (what, value),
+            f"{what} {value!r} is malformed: DynamoDB table names are 3 to 255 characters of A-Z a-z 0-9 _ - .",
             value=value,
         )
     return value

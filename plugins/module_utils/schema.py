@@ -186,7 +186,7 @@ def _validate_initial(instance_id, spec):
     status = spec.get("status") or "pending"
     if status not in ("pending", "skipped"):
         raise InvalidInputError(
-            "instance %s: an initial status must be pending or skipped, got %r" % (instance_id, status), value=status
+            f"instance {instance_id}: an initial status must be pending or skipped, got {status!r}", value=status
         )
 
 
@@ -234,23 +234,23 @@ def _check_instance_change(instance_id, change):
     computed = [key for key in change if key in COMPUTED_INSTANCE_FIELDS]
     if computed:
         raise InvalidInputError(
-            "instance %s: %s are set by the record itself" % (instance_id, ", ".join(sorted(computed))), value=computed
+            f"instance {instance_id}: {', '.join(sorted(computed))} are set by the record itself", value=computed
         )
     if "status" in change and change["status"] not in STATUSES:
         raise InvalidInputError(
-            "instance %s: status %r is not one of %s" % (instance_id, change["status"], ", ".join(STATUSES)),
+            f"instance {instance_id}: status {change['status']!r} is not one of {', '.join(STATUSES)}",
             value=change["status"],
         )
     for phase in change.get("phasesPassed") or []:
         if phase not in PHASES:
-            raise InvalidInputError("instance %s: phase %r is not one of %s" % (instance_id, phase, ", ".join(PHASES)), value=phase)
+            raise InvalidInputError(f"instance {instance_id}: phase {phase!r} is not one of {', '.join(PHASES)}", value=phase)
     if "phase" in change and change["phase"] not in PHASES:
         raise InvalidInputError(
-            "instance %s: phase %r is not one of %s" % (instance_id, change["phase"], ", ".join(PHASES)),
+            f"instance {instance_id}: phase {change['phase']!r} is not one of {', '.join(PHASES)}",
             value=change["phase"],
         )
     if "retryCount" in change and (isinstance(change["retryCount"], bool) or int(change["retryCount"]) < 0):
-        raise InvalidInputError("instance %s: retryCount must be a count >= 0" % instance_id, value=change["retryCount"])
+        raise InvalidInputError(f"instance {instance_id}: retryCount must be a count >= 0", value=change["retryCount"])
 
 
 def _apply_status(entry, new_status, change, now_iso):
@@ -305,8 +305,8 @@ def failure_summary(migrations):
     undone = sorted(iid for iid, entry in migrations.items() if entry.get("status") not in DONE_STATUSES)
     parts = []
     if failed:
-        reasons = ["%s (%s)" % (iid, (migrations[iid].get("errorMessage") or "no reason recorded")[:200]) for iid in failed]
-        parts.append("%d of %d instance(s) failed: %s" % (len(failed), len(migrations), "; ".join(reasons)))
+        reasons = [f"{iid} ({(migrations[iid].get('errorMessage') or 'no reason recorded')[:200]})" for iid in failed]
+        parts.append(f"{len(failed)} of {len(migrations)} instance(s) failed: {'; '.join(reasons)}")
     if undone:
-        parts.append("%d instance(s) were not migrated: %s" % (len(undone), ", ".join(undone)))
+        parts.append(f"{len(undone)} instance(s) were not migrated: {', '.join(undone)}")
     return ". ".join(parts) or None

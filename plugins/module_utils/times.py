@@ -70,7 +70,7 @@ def utc_datetime(value):
         return value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)
     epoch = parse_iso_time(str(value))
     if epoch is None:
-        raise ValueError("%r is not an ISO 8601 time" % (value,))
+        raise ValueError(f"{value!r} is not an ISO 8601 time")
     return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
 
 
