@@ -22,6 +22,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+from typing import Any
+from typing import Dict
+from typing import Iterable
+from typing import List
+from typing import Mapping
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
 
 # Families whose hosts can run several sizes at once (EC2 User Guide, "Dedicated Host instance capacity
 # configurations"). Only some of them are modelled in FAMILIES; the others are packed conservatively.
@@ -42,7 +50,9 @@ class FamilySpec:
     ``mixable`` is the set of sizes a multi-type host of the family may mix (None: all of them).
     """
 
-    def __init__(self, name, sockets, cores, sizes, multi_type=True, slots=None, mixable=None, max_counts=None):
+    def __init__(self, name: str, sockets: int, cores: int, sizes: Mapping[str, int], multi_type: bool = True,
+                 slots: Optional[int] = None, mixable: Optional[Iterable[str]] = None,
+                 max_counts: Optional[Mapping[str, int]] = None) -> None:
         self.name = name
         self.sockets = sockets
         self.cores = cores
@@ -53,10 +63,10 @@ class FamilySpec:
         self._max_counts = dict(max_counts or {})
 
     @property
-    def cores_per_socket(self):
+    def cores_per_socket(self) -> int:
         return self.cores // self.sockets
 
-    def max_count(self, size):
+    def max_count(self, size: str) -> int:
         """Instances of ``size`` an empty host holds (0 for a size the family lacks)."""
         if size not in self.sizes:
             return 0
@@ -96,7 +106,7 @@ FAMILIES = {
 }
 
 
-def split_type(instance_type):
+def split_type(instance_type: str) -> Tuple[str, Optional[str]]:
     """``"m5.4xlarge"`` -> ``("m5", "4xlarge")``; a value without a dot gives ``(value, None)``."""
     if not instance_type or "." not in instance_type:
         return instance_type, None
@@ -104,11 +114,11 @@ def split_type(instance_type):
     return family, size
 
 
-def family_spec(family):
+def family_spec(family: Optional[str]) -> Optional[FamilySpec]:
     return FAMILIES.get(family)
 
 
-def supports_multiple_types(instance_type):
+def supports_multiple_types(instance_type: str) -> bool:
     """Whether a host allocated for this type's family (InstanceFamily) can run the type among others."""
     family, size = split_type(instance_type)
     if family not in MULTI_TYPE_FAMILIES:
@@ -119,7 +129,7 @@ def supports_multiple_types(instance_type):
     return True
 
 
-def size_rank(instance_type):
+def size_rank(instance_type: str) -> int:
     """A number that orders sizes of one family from small to large (cores or slots when known)."""
     family, size = split_type(instance_type)
     spec = FAMILIES.get(family)
@@ -135,7 +145,7 @@ def size_rank(instance_type):
     return 0
 
 
-def reported_capacity(host):
+def reported_capacity(host: Mapping[str, Any]) -> Optional[Dict[str, int]]:
     """``{instance type: AvailableCapacity}`` from a DescribeHosts entry, or None when EC2 reported none.
 
     Sizes missing from a reported list count as 0: AWS lists the sizes that still have room.
@@ -146,12 +156,12 @@ def reported_capacity(host):
     return dict((entry["InstanceType"], int(entry.get("AvailableCapacity", 0))) for entry in entries)
 
 
-def reported_totals(host):
+def reported_totals(host: Mapping[str, Any]) -> Dict[str, int]:
     entries = (host.get("AvailableCapacity") or {}).get("AvailableInstanceCapacity") or []
     return dict((entry["InstanceType"], int(entry.get("TotalCapacity", 0))) for entry in entries)
 
 
-def reconstruct_sockets(spec, instance_types):
+def reconstruct_sockets(spec: FamilySpec, instance_types: Iterable[str]) -> Tuple[List[int], List[str]]:
     """Free cores per socket after placing ``instance_types`` best-fit decreasing, and those that did not fit.
 
     Returns ``(free, misfits)``; the instances an AWS host lists all consume capacity, so a misfit means
@@ -189,7 +199,7 @@ def _take_cores(free, need, per_socket):
     return remaining == 0
 
 
-def model_available(spec, free, empty, slots_free=None):
+def model_available(spec: FamilySpec, free: Sequence[int], empty: bool, slots_free: Optional[int] = None) -> Dict[str, int]:
     """The model's AvailableCapacity per size for a host in the given state (``{size: count}``)."""
     result = {}
     for size, need in spec.sizes.items():
@@ -210,8 +220,10 @@ class HostCapacity:
     reported count: single-type hosts, families without data, hosts the model cannot reproduce).
     """
 
-    def __init__(self, host_id, family, mode, instance_type=None, spec=None, free=None, slots_free=None,
-                 empty=True, reported=None, source="pool", config=None, notes=None):
+    def __init__(self, host_id: str, family: Optional[str], mode: str, instance_type: Optional[str] = None,
+                 spec: Optional[FamilySpec] = None, free: Optional[List[int]] = None, slots_free: Optional[int] = None,
+                 empty: bool = True, reported: Optional[Mapping[str, int]] = None, source: str = "pool",
+                 config: Optional[Mapping[str, str]] = None, notes: Optional[List[str]] = None) -> None:
         self.host_id = host_id
         self.family = family
         self.mode = mode
@@ -230,10 +242,10 @@ class HostCapacity:
         return f"HostCapacity({self.host_id}, {self.family}, {self.mode}, planned={self.planned!r})"
 
     @property
-    def planned_count(self):
+    def planned_count(self) -> int:
         return sum(self.planned.values())
 
-    def why_not(self, instance_type):
+    def why_not(self, instance_type: str) -> Optional[str]:
         """None when one more ``instance_type`` fits, else the reason it does not."""
         family, size = split_type(instance_type)
         if family != self.family:
@@ -268,10 +280,10 @@ class HostCapacity:
             return f"no socket of host {self.host_id} has {need} free cores (free per socket: {free})"
         return None
 
-    def fits(self, instance_type):
+    def fits(self, instance_type: str) -> bool:
         return self.why_not(instance_type) is None
 
-    def place(self, instance_type):
+    def place(self, instance_type: str) -> None:
         reason = self.why_not(instance_type)
         if reason is not None:
             raise ValueError(reason)
@@ -283,7 +295,7 @@ class HostCapacity:
         self.planned[instance_type] = self.planned.get(instance_type, 0) + 1
         self.empty = False
 
-    def available(self):
+    def available(self) -> Dict[str, int]:
         """What the host can still take, per instance type, in its current planned state."""
         if self.mode == "reported":
             if not self.reported:
@@ -304,13 +316,13 @@ class HostCapacity:
         return result
 
 
-def host_family(host):
+def host_family(host: Mapping[str, Any]) -> Optional[str]:
     """The instance family of a DescribeHosts entry (single-type hosts name only their type); None if unknown."""
     properties = host.get("HostProperties") or {}
     return properties.get("InstanceFamily") or split_type(properties.get("InstanceType") or "")[0] or None
 
 
-def host_capacity(host, source="pool"):
+def host_capacity(host: Mapping[str, Any], source: str = "pool") -> HostCapacity:
     """A HostCapacity for a DescribeHosts entry: occupancy rebuilt from ``Instances``, bounded by what EC2 reports."""
     properties = host.get("HostProperties") or {}
     family = host_family(host)
@@ -337,7 +349,7 @@ def host_capacity(host, source="pool"):
     return HostCapacity(mode="cores", spec=spec, free=free, **common)
 
 
-def compare_with_reported(capacity):
+def compare_with_reported(capacity: HostCapacity) -> Dict[str, Dict[str, int]]:
     """``{instance type: {"model": n, "reported": m}}`` for each size where the model and EC2 disagree."""
     if capacity.mode == "reported" or capacity.reported is None:
         return {}
@@ -353,18 +365,19 @@ def compare_with_reported(capacity):
     return differences
 
 
-def new_host_config(instance_type):
+def new_host_config(instance_type: str) -> Dict[str, str]:
     """The AllocateHosts parameters a new host for this type needs: InstanceFamily when the family mixes sizes."""
     if supports_multiple_types(instance_type):
         return {"InstanceFamily": split_type(instance_type)[0]}
     return {"InstanceType": instance_type}
 
 
-def config_key(config):
+def config_key(config: Mapping[str, str]) -> Optional[str]:
     return config.get("InstanceFamily") or config.get("InstanceType")
 
 
-def new_host_capacity(host_id, config, template=None, first_type=None):
+def new_host_capacity(host_id: str, config: Mapping[str, str], template: Optional[Mapping[str, Any]] = None,
+                      first_type: Optional[str] = None) -> HostCapacity:
     """An empty host as AllocateHosts would give it; ``template`` (the failed host) supplies data the model lacks.
 
     ``first_type`` is the type the host is opened for: an empty host always takes one of its own family.
@@ -409,7 +422,8 @@ def _reason_none_fits(instance_type, hosts):
 FILL_ORDER = {"target": 0, "pool": 1}
 
 
-def pack(instances, hosts, max_new_hosts=0, no_new_hosts_reason=None, template=None):
+def pack(instances: Sequence[Mapping[str, Any]], hosts: Sequence[HostCapacity], max_new_hosts: int = 0,
+         no_new_hosts_reason: Optional[str] = None, template: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """Place instances on hosts: larger sizes first; named target hosts, pool hosts (each by host id), other existing
     hosts, then new hosts.
 

@@ -14,6 +14,12 @@ __metaclass__ = type
 
 import time
 import uuid
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import Iterable
+from typing import Mapping
+from typing import Optional
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import aws_errors
@@ -74,7 +80,9 @@ def _release_held(ec2, dynamodb, table, unused, described, records, kept, wall_c
     return [host_id for host_id in held if host_id not in refused]
 
 
-def release_unused_hosts(ec2, dynamodb, table, reserved_tags=None, host_ids=None, check_mode=False, wall_clock=time.time):
+def release_unused_hosts(ec2: Any, dynamodb: Any, table: str, reserved_tags: Optional[Mapping[str, str]] = None,
+                         host_ids: Optional[Iterable[str]] = None, check_mode: bool = False,
+                         wall_clock: Callable[[], float] = time.time) -> Dict[str, Any]:
     """Release the replacement hosts failovers allocated that ended up unused; idempotent.
 
     A host is released when all of these hold: it is ``available``; a failover allocated it (its ClientToken is a

@@ -18,6 +18,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import Iterable
+from typing import Optional
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import capacity
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
@@ -84,8 +89,9 @@ def _usable(host, availability_zone, allocated=False):
 class ReplacementPlanner(object):
     """One planning run for one failed host; ``run()`` returns ``{"changed", "plan", ...}``."""
 
-    def __init__(self, ec2, dynamodb, table, failed_host_id, record=None, run_id=None, instance_ids=None,
-                 check_mode=False, sleep=time.sleep, monotonic=time.monotonic, **options):
+    def __init__(self, ec2: Any, dynamodb: Any, table: str, failed_host_id: str, record: Any = None, run_id: Optional[str] = None,
+                 instance_ids: Optional[Iterable[str]] = None, check_mode: bool = False, sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic, **options: Any) -> None:
         self.ec2 = retrying(ec2)
         self.dynamodb = retrying(dynamodb) if dynamodb is not None else None
         self.table = table
@@ -124,7 +130,7 @@ class ReplacementPlanner(object):
     # ------------------------------------------------------------------ reading
 
     @property
-    def item(self):
+    def item(self) -> Dict[str, Any]:
         if self.record is not None:
             return self.record.item or {}
         return self._item or {}
@@ -467,7 +473,7 @@ class ReplacementPlanner(object):
 
     # ------------------------------------------------------------------ run
 
-    def run(self):
+    def run(self) -> Dict[str, Any]:
         self.new_claims = []
         self.described = {}
         self._found = []
@@ -670,8 +676,9 @@ def _camel(name):
     return head + "".join(part.capitalize() for part in tail.split("_")) if tail else head
 
 
-def plan_replacement(ec2, dynamodb, table, failed_host_id, record=None, run_id=None, instance_ids=None, check_mode=False,
-                     sleep=time.sleep, monotonic=time.monotonic, **options):
+def plan_replacement(ec2: Any, dynamodb: Any, table: str, failed_host_id: str, record: Any = None, run_id: Optional[str] = None,
+                     instance_ids: Optional[Iterable[str]] = None, check_mode: bool = False, sleep: Callable[[float], None] = time.sleep,
+                     monotonic: Callable[[], float] = time.monotonic, **options: Any) -> Dict[str, Any]:
     """Plan (and, outside check mode, claim and allocate) replacement capacity for ``failed_host_id``.
 
     ``options``: reserved_tags (dict), allocate_hosts (bool), max_new_hosts (int >= 0), allocation_attempts,

@@ -15,6 +15,15 @@ __metaclass__ = type
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import Iterable
+from typing import List
+from typing import Mapping
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
 
 try:
     import botocore
@@ -51,7 +60,7 @@ DEFAULTS = dict(
 )
 
 
-def check_allow(values):
+def check_allow(values: Optional[Iterable[Any]]) -> Tuple[str, ...]:
     """The opt-ins as a sorted tuple; InvalidInputError naming an unknown one."""
     allow = tuple(sorted(set(str(value).strip() for value in (values or ()) if str(value).strip())))
     unknown = [value for value in allow if value not in ALLOW_CHOICES]
@@ -63,18 +72,18 @@ def check_allow(values):
     return allow
 
 
-def original_state(instance):
+def original_state(instance: Mapping[str, Any]) -> str:
     """``running`` or ``stopped``: the state the instance must be in again on its new host."""
     state = (instance.get("State") or {}).get("Name")
     return "running" if state in ("pending", "running") else "stopped"
 
 
-def is_mac(instance_type):
+def is_mac(instance_type: Optional[str]) -> bool:
     family = (instance_type or "").split(".")[0]
     return family in MAC_FAMILIES or family.startswith("mac")
 
 
-def is_windows(instance):
+def is_windows(instance: Mapping[str, Any]) -> bool:
     return (instance.get("Platform") or "").lower() == "windows"
 
 
@@ -82,7 +91,7 @@ def _tags(instance):
     return dict((tag.get("Key"), tag.get("Value")) for tag in instance.get("Tags") or [])
 
 
-def public_ip_note(instance):
+def public_ip_note(instance: Mapping[str, Any]) -> Optional[str]:
     """A note when the instance's public IPv4 address is not an Elastic IP (it changes on stop and start)."""
     address = instance.get("PublicIpAddress")
     if not address:
@@ -94,7 +103,8 @@ def public_ip_note(instance):
     return f"public IPv4 {address} is not an Elastic IP: it changes when the instance is stopped and started"
 
 
-def classify(instance, facts=None, allow=(), options=None):
+def classify(instance: Mapping[str, Any], facts: Optional[Mapping[str, Any]] = None, allow: Iterable[str] = (),
+             options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """One instance's preflight verdict.
 
     ``facts``: ``{"instance_store": bool, "stop_protected": bool, "in_progress": bool}`` (from ``gather_facts``;
@@ -153,7 +163,8 @@ def classify(instance, facts=None, allow=(), options=None):
     return verdict
 
 
-def classify_instance(instance, facts=None, allow=(), options=None):
+def classify_instance(instance: Mapping[str, Any], facts: Optional[Mapping[str, Any]] = None, allow: Iterable[str] = (),
+                      options: Optional[Mapping[str, Any]] = None) -> Optional[str]:
     """None for a movable instance, else why it is skipped (``classify``'s reason)."""
     return classify(instance, facts=facts, allow=allow, options=options)["reason"]
 
@@ -162,7 +173,7 @@ def classify_instance(instance, facts=None, allow=(), options=None):
 ATTRIBUTE_READERS = 8
 
 
-def gather_facts(ec2, instances):
+def gather_facts(ec2: Any, instances: Sequence[Mapping[str, Any]]) -> Dict[str, Dict[str, bool]]:
     """``{instance id: {"instance_store", "stop_protected"}}``: DescribeInstanceTypes once, DescribeInstanceAttribute per instance."""
     types = sorted(set(entry.get("InstanceType") for entry in instances if entry.get("InstanceType")))
     storage = {}
@@ -194,7 +205,9 @@ def gather_facts(ec2, instances):
     )
 
 
-def wait_until_settled(describe, timeout, interval=5.0, sleep=time.sleep, monotonic=time.monotonic, ignore=()):
+def wait_until_settled(describe: Callable[[], List[Dict[str, Any]]], timeout: float, interval: float = 5.0,
+                       sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
+                       ignore: Iterable[str] = ()) -> List[Dict[str, Any]]:
     """Call ``describe()`` (a list of instances) until none is pending, stopping or shutting-down, or ``timeout`` passes.
 
     ``ignore``: instance ids not waited for (those an earlier run of this failover is already moving).
@@ -209,7 +222,7 @@ def wait_until_settled(describe, timeout, interval=5.0, sleep=time.sleep, monoto
         sleep(min(float(interval), max(deadline - monotonic(), 0.0)))
 
 
-def set_stop_protection(ec2, instance_ids, value):
+def set_stop_protection(ec2: Any, instance_ids: Iterable[str], value: bool) -> Dict[str, str]:
     """ModifyInstanceAttribute DisableApiStop for each instance; returns the ids that failed with their error."""
     failed = {}
     for instance_id in instance_ids:

@@ -15,6 +15,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+from typing import Any
+from typing import Dict
+from typing import Mapping
+from typing import Optional
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import POST_START_HOOK
@@ -55,7 +59,7 @@ def _default_phase(status):
     return "verified" if status == "success" else "pending"
 
 
-def normalise_instance(entry, default_target=None):
+def normalise_instance(entry: Mapping[str, Any], default_target: Optional[str] = None) -> Dict[str, Any]:
     """One InstanceMigrations entry with every field present (reference entries lack most of them)."""
     entry = dict(entry or {})
     status = entry.get("status") or "pending"
@@ -77,7 +81,7 @@ def normalise_instance(entry, default_target=None):
     return normal
 
 
-def count_instances(migrations):
+def count_instances(migrations: Mapping[str, Mapping[str, Any]]) -> Dict[str, int]:
     """Exact counters from the instance map."""
     statuses = [entry.get("status") for entry in migrations.values()]
     return {
@@ -93,7 +97,7 @@ def _as_int(value):
     return int(to_epoch(value) or 0)
 
 
-def normalise_item(item):
+def normalise_item(item: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
     """A record (plain values) with every attribute present; idempotent.
 
     Missing newer fields get defaults, ``CreatedAt``/``UpdatedAt`` become epoch Numbers (the reference
@@ -130,7 +134,7 @@ def normalise_item(item):
     return normal
 
 
-def new_generation(update, item):
+def new_generation(update: Any, item: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
     """Start the next failover of a host whose last one finished; returns the instance map it keeps.
 
     Original states and the plan are read anew: the plan fields, the hosts allocated and their ClientTokens, the
@@ -155,12 +159,12 @@ def new_generation(update, item):
     return kept
 
 
-def generation(item):
+def generation(item: Optional[Mapping[str, Any]]) -> int:
     """The generation of a record: 1 for its first failover (and for records that predate generations)."""
     return _as_int((item or {}).get("Generation")) or 1
 
 
-def final_state(migrations):
+def final_state(migrations: Mapping[str, Mapping[str, Any]]) -> str:
     """``complete`` when no instance failed and none is left to do (or there are none), else ``failed``."""
     statuses = [entry.get("status") for entry in migrations.values()]
     unfinished = [status for status in statuses if status not in DONE_STATUSES]
@@ -190,7 +194,8 @@ def _validate_initial(instance_id, spec):
         )
 
 
-def merge_initial(migrations, instances, now_iso):
+def merge_initial(migrations: Mapping[str, Mapping[str, Any]], instances: Mapping[str, Mapping[str, Any]],
+                  now_iso: str) -> Dict[str, Dict[str, Any]]:
     """The instance map after initialising ``instances``; entries that already progressed are kept.
 
     New instances are added. An existing ``pending`` or ``skipped`` entry takes the new classification
@@ -268,7 +273,8 @@ def _apply_status(entry, new_status, change, now_iso):
     entry["status"] = new_status
 
 
-def apply_instance_changes(migrations, changes, now_iso):
+def apply_instance_changes(migrations: Mapping[str, Mapping[str, Any]], changes: Mapping[str, Mapping[str, Any]],
+                           now_iso: str) -> Dict[str, Dict[str, Any]]:
     """The instance map after ``changes`` ({instance id: {field: value}}); a repeated change is a no-op.
 
     ``phaseTimes[phase]`` is set when the phase changes, ``startTime`` when the instance is first
@@ -299,7 +305,7 @@ def apply_instance_changes(migrations, changes, now_iso):
     return result
 
 
-def failure_summary(migrations):
+def failure_summary(migrations: Mapping[str, Mapping[str, Any]]) -> Optional[str]:
     """An ErrorDetails text for a failed record: which instances failed and which were left undone."""
     failed = sorted(iid for iid, entry in migrations.items() if entry.get("status") == "failed")
     undone = sorted(iid for iid, entry in migrations.items() if entry.get("status") not in DONE_STATUSES)

@@ -13,6 +13,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import Mapping
+from typing import Optional
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import aws_errors
@@ -59,12 +64,12 @@ SETTLE_DEFAULTS = dict(
 SPARE_FIELDS = (("host_id", "hostId"), ("replaces", "replaces"), ("client_token", "clientToken"), ("allocation_time", "allocationTime"))
 
 
-def spare_client_token(failed_host_id, version, pool_host_id):
+def spare_client_token(failed_host_id: str, version: int, pool_host_id: str) -> str:
     """The AllocateHosts ClientToken of the spare that replaces ``pool_host_id`` (``spare-<failed>-v<n>-<pool host>``)."""
     return f"spare-{failed_host_id}-v{version}-{pool_host_id}"[:CLIENT_TOKEN_MAX]
 
 
-def spare_config(pool_host):
+def spare_config(pool_host: Mapping[str, Any]) -> Dict[str, Any]:
     """AllocateHosts parameters for a spare like ``pool_host``: same zone, family (or single type) and settings."""
     properties = pool_host.get("HostProperties") or {}
     if pool_host.get("AllowsMultipleInstanceTypes") == "off" and properties.get("InstanceType"):
@@ -96,8 +101,9 @@ class Settlement(object):
     of a check-mode run) it previews the settlement of that plan as if every instance moved.
     """
 
-    def __init__(self, ec2, dynamodb, table, failed_host_id, record=None, run_id=None, check_mode=False,
-                 failover_error=None, planned=None, wall_clock=time.time, **options):
+    def __init__(self, ec2: Any, dynamodb: Any, table: str, failed_host_id: str, record: Any = None, run_id: Optional[str] = None,
+                 check_mode: bool = False, failover_error: Optional[str] = None, planned: Optional[Mapping[str, Any]] = None,
+                 wall_clock: Callable[[], float] = time.time, **options: Any) -> None:
         self.ec2 = retrying(ec2)
         self.dynamodb = retrying(dynamodb)
         self.table = table
@@ -291,7 +297,7 @@ class Settlement(object):
 
     # ------------------------------------------------------------------ run
 
-    def run(self):
+    def run(self) -> Dict[str, Any]:
         self.host = describe_host(self.ec2, self.failed_host_id)
         attempted = self.planned is not None or bool(self.item.get("Plan")) or bool(self.item.get("InstanceMigrations"))
         if not attempted:
@@ -361,8 +367,9 @@ class Settlement(object):
         }
 
 
-def settle_failover(ec2, dynamodb, table, failed_host_id, record=None, run_id=None, check_mode=False, failover_error=None,
-                    planned=None, wall_clock=time.time, **options):
+def settle_failover(ec2: Any, dynamodb: Any, table: str, failed_host_id: str, record: Any = None, run_id: Optional[str] = None,
+                    check_mode: bool = False, failover_error: Optional[str] = None, planned: Optional[Mapping[str, Any]] = None,
+                    wall_clock: Callable[[], float] = time.time, **options: Any) -> Dict[str, Any]:
     """Settle the hosts after the failover of ``failed_host_id`` (class Settlement); ``record`` holds the lease of ``run_id``.
 
     ``options``: reserved_tags, allocate_hosts, max_new_hosts, release_failed_host, replenish_pool.

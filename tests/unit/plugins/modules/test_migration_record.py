@@ -9,8 +9,6 @@ __metaclass__ = type
 
 from unittest import mock
 
-import pytest
-
 from ansible_collections.dedicated_hosts.failover.plugins.modules import migration_record
 from conftest import TABLE
 from conftest import run_module_main
