@@ -186,7 +186,8 @@ class TokenBucket(object):
     one EC2 request budget (plugins/plugin_utils/forked_module.py names the file; docs/performance.md).
     """
 
-    def __init__(self, capacity, rate, monotonic=time.monotonic, sleep=time.sleep, shared_file=None, name="bucket"):
+    def __init__(self, capacity: float, rate: float, monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, shared_file: Optional[str] = None, name: str = "bucket") -> None:
         self._lock = threading.Lock()
         self.capacity = float(capacity)
         self.rate = float(rate)
@@ -196,7 +197,7 @@ class TokenBucket(object):
         self._shared_file = shared_file if fcntl is not None else None
         self._name = name
 
-    def take(self, count=1):
+    def take(self, count: float = 1) -> float:
         """Take ``count`` tokens, waiting until the bucket holds them; returns the seconds waited."""
         with self._held_state() as state:
             now = self._monotonic()

@@ -12,6 +12,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import Mapping
+
 try:
     import botocore
 except ImportError:
@@ -55,7 +60,8 @@ ASSUME_ROLE_OPTIONS = dict(
 class FailoverModule(AnsibleAWSModule):
     """AnsibleAWSModule with the collection's clients and error handling."""
 
-    def __init__(self, argument_spec, record_options=False, assume_role=False, record_kind=False, **kwargs):
+    def __init__(self, argument_spec: Mapping[str, Any], record_options: bool = False, assume_role: bool = False,
+                 record_kind: bool = False, **kwargs: Any) -> None:
         spec = dict(argument_spec)
         if record_options:
             spec.update(RECORD_OPTIONS)
@@ -74,11 +80,11 @@ class FailoverModule(AnsibleAWSModule):
 
     def _validate(self, validator, value, option):
         try:
-            validator(value, what="option %s" % option)
+            validator(value, what=f"option {option}")
         except FailoverError as error:
             self.fail_json(msg=error.message, **error.details)
 
-    def aws_client(self, service):
+    def aws_client(self, service: str) -> Any:
         """A client for the hosts' account: the module's credentials, or the role of O(assume_role_arn)."""
         return self.client(service, retry_decorator=retry_decorator(), **self._assumed_role())
 
@@ -94,14 +100,14 @@ class FailoverModule(AnsibleAWSModule):
             try:
                 answer = self.client("sts", retry_decorator=retry_decorator()).assume_role(aws_retry=True, **request)
             except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-                self.fail_json_aws(error, msg="assuming the role %s failed; nothing has been changed" % role_arn)
+                self.fail_json_aws(error, msg=f"assuming the role {role_arn} failed; nothing has been changed")
             credentials = answer["Credentials"]
             self._role_credentials = dict(aws_access_key_id=credentials["AccessKeyId"],
                                           aws_secret_access_key=credentials["SecretAccessKey"],
                                           aws_session_token=credentials["SessionToken"])
         return self._role_credentials
 
-    def record_client(self, service="dynamodb"):
+    def record_client(self, service: str = "dynamodb") -> Any:
         """A client for the table's (or the topic's) region and profile, which may differ from the hosts'."""
         extra = {}
         if self.params.get("table_region"):
@@ -110,7 +116,7 @@ class FailoverModule(AnsibleAWSModule):
             extra["profile_name"] = self.params["table_profile"]
         return self.client(service, retry_decorator=retry_decorator(), **extra)
 
-    def run(self, action):
+    def run(self, action: Callable[["FailoverModule"], Dict[str, Any]]) -> None:
         """Call ``action(self)`` and exit with its result dict; engine and AWS errors fail the task."""
         try:
             result = action(self)

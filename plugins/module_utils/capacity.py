@@ -22,6 +22,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+from typing import Any
+from typing import Dict
+from typing import Iterable
+from typing import List
+from typing import Mapping
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
 
 # Families whose hosts can run several sizes at once (EC2 User Guide, "Dedicated Host instance capacity
 # configurations"). Only some of them are modelled in FAMILIES; the others are packed conservatively.
@@ -42,7 +50,9 @@ class FamilySpec:
     ``mixable`` is the set of sizes a multi-type host of the family may mix (None: all of them).
     """
 
-    def __init__(self, name, sockets, cores, sizes, multi_type=True, slots=None, mixable=None, max_counts=None):
+    def __init__(self, name: str, sockets: int, cores: int, sizes: Mapping[str, int], multi_type: bool = True,
+                 slots: Optional[int] = None, mixable: Optional[Iterable[str]] = None,
+                 max_counts: Optional[Mapping[str, int]] = None) -> None:
         self.name = name
         self.sockets = sockets
         self.cores = cores
@@ -53,10 +63,10 @@ class FamilySpec:
         self._max_counts = dict(max_counts or {})
 
     @property
-    def cores_per_socket(self):
+    def cores_per_socket(self) -> int:
         return self.cores // self.sockets
 
-    def max_count(self, size):
+    def max_count(self, size: str) -> int:
         """Instances of ``size`` an empty host holds (0 for a size the family lacks)."""
         if size not in self.sizes:
             return 0
@@ -96,7 +106,7 @@ FAMILIES = {
 }
 
 
-def split_type(instance_type):
+def split_type(instance_type: str) -> Tuple[str, Optional[str]]:
     """``"m5.4xlarge"`` -> ``("m5", "4xlarge")``; a value without a dot gives ``(value, None)``."""
     if not instance_type or "." not in instance_type:
         return instance_type, None
@@ -104,11 +114,11 @@ def split_type(instance_type):
     return family, size
 
 
-def family_spec(family):
+def family_spec(family: Optional[str]) -> Optional[FamilySpec]:
     return FAMILIES.get(family)
 
 
-def supports_multiple_types(instance_type):
+def supports_multiple_types(instance_type: str) -> bool:
     """Whether a host allocated for this type's family (InstanceFamily) can run the type among others."""
     family, size = split_type(instance_type)
     if family not in MULTI_TYPE_FAMILIES:
@@ -119,7 +129,7 @@ def supports_multiple_types(instance_type):
     return True
 
 
-def size_rank(instance_type):
+def size_rank(instance_type: str) -> int:
     """A number that orders sizes of one family from small to large (cores or slots when known)."""
     family, size = split_type(instance_type)
     spec = FAMILIES.get(family)
@@ -135,7 +145,7 @@ def size_rank(instance_type):
     return 0
 
 
-def reported_capacity(host):
+def reported_capacity(host: Mapping[str, Any]) -> Optional[Dict[str, int]]:
     """``{instance type: AvailableCapacity}`` from a DescribeHosts entry, or None when EC2 reported none.
 
     Sizes missing from a reported list count as 0: AWS lists the sizes that still have room.
@@ -146,12 +156,12 @@ def reported_capacity(host):
     return dict((entry["InstanceType"], int(entry.get("AvailableCapacity", 0))) for entry in entries)
 
 
-def reported_totals(host):
+def reported_totals(host: Mapping[str, Any]) -> Dict[str, int]:
     entries = (host.get("AvailableCapacity") or {}).get("AvailableInstanceCapacity") or []
     return dict((entry["InstanceType"], int(entry.get("TotalCapacity", 0))) for entry in entries)
 
 
-def reconstruct_sockets(spec, instance_types):
+def reconstruct_sockets(spec: FamilySpec, instance_types: Iterable[str]) -> Tuple[List[int], List[str]]:
     """Free cores per socket after placing ``instance_types`` best-fit decreasing, and those that did not fit.
 
     Returns ``(free, misfits)``; the instances an AWS host lists all consume capacity, so a misfit means
@@ -189,7 +199,7 @@ def _take_cores(free, need, per_socket):
     return remaining == 0
 
 
-def model_available(spec, free, empty, slots_free=None):
+def model_available(spec: FamilySpec, free: Sequence[int], empty: bool, slots_free: Optional[int] = None) -> Dict[str, int]:
     """The model's AvailableCapacity per size for a host in the given state (``{size: count}``)."""
     result = {}
     for size, need in spec.sizes.items():
@@ -210,8 +220,10 @@ class HostCapacity:
     reported count: single-type hosts, families without data, hosts the model cannot reproduce).
     """
 
-    def __init__(self, host_id, family, mode, instance_type=None, spec=None, free=None, slots_free=None,
-                 empty=True, reported=None, source="pool", config=None, notes=None):
+    def __init__(self, host_id: str, family: Optional[str], mode: str, instance_type: Optional[str] = None,
+                 spec: Optional[FamilySpec] = None, free: Optional[List[int]] = None, slots_free: Optional[int] = None,
+                 empty: bool = True, reported: Optional[Mapping[str, int]] = None, source: str = "pool",
+                 config: Optional[Mapping[str, str]] = None, notes: Optional[List[str]] = None) -> None:
         self.host_id = host_id
         self.family = family
         self.mode = mode
@@ -227,53 +239,51 @@ class HostCapacity:
         self.planned = {}
 
     def __repr__(self):
-        return "HostCapacity(%s, %s, %s, planned=%r)" % (self.host_id, self.family, self.mode, self.planned)
+        return f"HostCapacity({self.host_id}, {self.family}, {self.mode}, planned={self.planned!r})"
 
     @property
-    def planned_count(self):
+    def planned_count(self) -> int:
         return sum(self.planned.values())
 
-    def why_not(self, instance_type):
+    def why_not(self, instance_type: str) -> Optional[str]:
         """None when one more ``instance_type`` fits, else the reason it does not."""
         family, size = split_type(instance_type)
         if family != self.family:
-            return "host %s is a %s host" % (self.host_id, self.family)
+            return f"host {self.host_id} is a {self.family} host"
         if self.instance_type is not None and instance_type != self.instance_type:
-            return "host %s runs only %s" % (self.host_id, self.instance_type)
+            return f"host {self.host_id} runs only {self.instance_type}"
         if self.reported is not None and self.planned.get(instance_type, 0) + 1 > self.reported.get(instance_type, 0):
-            return "host %s reports room for %d %s" % (self.host_id, self.reported.get(instance_type, 0), instance_type)
+            return f"host {self.host_id} reports room for {self.reported.get(instance_type, 0)} {instance_type}"
         if self.mode == "reported":
             other = [value for value in self.planned if value != instance_type]
             if other:
-                return "host %s is not modelled and already takes %s" % (self.host_id, other[0])
+                return f"host {self.host_id} is not modelled and already takes {other[0]}"
             if self.reported is None:
-                return "host %s reports no capacity" % self.host_id
+                return f"host {self.host_id} reports no capacity"
             return None
         spec = self.spec
         if size not in spec.sizes:
-            return "%s is not a size the model knows for %s hosts" % (instance_type, self.family)
+            return f"{instance_type} is not a size the model knows for {self.family} hosts"
         if spec.mixable is not None and size not in spec.mixable:
-            return "a multi-type %s host mixes only %s" % (self.family, ", ".join(sorted(spec.mixable)))
+            return f"a multi-type {self.family} host mixes only {', '.join(sorted(spec.mixable))}"
         need = spec.sizes[size]
         if self.mode == "slots":
             if need > self.slots_free:
-                return "host %s has %d of %d slots free, %s needs %d" % (
-                    self.host_id, self.slots_free, spec.slots, instance_type, need)
+                return f"host {self.host_id} has {self.slots_free} of {spec.slots} slots free, {instance_type} needs {need}"
             return None
         if need > spec.cores_per_socket:
             if not self.empty or any(cores != spec.cores_per_socket for cores in self.free):
-                return "%s needs a whole empty host (%d cores, a socket has %d)" % (
-                    instance_type, need, spec.cores_per_socket)
+                return f"{instance_type} needs a whole empty host ({need} cores, a socket has {spec.cores_per_socket})"
             return None
         if not any(cores >= need for cores in self.free):
-            return "no socket of host %s has %d free cores (free per socket: %s)" % (
-                self.host_id, need, "/".join(str(cores) for cores in self.free))
+            free = "/".join(str(cores) for cores in self.free)
+            return f"no socket of host {self.host_id} has {need} free cores (free per socket: {free})"
         return None
 
-    def fits(self, instance_type):
+    def fits(self, instance_type: str) -> bool:
         return self.why_not(instance_type) is None
 
-    def place(self, instance_type):
+    def place(self, instance_type: str) -> None:
         reason = self.why_not(instance_type)
         if reason is not None:
             raise ValueError(reason)
@@ -285,7 +295,7 @@ class HostCapacity:
         self.planned[instance_type] = self.planned.get(instance_type, 0) + 1
         self.empty = False
 
-    def available(self):
+    def available(self) -> Dict[str, int]:
         """What the host can still take, per instance type, in its current planned state."""
         if self.mode == "reported":
             if not self.reported:
@@ -297,7 +307,7 @@ class HostCapacity:
         sizes = model_available(self.spec, self.free or [], self.empty, self.slots_free)
         result = {}
         for size, count in sizes.items():
-            instance_type = "%s.%s" % (self.family, size)
+            instance_type = f"{self.family}.{size}"
             if self.spec.mixable is not None and size not in self.spec.mixable:
                 continue
             if self.reported is not None:
@@ -306,13 +316,13 @@ class HostCapacity:
         return result
 
 
-def host_family(host):
+def host_family(host: Mapping[str, Any]) -> Optional[str]:
     """The instance family of a DescribeHosts entry (single-type hosts name only their type); None if unknown."""
     properties = host.get("HostProperties") or {}
     return properties.get("InstanceFamily") or split_type(properties.get("InstanceType") or "")[0] or None
 
 
-def host_capacity(host, source="pool"):
+def host_capacity(host: Mapping[str, Any], source: str = "pool") -> HostCapacity:
     """A HostCapacity for a DescribeHosts entry: occupancy rebuilt from ``Instances``, bounded by what EC2 reports."""
     properties = host.get("HostProperties") or {}
     family = host_family(host)
@@ -334,13 +344,12 @@ def host_capacity(host, source="pool"):
         return HostCapacity(mode="slots", spec=spec, slots_free=max(spec.slots - used, 0), **common)
     free, misfits = reconstruct_sockets(spec, present)
     if misfits:
-        note = "the per-socket model cannot place %s next to the other instances; planning by the reported capacity" % (
-            ", ".join(misfits))
+        note = f"the per-socket model cannot place {', '.join(misfits)} next to the other instances; planning by the reported capacity"
         return HostCapacity(mode="reported", spec=spec, notes=[note], **common)
     return HostCapacity(mode="cores", spec=spec, free=free, **common)
 
 
-def compare_with_reported(capacity):
+def compare_with_reported(capacity: HostCapacity) -> Dict[str, Dict[str, int]]:
     """``{instance type: {"model": n, "reported": m}}`` for each size where the model and EC2 disagree."""
     if capacity.mode == "reported" or capacity.reported is None:
         return {}
@@ -349,25 +358,26 @@ def compare_with_reported(capacity):
     for size, count in model.items():
         if capacity.spec.mixable is not None and size not in capacity.spec.mixable:
             continue
-        instance_type = "%s.%s" % (capacity.family, size)
+        instance_type = f"{capacity.family}.{size}"
         reported = capacity.reported.get(instance_type, 0)
         if reported != count:
             differences[instance_type] = {"model": count, "reported": reported}
     return differences
 
 
-def new_host_config(instance_type):
+def new_host_config(instance_type: str) -> Dict[str, str]:
     """The AllocateHosts parameters a new host for this type needs: InstanceFamily when the family mixes sizes."""
     if supports_multiple_types(instance_type):
         return {"InstanceFamily": split_type(instance_type)[0]}
     return {"InstanceType": instance_type}
 
 
-def config_key(config):
+def config_key(config: Mapping[str, str]) -> Optional[str]:
     return config.get("InstanceFamily") or config.get("InstanceType")
 
 
-def new_host_capacity(host_id, config, template=None, first_type=None):
+def new_host_capacity(host_id: str, config: Mapping[str, str], template: Optional[Mapping[str, Any]] = None,
+                      first_type: Optional[str] = None) -> HostCapacity:
     """An empty host as AllocateHosts would give it; ``template`` (the failed host) supplies data the model lacks.
 
     ``first_type`` is the type the host is opened for: an empty host always takes one of its own family.
@@ -384,7 +394,7 @@ def new_host_capacity(host_id, config, template=None, first_type=None):
         if not totals and first_type:
             # Without data, count on one instance per host: an empty host takes any size of its family.
             totals = {first_type: 1}
-        return HostCapacity(mode="reported", reported=totals or None, notes=["no capacity data for %s" % family], **common)
+        return HostCapacity(mode="reported", reported=totals or None, notes=[f"no capacity data for {family}"], **common)
     if spec.slots:
         return HostCapacity(mode="slots", spec=spec, slots_free=spec.slots, **common)
     return HostCapacity(mode="cores", spec=spec, free=[spec.cores_per_socket] * spec.sockets, **common)
@@ -405,14 +415,15 @@ def _reason_none_fits(instance_type, hosts):
     if not hosts:
         return "no pool host in the availability zone"
     reasons = [host.why_not(instance_type) for host in hosts]
-    return "no room on %s" % "; ".join(reason for reason in reasons if reason)
+    return f"no room on {'; '.join(reason for reason in reasons if reason)}"
 
 
 # Existing hosts are filled in this order of their source: hosts the operator named, pool hosts, then the others.
 FILL_ORDER = {"target": 0, "pool": 1}
 
 
-def pack(instances, hosts, max_new_hosts=0, no_new_hosts_reason=None, template=None):
+def pack(instances: Sequence[Mapping[str, Any]], hosts: Sequence[HostCapacity], max_new_hosts: int = 0,
+         no_new_hosts_reason: Optional[str] = None, template: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """Place instances on hosts: larger sizes first; named target hosts, pool hosts (each by host id), other existing
     hosts, then new hosts.
 
@@ -439,17 +450,17 @@ def pack(instances, hosts, max_new_hosts=0, no_new_hosts_reason=None, template=N
             why = _reason_none_fits(instance_type, existing)
             if len(new_hosts) >= max_new_hosts:
                 if no_new_hosts_reason:
-                    why += "; %s" % no_new_hosts_reason
+                    why += f"; {no_new_hosts_reason}"
                 elif max_new_hosts:
-                    why += "; the %d new host(s) max_new_hosts allows are full" % max_new_hosts
+                    why += f"; the {max_new_hosts} new host(s) max_new_hosts allows are full"
                 unplaced.append({"instance_id": entry["instance_id"], "instance_type": instance_type, "reason": why})
                 continue
-            candidate = new_host_capacity("new-%d" % (len(new_hosts) + 1), new_host_config(instance_type), template,
+            candidate = new_host_capacity(f"new-{len(new_hosts) + 1}", new_host_config(instance_type), template,
                                           first_type=instance_type)
             reason = candidate.why_not(instance_type)
             if reason is not None:
                 unplaced.append({"instance_id": entry["instance_id"], "instance_type": instance_type,
-                                 "reason": "%s; it does not fit an empty host either: %s" % (why, reason)})
+                                 "reason": f"{why}; it does not fit an empty host either: {reason}"})
                 continue
             new_hosts.append(candidate)
             target = candidate

@@ -19,6 +19,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import List
+from typing import Mapping
+from typing import Optional
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import error_code
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
@@ -53,7 +59,7 @@ class RecordChanged(Exception):
     """The ConditionCheck on the record failed: the lease (or the record) is not what the writer expected."""
 
 
-def claim_key(pool_host_id):
+def claim_key(pool_host_id: str) -> str:
     """The table key of the claim on ``pool_host_id``."""
     return CLAIM_PREFIX + validate_host_id(pool_host_id, what="pool host id")
 
@@ -91,7 +97,7 @@ def _transact(dynamodb, table, check, write):
                     raise ClaimRefused()
                 if "TransactionConflict" not in reasons:
                     raise
-    raise ConflictError("the claims of the migration table %s kept conflicting under %d attempts" % (table, WRITE_ATTEMPTS))
+    raise ConflictError(f"the claims of the migration table {table} kept conflicting under {WRITE_ATTEMPTS} attempts")
 
 
 def _claim_item(key, holder, run_id, claim_generation, now, seconds):
@@ -105,13 +111,13 @@ def _claim_item(key, holder, run_id, claim_generation, now, seconds):
     }
 
 
-def read_claim(dynamodb, table, pool_host_id):
+def read_claim(dynamodb: Any, table: str, pool_host_id: str) -> Optional[Dict[str, Any]]:
     """The claim on ``pool_host_id`` (plain values), or None."""
     response = call_table(dynamodb, table, "GetItem", "get_item", Key={"HostId": {"S": claim_key(pool_host_id)}}, ConsistentRead=True)
     return deserialize_item(response.get("Item")) or None
 
 
-def is_stale(dynamodb, table, claim, now):
+def is_stale(dynamodb: Any, table: str, claim: Mapping[str, Any], now: float) -> bool:
     """True when ``claim`` no longer protects anything: expired, or its failover is over.
 
     Its failover is over when the holder's record is gone, ended (``complete`` or ``failed``) with no lease, or
@@ -129,7 +135,8 @@ def is_stale(dynamodb, table, claim, now):
     return generation(record) > int(claim.get("ClaimGeneration") or 1)
 
 
-def claimable(dynamodb, table, pool_host_id, failed_host_id, take_stale=False, wall_clock=time.time):
+def claimable(dynamodb: Any, table: str, pool_host_id: str, failed_host_id: str, take_stale: bool = False,
+              wall_clock: Callable[[], float] = time.time) -> bool:
     """Whether a claim of ``pool_host_id`` for ``failed_host_id`` would succeed now (reads only: check mode)."""
     claim = read_claim(dynamodb, table, pool_host_id)
     if claim is None or claim.get("ClaimedFor") == failed_host_id:
@@ -137,8 +144,8 @@ def claimable(dynamodb, table, pool_host_id, failed_host_id, take_stale=False, w
     return bool(take_stale) and is_stale(dynamodb, table, claim, wall_clock())
 
 
-def claim_pool_host(dynamodb, table, pool_host_id, failed_host_id, run_id, claim_generation=1, take_stale=False,
-                    wall_clock=time.time):
+def claim_pool_host(dynamodb: Any, table: str, pool_host_id: str, failed_host_id: str, run_id: str, claim_generation: int = 1,
+                    take_stale: bool = False, wall_clock: Callable[[], float] = time.time) -> bool:
     """Claim ``pool_host_id`` for ``failed_host_id`` as run ``run_id``, which must hold the failed host's lease.
 
     True if claimed now or already claimed for the same failed host (the claim then records ``run_id``, the
@@ -177,7 +184,7 @@ def claim_pool_host(dynamodb, table, pool_host_id, failed_host_id, run_id, claim
     return True
 
 
-def release_claim(dynamodb, table, pool_host_id, failed_host_id, run_id):
+def release_claim(dynamodb: Any, table: str, pool_host_id: str, failed_host_id: str, run_id: str) -> bool:
     """Give back the claim on ``pool_host_id`` if ``failed_host_id`` holds it; True if it was deleted.
 
     Run ``run_id`` must hold the failed host's lease (LeaseLostError otherwise, and nothing is deleted).
@@ -195,7 +202,8 @@ def release_claim(dynamodb, table, pool_host_id, failed_host_id, run_id):
     return True
 
 
-def claim_for_release(dynamodb, table, host_id, owner_host_id, owner_record_version, run_id, wall_clock=time.time):
+def claim_for_release(dynamodb: Any, table: str, host_id: str, owner_host_id: Optional[str], owner_record_version: Optional[int],
+                      run_id: str, wall_clock: Callable[[], float] = time.time) -> bool:
     """Hold ``host_id`` for release_unused_hosts; True if held, False if a failover claimed it or its owner moved.
 
     One transaction: no claim exists on the host (any claim refuses it, a stale one too), and the record of
@@ -215,7 +223,7 @@ def claim_for_release(dynamodb, table, host_id, owner_host_id, owner_record_vers
     return True
 
 
-def end_release_claim(dynamodb, table, host_id, run_id):
+def end_release_claim(dynamodb: Any, table: str, host_id: str, run_id: str) -> None:
     """Delete the release claim ``run_id`` holds on ``host_id`` (the host is released, or kept after all)."""
     try:
         call_table(dynamodb, table, "DeleteItem", "delete_item", Key={"HostId": {"S": claim_key(host_id)}},
@@ -225,7 +233,7 @@ def end_release_claim(dynamodb, table, host_id, run_id):
         pass  # not (or no longer) this release's claim
 
 
-def claimed_by(dynamodb, table, pool_host_id):
+def claimed_by(dynamodb: Any, table: str, pool_host_id: str) -> Optional[str]:
     """The failed host id that holds the claim on ``pool_host_id`` (``release-unused`` during a release), or None."""
     return (read_claim(dynamodb, table, pool_host_id) or {}).get("ClaimedFor")
 
@@ -235,7 +243,7 @@ def _scan_claims(dynamodb, table, expression, values):
     return dict((item["HostId"][len(CLAIM_PREFIX):], item) for item in scan_table(dynamodb, table, expression, values))
 
 
-def claims_for(dynamodb, table, failed_host_id, claim_generation=None):
+def claims_for(dynamodb: Any, table: str, failed_host_id: str, claim_generation: Optional[int] = None) -> List[str]:
     """The pool host ids claimed for ``failed_host_id`` (only those of ``claim_generation`` when given), sorted."""
     validate_host_id(failed_host_id, what="failed host id")
     found = _scan_claims(dynamodb, table, "begins_with(HostId, :claim) AND ClaimedFor = :failed",
@@ -244,7 +252,7 @@ def claims_for(dynamodb, table, failed_host_id, claim_generation=None):
                   if claim_generation is None or int(claim.get("ClaimGeneration") or 1) == int(claim_generation))
 
 
-def all_claims(dynamodb, table):
+def all_claims(dynamodb: Any, table: str) -> Dict[str, Optional[str]]:
     """``{pool host id: failed host id}`` of every claim in the table (one paginated Scan)."""
     found = _scan_claims(dynamodb, table, "begins_with(HostId, :claim)", {":claim": {"S": CLAIM_PREFIX}})
     return dict((host_id, claim.get("ClaimedFor")) for host_id, claim in found.items())

@@ -14,6 +14,12 @@ __metaclass__ = type
 
 import time
 import uuid
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import Iterable
+from typing import Mapping
+from typing import Optional
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import aws_errors
@@ -51,7 +57,7 @@ def _release_held(ec2, dynamodb, table, unused, described, records, kept, wall_c
     since ``records`` was read, so a failover of that host which started since keeps it; one that starts while
     the claim exists plans without it. The claims end once EC2 has answered.
     """
-    run_id = "release-%s" % uuid.uuid4().hex
+    run_id = f"release-{uuid.uuid4().hex}"
     versions = dict((item["HostId"], int(item.get("RecordVersion") or 0)) for item in records)
     owners = dict((host["HostId"], tag_dict(host)[FAILOVER_TAG]) for host in described)
     held = []
@@ -60,7 +66,7 @@ def _release_held(ec2, dynamodb, table, unused, described, records, kept, wall_c
                                     wall_clock=wall_clock):
             held.append(host_id)
         else:
-            kept.append({"host_id": host_id, "reason": "the failover of %s started meanwhile (or claimed it)" % owners[host_id]})
+            kept.append({"host_id": host_id, "reason": f"the failover of {owners[host_id]} started meanwhile (or claimed it)"})
     if not held:
         return []
     try:
@@ -70,11 +76,13 @@ def _release_held(ec2, dynamodb, table, unused, described, records, kept, wall_c
         for host_id in held:
             claims.end_release_claim(dynamodb, table, host_id, run_id)
     refused = release_refusals(response)
-    kept.extend({"host_id": host_id, "reason": "ReleaseHosts refused it: %s" % refused[host_id]} for host_id in sorted(refused))
+    kept.extend({"host_id": host_id, "reason": f"ReleaseHosts refused it: {refused[host_id]}"} for host_id in sorted(refused))
     return [host_id for host_id in held if host_id not in refused]
 
 
-def release_unused_hosts(ec2, dynamodb, table, reserved_tags=None, host_ids=None, check_mode=False, wall_clock=time.time):
+def release_unused_hosts(ec2: Any, dynamodb: Any, table: str, reserved_tags: Optional[Mapping[str, str]] = None,
+                         host_ids: Optional[Iterable[str]] = None, check_mode: bool = False,
+                         wall_clock: Callable[[], float] = time.time) -> Dict[str, Any]:
     """Release the replacement hosts failovers allocated that ended up unused; idempotent.
 
     A host is released when all of these hold: it is ``available``; a failover allocated it (its ClientToken is a
@@ -106,21 +114,21 @@ def release_unused_hosts(ec2, dynamodb, table, reserved_tags=None, host_ids=None
         tags = tag_dict(host)
         reason = None
         if host.get("State") != "available":
-            reason = "it is %s" % host.get("State")
+            reason = f"it is {host.get('State')}"
         elif not (str(host.get("ClientToken") or "").startswith(ALLOCATION_TOKEN_PREFIX) or host_id in allocated):
             reason = "no failover allocated it"
         elif FAILOVER_TAG not in tags:
-            reason = "it has no %s tag" % FAILOVER_TAG
+            reason = f"it has no {FAILOVER_TAG} tag"
         elif reserved and matches_tags(host, reserved):
-            reason = "it is a pool host (tags %s)" % reserved
+            reason = f"it is a pool host (tags {reserved})"
         elif ALLOCATED_TAG not in tags:
-            reason = "it has no %s tag, which a failover sets only when it allocates a host (docs/iam.md)" % ALLOCATED_TAG
+            reason = f"it has no {ALLOCATED_TAG} tag, which a failover sets only when it allocates a host (docs/iam.md)"
         elif claimed.get(host_id) in live:
-            reason = "it is claimed by the failover of %s, still in progress" % claimed[host_id]
+            reason = f"it is claimed by the failover of {claimed[host_id]}, still in progress"
         elif tags[FAILOVER_TAG] in live:
-            reason = "the failover of %s is still in progress" % tags[FAILOVER_TAG]
+            reason = f"the failover of {tags[FAILOVER_TAG]} is still in progress"
         elif host.get("HostReservationId"):
-            reason = "it holds the reservation %s: a reserved host cannot be released before the term ends" % host["HostReservationId"]
+            reason = f"it holds the reservation {host['HostReservationId']}: a reserved host cannot be released before the term ends"
         if reason:
             kept.append({"host_id": host_id, "reason": reason})
         else:
@@ -128,8 +136,8 @@ def release_unused_hosts(ec2, dynamodb, table, reserved_tags=None, host_ids=None
     occupied = instances_on(ec2, unused)
     for host_id in list(unused):
         if occupied[host_id]:
-            kept.append({"host_id": host_id, "reason": "%d instance(s) on it (running or stopped): %s"
-                         % (len(occupied[host_id]), ", ".join(sorted(occupied[host_id])))})
+            kept.append({"host_id": host_id, "reason": f"{len(occupied[host_id])} instance(s) on it (running or stopped): "
+                                                       f"{', '.join(sorted(occupied[host_id]))}"})
             unused.remove(host_id)
     released = []
     if unused and not check_mode:

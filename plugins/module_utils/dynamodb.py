@@ -17,6 +17,12 @@ __metaclass__ = type
 
 import math
 from decimal import Decimal
+from typing import Any
+from typing import ContextManager
+from typing import Dict
+from typing import List
+from typing import Mapping
+from typing import Optional
 
 try:
     from boto3.dynamodb.types import TypeDeserializer
@@ -47,7 +53,7 @@ WRITE_ATTEMPTS = 5
 # --------------------------------------------------------------------------- values
 
 
-def plain(value):
+def plain(value: Any) -> Any:
     """A deserialised DynamoDB value with Decimals turned into int/float and sets into sorted lists."""
     if isinstance(value, Decimal):
         return plain_number(value)
@@ -65,11 +71,11 @@ def plain(value):
 def _decimal(value):
     """A float as the Decimal DynamoDB stores (TypeSerializer refuses floats)."""
     if math.isnan(value) or math.isinf(value):
-        raise InvalidInputError("cannot store %r in DynamoDB: not a finite number" % (value,), value=value)
+        raise InvalidInputError(f"cannot store {value!r} in DynamoDB: not a finite number", value=value)
     return Decimal(repr(value))
 
 
-def storable(value):
+def storable(value: Any) -> Any:
     """``value`` with floats as Decimals and tuples as lists, ready for TypeSerializer."""
     if isinstance(value, bool) or value is None:
         return value
@@ -82,16 +88,16 @@ def storable(value):
     return value
 
 
-def serialize(value):
+def serialize(value: Any) -> Dict[str, Any]:
     """A DynamoDB typed attribute value (``{"S": ...}``, ``{"N": ...}``, ``{"M": ...}`` ...)."""
     return TypeSerializer().serialize(storable(value))
 
 
-def serialize_item(item):
+def serialize_item(item: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
     return dict((key, serialize(value)) for key, value in item.items())
 
 
-def deserialize_item(attributes):
+def deserialize_item(attributes: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     """A DynamoDB item (typed attribute values) as plain Python values."""
     deserializer = TypeDeserializer()
     return dict((key, plain(deserializer.deserialize(value))) for key, value in (attributes or {}).items())
@@ -100,55 +106,55 @@ def deserialize_item(attributes):
 class Update(object):
     """An UpdateItem expression being built, with placeholders for every name and value."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._names = {}
         self._values = {}
         self._sets = []
         self._removes = []
         self._conditions = []
 
-    def name(self, attribute):
+    def name(self, attribute: str) -> str:
         for placeholder, existing in self._names.items():
             if existing == attribute:
                 return placeholder
-        placeholder = "#n%d" % len(self._names)
+        placeholder = f"#n{len(self._names)}"
         self._names[placeholder] = attribute
         return placeholder
 
-    def value(self, value):
-        placeholder = ":v%d" % len(self._values)
+    def value(self, value: Any) -> str:
+        placeholder = f":v{len(self._values)}"
         self._values[placeholder] = serialize(value)
         return placeholder
 
-    def set(self, attribute, value):
-        self._sets.append("%s = %s" % (self.name(attribute), self.value(value)))
+    def set(self, attribute: str, value: Any) -> None:
+        self._sets.append(f"{self.name(attribute)} = {self.value(value)}")
 
-    def increment(self, attribute):
+    def increment(self, attribute: str) -> None:
         name = self.name(attribute)
-        self._sets.append("%s = if_not_exists(%s, %s) + %s" % (name, name, self.value(0), self.value(1)))
+        self._sets.append(f"{name} = if_not_exists({name}, {self.value(0)}) + {self.value(1)}")
 
-    def set_if_missing(self, attribute, value):
+    def set_if_missing(self, attribute: str, value: Any) -> None:
         name = self.name(attribute)
-        self._sets.append("%s = if_not_exists(%s, %s)" % (name, name, self.value(value)))
+        self._sets.append(f"{name} = if_not_exists({name}, {self.value(value)})")
 
-    def remove(self, attribute):
+    def remove(self, attribute: str) -> None:
         self._removes.append(self.name(attribute))
 
-    def require(self, condition):
+    def require(self, condition: str) -> None:
         self._conditions.append(condition)
 
-    def require_equal(self, attribute, value):
-        self.require("%s = %s" % (self.name(attribute), self.value(value)))
+    def require_equal(self, attribute: str, value: Any) -> None:
+        self.require(f"{self.name(attribute)} = {self.value(value)}")
 
-    def require_version(self, attribute, version):
+    def require_version(self, attribute: str, version: int) -> None:
         """The attribute still has ``version`` (0 also matches a record that never had it)."""
         name = self.name(attribute)
         if version:
-            self.require("%s = %s" % (name, self.value(version)))
+            self.require(f"{name} = {self.value(version)}")
         else:
-            self.require("attribute_not_exists(%s) OR %s = %s" % (name, name, self.value(0)))
+            self.require(f"attribute_not_exists({name}) OR {name} = {self.value(0)}")
 
-    def params(self):
+    def params(self) -> Dict[str, Any]:
         clauses = []
         if self._sets:
             clauses.append("SET " + ", ".join(self._sets))
@@ -160,7 +166,7 @@ class Update(object):
         if self._conditions:
             # parentheses only where needed: DynamoDB refuses redundant ones
             params["ConditionExpression"] = " AND ".join(
-                "(%s)" % condition if " OR " in condition else condition for condition in self._conditions
+                f"({condition})" if " OR " in condition else condition for condition in self._conditions
             )
         return params
 
@@ -168,15 +174,15 @@ class Update(object):
 # --------------------------------------------------------------------------- table access
 
 
-def is_claim_key(host_key):
+def is_claim_key(host_key: Any) -> bool:
     return isinstance(host_key, str) and host_key.startswith(CLAIM_PREFIX)
 
 
-def is_conditional_failure(error):
+def is_conditional_failure(error: BaseException) -> bool:
     return error_code(error) == "ConditionalCheckFailedException"
 
 
-def table_errors(operation, table):
+def table_errors(operation: str, table: str) -> ContextManager[None]:
     """aws_errors for a call on ``table``: NotFoundError when the table does not exist, else AwsApiError."""
     return aws_errors(operation, not_found_codes=TABLE_NOT_FOUND_CODES, not_found=lambda: NotFoundError(
         f"DynamoDB table {table} not found (create it with playbooks/setup.yml or pass the right table/table_region)",
@@ -188,7 +194,7 @@ class ConditionFailed(Exception):
     """A conditional write did not apply (DynamoDB's ConditionalCheckFailedException)."""
 
 
-def call_table(client, table, operation, method, **params):
+def call_table(client: Any, table: str, operation: str, method: str, **params: Any) -> Dict[str, Any]:
     """``client.method(TableName=table, **params)`` with retries; a failed condition raises ConditionFailed,
     a missing table NotFoundError and any other AWS error AwsApiError."""
     with table_errors(operation, table):
@@ -200,7 +206,8 @@ def call_table(client, table, operation, method, **params):
             raise
 
 
-def scan_table(dynamodb_client, table, expression, values, names=None):
+def scan_table(dynamodb_client: Any, table: str, expression: str, values: Mapping[str, Any],
+               names: Optional[Mapping[str, str]] = None) -> List[Dict[str, Any]]:
     """The items of ``table`` that match the filter ``expression`` (one paginated, consistent Scan), as plain values."""
     params = dict(TableName=table, FilterExpression=expression, ExpressionAttributeValues=values, ConsistentRead=True)
     if names:
@@ -210,7 +217,7 @@ def scan_table(dynamodb_client, table, expression, values, names=None):
     return [deserialize_item(raw) for raw in result.get("Items", [])]
 
 
-def get_record(dynamodb_client, table, host_id):
+def get_record(dynamodb_client: Any, table: str, host_id: str) -> Optional[Dict[str, Any]]:
     """The normalised record of ``host_id`` (strongly consistent read), or None; never writes."""
     validate_record_key(host_id)
     response = call_table(dynamodb_client, table, "GetItem", "get_item", Key={"HostId": {"S": host_id}}, ConsistentRead=True)
@@ -218,7 +225,7 @@ def get_record(dynamodb_client, table, host_id):
     return normalise_item(deserialize_item(raw)) if raw else None
 
 
-def list_records(dynamodb_client, table, state=None, kind=FAILOVER_RECORD):
+def list_records(dynamodb_client: Any, table: str, state: Optional[str] = None, kind: str = FAILOVER_RECORD) -> List[Dict[str, Any]]:
     """Every migration record of ``table`` of ``kind`` (normalised, by HostId), optionally only those in ``state``.
 
     One paginated Scan; pool-host claims (``claim#`` items) are left out, and so are failback records
@@ -226,10 +233,10 @@ def list_records(dynamodb_client, table, state=None, kind=FAILOVER_RECORD):
     """
     names = {"#h": "HostId"}
     values = {":claim": {"S": CLAIM_PREFIX}, ":failback": {"S": FAILBACK_KEY_PREFIX}}
-    expression = "NOT begins_with(#h, :claim) AND %sbegins_with(#h, :failback)" % ("" if kind == FAILBACK_RECORD else "NOT ")
+    expression = f"NOT begins_with(#h, :claim) AND {'' if kind == FAILBACK_RECORD else 'NOT '}begins_with(#h, :failback)"
     if state is not None:
         if state not in RECORD_STATES:
-            raise InvalidInputError("state %r is not one of %s" % (state, ", ".join(RECORD_STATES)), value=state)
+            raise InvalidInputError(f"state {state!r} is not one of {', '.join(RECORD_STATES)}", value=state)
         names["#s"] = "State"
         values[":state"] = {"S": state}
         expression += " AND #s = :state"

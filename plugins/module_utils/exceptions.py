@@ -7,11 +7,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import Any
+from typing import Optional
+
 
 class FailoverError(Exception):
     """Base of every engine error: a message for the operator and details for the result."""
 
-    def __init__(self, message, **details):
+    def __init__(self, message: str, **details: Any) -> None:
         super(FailoverError, self).__init__(message)
         self.message = message
         self.details = details
@@ -44,7 +47,7 @@ class CapacityError(FailoverError):
 class AwsApiError(FailoverError):
     """An AWS call failed after its retries; ``code`` is AWS's error code."""
 
-    def __init__(self, message, code=None, operation=None, **details):
+    def __init__(self, message: str, code: Optional[str] = None, operation: Optional[str] = None, **details: Any) -> None:
         super(AwsApiError, self).__init__(message, code=code, operation=operation, **details)
         self.code = code
         self.operation = operation

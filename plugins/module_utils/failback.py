@@ -22,6 +22,16 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
+from typing import Any
+from typing import Callable
+from typing import Container
+from typing import Dict
+from typing import Iterable
+from typing import List
+from typing import Mapping
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import capacity
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import health
@@ -52,39 +62,39 @@ TARGET_SOURCE = "failback"
 DESCRIBE_CHUNK = 200
 
 
-def moved_instances(failover_record):
+def moved_instances(failover_record: Mapping[str, Any]) -> Dict[str, str]:
     """{instance id: the host the failover put it on} for every instance the failover moved (status ``success``)."""
     return dict((instance_id, entry["targetHostId"]) for instance_id, entry in failover_record["InstanceMigrations"].items()
                 if entry.get("status") == "success" and entry.get("targetHostId"))
 
 
-def check_failover_over(host_id, failover_record, now):
+def check_failover_over(host_id: str, failover_record: Optional[Mapping[str, Any]], now: float) -> None:
     """Refuse a host without a failover record, or whose failover is still in progress under a live lease."""
     if failover_record is None:
-        raise NotFoundError("host %s has no failover record: there is nothing to fail back. Nothing was changed" % host_id,
+        raise NotFoundError(f"host {host_id} has no failover record: there is nothing to fail back. Nothing was changed",
                             host_id=host_id)
     if failover_record["State"] in IN_PROGRESS_STATES and lease_state(failover_record, None, now) in LIVE_LEASE_STATES:
         raise LeaseHeldError(
-            "the failover of host %s is still %s (%s): fail back once it is over. Nothing was changed"
-            % (host_id, failover_record["State"], holder_message(host_id, failover_record)),
+            f"the failover of host {host_id} is still {failover_record['State']} ({holder_message(host_id, failover_record)}): "
+            "fail back once it is over. Nothing was changed",
             host_id=host_id, holder_run_id=failover_record.get("LeaseRunId"),
         )
 
 
-def check_requested(host_id, moved, instance_ids):
+def check_requested(host_id: str, moved: Mapping[str, str], instance_ids: Optional[Iterable[str]]) -> Dict[str, str]:
     """The moved instances ``instance_ids`` names (all of them when it is empty); an id the failover did not move is refused."""
     wanted = [validate_instance_id(value, what="instance_ids item") for value in instance_ids or []]
     unknown = [instance_id for instance_id in wanted if instance_id not in moved]
     if unknown:
         raise InvalidInputError(
-            "instance_ids: %s not moved by the last failover of host %s (it moved: %s). Nothing was changed"
-            % (", ".join(unknown), host_id, ", ".join(sorted(moved)) or "none"),
+            f"instance_ids: {', '.join(unknown)} not moved by the last failover of host {host_id} "
+            f"(it moved: {', '.join(sorted(moved)) or 'none'}). Nothing was changed",
             unknown_instance_ids=unknown,
         )
     return dict((instance_id, moved[instance_id]) for instance_id in wanted) if wanted else dict(moved)
 
 
-def original_host_health(ec2, host):
+def original_host_health(ec2: Any, host: Mapping[str, Any]) -> Tuple[str, List[str]]:
     """(health class, reasons) of the original host by the health table, from its instances' status now."""
     on_host = health.describe_host_instances(ec2, [host["HostId"]])
     statuses = health.describe_instance_statuses(ec2, [instance["InstanceId"] for instance in on_host]) if on_host else {}
@@ -92,20 +102,20 @@ def original_host_health(ec2, host):
     return health_class, reasons
 
 
-def check_original_host(ec2, host_id):
+def check_original_host(ec2: Any, host_id: str) -> Dict[str, Any]:
     """The original host's DescribeHosts entry, once it is ``available`` and healthy; refused with the reason otherwise."""
     host = describe_host(ec2, host_id)
     health_class, reasons = original_host_health(ec2, host)
     if host.get("State") != "available" or health_class != health.HEALTHY:
         raise InvalidInputError(
-            "original host %s is %s and %s (%s): instances go back only to an available, healthy host. Nothing was changed"
-            % (host_id, host.get("State"), health_class, "; ".join(reasons) or "not available"),
+            f"original host {host_id} is {host.get('State')} and {health_class} ({'; '.join(reasons) or 'not available'}): "
+            "instances go back only to an available, healthy host. Nothing was changed",
             host_id=host_id, state=host.get("State"), health=health_class, reasons=reasons,
         )
     return host
 
 
-def describe_instances(ec2, instance_ids):
+def describe_instances(ec2: Any, instance_ids: Iterable[str]) -> Dict[str, Dict[str, Any]]:
     """{instance id: DescribeInstances entry} of ``instance_ids``; an id EC2 no longer knows is absent."""
     found = {}
     ordered = sorted(instance_ids)
@@ -117,21 +127,21 @@ def describe_instances(ec2, instance_ids):
     return found
 
 
-def skip_reason(instance_id, described, failover_target, host_id):
+def skip_reason(instance_id: str, described: Optional[Mapping[str, Any]], failover_target: str, host_id: str) -> Optional[str]:
     """Why an instance stays where it is, or None when it goes back (it is on the failover's host, or already back)."""
     if described is None:
-        return "instance %s no longer exists" % instance_id
+        return f"instance {instance_id} no longer exists"
     state = (described.get("State") or {}).get("Name")
     if state in GONE_STATES:
-        return "instance %s is %s" % (instance_id, state)
+        return f"instance {instance_id} is {state}"
     current = (described.get("Placement") or {}).get("HostId")
     if current not in (failover_target, host_id):
-        return "instance %s is on host %s now, not on %s where the failover put it: left where it is" % (
-            instance_id, current or "none (not on a Dedicated Host)", failover_target)
+        return (f"instance {instance_id} is on host {current or 'none (not on a Dedicated Host)'} now, not on {failover_target} "
+                "where the failover put it: left where it is")
     return None
 
 
-def kept_states(failback_record):
+def kept_states(failback_record: Optional[Mapping[str, Any]]) -> Dict[str, str]:
     """The original state each instance has in a failback record still in progress (a resumed failback keeps them)."""
     if failback_record is None or failback_record["State"] in ENDED_STATES:
         return {}
@@ -139,7 +149,7 @@ def kept_states(failback_record):
                 if entry.get("originalState"))
 
 
-def check_room(host, movable, described):
+def check_room(host: Mapping[str, Any], movable: Sequence[str], described: Mapping[str, Mapping[str, Any]]) -> None:
     """Refuse when the instances not on the original host already do not all fit there (capacity rules)."""
     listed = set(entry.get("InstanceId") for entry in host.get("Instances") or [])
     needing_room = [{"instance_id": instance_id, "instance_type": described[instance_id].get("InstanceType")}
@@ -148,14 +158,13 @@ def check_room(host, movable, described):
                            no_new_hosts_reason="a failback moves instances back to their original host only")
     if packed["unplaced"]:
         raise CapacityError(
-            "%d of %d instance(s) do not fit back on host %s; nothing has been stopped: %s"
-            % (len(packed["unplaced"]), len(movable), host["HostId"],
-               "; ".join("%s (%s): %s" % (entry["instance_id"], entry["instance_type"], entry["reason"]) for entry in packed["unplaced"])),
+            f"{len(packed['unplaced'])} of {len(movable)} instance(s) do not fit back on host {host['HostId']}; nothing has been stopped: "
+            + "; ".join(f"{entry['instance_id']} ({entry['instance_type']}): {entry['reason']}" for entry in packed["unplaced"]),
             host_id=host["HostId"], unplaced=packed["unplaced"],
         )
 
 
-def skipped_result(instance_id, described, failover_target, reason):
+def skipped_result(instance_id: str, described: Optional[Mapping[str, Any]], failover_target: str, reason: str) -> Dict[str, Any]:
     """A per-instance result shaped like instance_placement's, for an instance the failback leaves where it is."""
     state = ((described or {}).get("State") or {}).get("Name")
     return {"instance_id": instance_id, "instance_type": (described or {}).get("InstanceType"), "status": "skipped",
@@ -163,26 +172,27 @@ def skipped_result(instance_id, described, failover_target, reason):
             "target_host_id": None, "original_state": state, "final_state": state, "reason": reason, "changed": False}
 
 
-def back_placement(instance_id, described, state, failover_target, host_id, protected):
+def back_placement(instance_id: str, described: Mapping[str, Any], state: str, failover_target: str, host_id: str,
+                   protected: Container[str]) -> Dict[str, Any]:
     """instance_placement's placement of one instance going back; a stop-protected one has it lifted and restored."""
     lift = instance_id in protected
     return {"instance_id": instance_id, "target_host_id": host_id, "original_state": state,
             "instance_type": described.get("InstanceType"), "target_source": TARGET_SOURCE,
-            "notes": ["back from %s" % failover_target] + ([STOP_PROTECTION_NOTE] if lift else []), "lift_stop_protection": lift}
+            "notes": [f"back from {failover_target}"] + ([STOP_PROTECTION_NOTE] if lift else []), "lift_stop_protection": lift}
 
 
-def plan_lines(host_id, placements, requested, skipped):
+def plan_lines(host_id: str, placements: Sequence[Mapping[str, Any]], requested: Mapping[str, str],
+               skipped: Sequence[Mapping[str, Any]]) -> List[str]:
     """The plan for humans: a headline, then one line per instance."""
-    lines = ["Failback to %s (available, healthy): %d instance(s) go back, %d skipped"
-             % (host_id, len(placements), len(skipped))]
-    lines.extend("%s (%s, %s): %s -> %s" % (placement["instance_id"], placement["instance_type"], placement["original_state"],
-                                            requested[placement["instance_id"]], host_id)
-                 for placement in placements)
-    lines.extend("%s skipped: %s" % (result["instance_id"], result["reason"]) for result in skipped)
+    lines = [f"Failback to {host_id} (available, healthy): {len(placements)} instance(s) go back, {len(skipped)} skipped"]
+    lines.extend(f"{placement['instance_id']} ({placement['instance_type']}, {placement['original_state']}): "
+                 f"{requested[placement['instance_id']]} -> {host_id}" for placement in placements)
+    lines.extend(f"{result['instance_id']} skipped: {result['reason']}" for result in skipped)
     return lines
 
 
-def plan_failback(ec2, dynamodb, table, host_id, instance_ids=None, record=None, wall_clock=time.time):
+def plan_failback(ec2: Any, dynamodb: Any, table: str, host_id: str, instance_ids: Optional[Iterable[str]] = None,
+                  record: Any = None, wall_clock: Callable[[], float] = time.time) -> Dict[str, Any]:
     """The failback plan of original host ``host_id``; refuses (raises) before any change when it cannot be done.
 
     ``record`` is the failback's MigrationRecord, its lease held by the caller: the plan's instances are written to

@@ -90,7 +90,7 @@ class Hook(object):
 
     @property
     def label(self) -> str:
-        return "%s hook %s" % (self.kind.replace("_", "-"), self.document)
+        return f"{self.kind.replace('_', '-')} hook {self.document}"
 
 
 def hook_from_options(kind: str, document: Optional[str], parameters: Optional[Dict[str, Any]] = None, timeout: Optional[float] = None,
@@ -102,14 +102,14 @@ def hook_from_options(kind: str, document: Optional[str], parameters: Optional[D
     """
     if document is None or not str(document).strip():
         if document is not None:
-            raise InvalidInputError("%s_ssm_document must name an SSM document, got an empty string" % kind)
+            raise InvalidInputError(f"{kind}_ssm_document must name an SSM document, got an empty string")
         return None
     if on_failure is not None and on_failure not in FAILURE_POLICIES[kind]:
         why = " (the instance has already moved when a post-start hook runs: nothing is left to skip)" if on_failure == "skip" else ""
-        raise InvalidInputError("%s_hook_failure must be one of %s, got %r%s" % (kind, ", ".join(FAILURE_POLICIES[kind]), on_failure, why),
+        raise InvalidInputError(f"{kind}_hook_failure must be one of {', '.join(FAILURE_POLICIES[kind])}, got {on_failure!r}{why}",
                                 value=on_failure)
     if timeout is not None and float(timeout) <= 0:
-        raise InvalidInputError("%s_ssm_document_timeout must be greater than 0, got %s" % (kind, timeout), value=timeout)
+        raise InvalidInputError(f"{kind}_ssm_document_timeout must be greater than 0, got {timeout}", value=timeout)
     return Hook(kind, str(document).strip(), _ssm_parameters(kind, parameters), timeout, on_failure)
 
 
@@ -133,12 +133,12 @@ def _ssm_parameters(kind, parameters):
     if parameters in (None, ""):
         return {}
     if not isinstance(parameters, dict):
-        raise InvalidInputError("%s_ssm_document_parameters must be a mapping of parameter names to values" % kind, value=parameters)
+        raise InvalidInputError(f"{kind}_ssm_document_parameters must be a mapping of parameter names to values", value=parameters)
     converted = {}
     for name, value in parameters.items():
         values = value if isinstance(value, list) else [value]
         if any(isinstance(item, (dict, list)) for item in values):
-            raise InvalidInputError("%s_ssm_document_parameters.%s must be a string or a list of strings" % (kind, name), value=value)
+            raise InvalidInputError(f"{kind}_ssm_document_parameters.{name} must be a string or a list of strings", value=value)
         converted[str(name)] = [str(item) for item in values]
     return converted
 
@@ -159,16 +159,16 @@ class HookOutcome(object):
     def describe(self, hook: Hook) -> str:
         """A line for the instance's error or notes: which hook, how it ended, and its output."""
         if self.status == OFFLINE:
-            text = "%s did not run: %s" % (hook.label, self.reason or AGENT_OFFLINE)
+            text = f"{hook.label} did not run: {self.reason or AGENT_OFFLINE}"
         elif self.status == TIMED_OUT:
-            text = "%s did not finish within %ss" % (hook.label, _seconds(hook.timeout))
+            text = f"{hook.label} did not finish within {_seconds(hook.timeout)}s"
         elif self.status == FAILED:
-            text = "%s failed%s" % (hook.label, ": %s" % self.reason if self.reason else "")
+            text = f"{hook.label} failed: {self.reason}" if self.reason else f"{hook.label} failed"
         else:
-            text = "%s succeeded" % hook.label
+            text = f"{hook.label} succeeded"
         if self.command_id:
-            text += " (command %s)" % self.command_id
-        return "%s: %s" % (text, self.output) if self.output else text
+            text += f" (command {self.command_id})"
+        return f"{text}: {self.output}" if self.output else text
 
     def as_dict(self, hook: Hook) -> Dict[str, Any]:
         return dict(hook=hook.kind, document=hook.document, status=self.status, command_id=self.command_id,
@@ -276,7 +276,7 @@ class HookRunner(object):
                 plugins = invocation.get("CommandPlugins") or []
                 output = "\n".join(plugin.get("Output") or "" for plugin in plugins).strip()
                 codes = [plugin.get("ResponseCode") for plugin in plugins if plugin.get("ResponseCode") not in (None, 0, -1)]
-                reason = "status %s%s" % (invocation.get("Status"), ", exit code %s" % codes[0] if codes else "")
+                reason = f"status {invocation.get('Status')}" + (f", exit code {codes[0]}" if codes else "")
                 if status == OFFLINE:
                     reason = AGENT_OFFLINE
                 self._end(instance_id, HookOutcome(status, output, command_id, None if status == SUCCESS else reason))
@@ -302,8 +302,7 @@ class HookRunner(object):
             for instance_id in [instance_id for instance_id in candidates if instance_id not in online]:
                 if now - self.queued_at[instance_id] >= self.hook.timeout:
                     self.queued.remove(instance_id)
-                    self.outcomes[instance_id] = HookOutcome(OFFLINE, reason="%s within %ss of the start" % (
-                        AGENT_OFFLINE, _seconds(self.hook.timeout)))
+                    self.outcomes[instance_id] = HookOutcome(OFFLINE, reason=f"{AGENT_OFFLINE} within {_seconds(self.hook.timeout)}s of the start")
             candidates = [instance_id for instance_id in candidates if instance_id in online]
         ready = candidates[:free]
         for start in range(0, len(ready), SEND_BATCH):
@@ -325,8 +324,8 @@ class HookRunner(object):
             self.queued.remove(instance_ids[0])
             message = (getattr(error, "response", None) or {}).get("Error", {}).get("Message") or str(error)
             status = OFFLINE if error_code(error) == "InvalidInstanceId" else FAILED
-            self.outcomes[instance_ids[0]] = HookOutcome(status, reason="%s: SendCommand refused it: %s (%s)" % (
-                AGENT_OFFLINE if status == OFFLINE else "not sent", message, error_code(error)))
+            what = AGENT_OFFLINE if status == OFFLINE else "not sent"
+            self.outcomes[instance_ids[0]] = HookOutcome(status, reason=f"{what}: SendCommand refused it: {message} ({error_code(error)})")
             return
         sent_at = self._monotonic()
         for instance_id in instance_ids:
@@ -337,7 +336,7 @@ class HookRunner(object):
         self.sends += 1
         params = dict(DocumentName=self.hook.document, InstanceIds=list(instance_ids),
                       TimeoutSeconds=max(MIN_DELIVERY_TIMEOUT, int(self.hook.timeout + 0.999)),
-                      Comment="dedicated_hosts.failover %s" % self.hook.kind.replace("_", "-"))
+                      Comment=f"dedicated_hosts.failover {self.hook.kind.replace('_', '-')}")
         if self.hook.parameters:
             params["Parameters"] = self.hook.parameters
         return self.ssm.send_command(aws_retry=True, **params)["Command"]["CommandId"]

@@ -8,6 +8,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+from typing import Any
+from typing import Dict
+from typing import Optional
+from typing import Tuple
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 
@@ -33,113 +37,97 @@ FAILBACK_KEY_PREFIX = "failback#"
 
 def _require_string(value, what):
     if not isinstance(value, str) or not value:
-        raise InvalidInputError("%s must be a non-empty string, got %r" % (what, value), value=value)
+        raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}", value=value)
 
 
-def validate_host_id(value, what="host id"):
-    """Return ``value`` if it is a Dedicated Host id (``h-`` and 8 or 17 hex digits)."""
+def _require_match(value, what, pattern, expected):
+    """``value`` if it is a string that ``pattern`` matches; else an InvalidInputError saying what was ``expected``."""
     _require_string(value, what)
-    if not HOST_ID_PATTERN.match(value):
-        raise InvalidInputError(
-            "%s %r is malformed: expected 'h-' followed by 8 or 17 lowercase hex digits" % (what, value),
-            value=value,
-        )
+    if not pattern.match(value):
+        raise InvalidInputError(f"{what} {value!r} is malformed: {expected}", value=value)
     return value
 
 
-def record_key(host_id, kind=FAILOVER_RECORD, what="host id"):
+def validate_host_id(value: Any, what: str = "host id") -> str:
+    """Return ``value`` if it is a Dedicated Host id (``h-`` and 8 or 17 hex digits)."""
+    return _require_match(value, what, HOST_ID_PATTERN, "expected 'h-' followed by 8 or 17 lowercase hex digits")
+
+
+def record_key(host_id: str, kind: str = FAILOVER_RECORD, what: str = "host id") -> str:
     """The migration table key of the ``kind`` record of ``host_id``: the host id, or ``failback#<host id>``."""
     validate_host_id(host_id, what=what)
     if kind not in RECORD_KINDS:
-        raise InvalidInputError("record must be one of %s, got %r" % (", ".join(RECORD_KINDS), kind), value=kind)
+        raise InvalidInputError(f"record must be one of {', '.join(RECORD_KINDS)}, got {kind!r}", value=kind)
     return FAILBACK_KEY_PREFIX + host_id if kind == FAILBACK_RECORD else host_id
 
 
-def validate_record_key(value, what="host id"):
+def validate_record_key(value: Any, what: str = "host id") -> str:
     """Return ``value`` if it keys a migration record: a host id, or ``failback#`` and a host id."""
     _require_string(value, what)
     host_id = value[len(FAILBACK_KEY_PREFIX):] if value.startswith(FAILBACK_KEY_PREFIX) else value
     if not HOST_ID_PATTERN.match(host_id):
         raise InvalidInputError(
-            "%s %r is malformed: expected 'h-' followed by 8 or 17 lowercase hex digits, alone or after %r" % (what, value, FAILBACK_KEY_PREFIX),
+            f"{what} {value!r} is malformed: expected 'h-' followed by 8 or 17 lowercase hex digits, alone or after {FAILBACK_KEY_PREFIX!r}",
             value=value,
         )
     return value
 
 
-def record_kind(key):
+def record_kind(key: str) -> Tuple[str, str]:
     """``(kind, host id)`` of the record keyed ``key``: ``(FAILBACK_RECORD, <host>)`` for ``failback#<host>``."""
     if key.startswith(FAILBACK_KEY_PREFIX):
         return FAILBACK_RECORD, key[len(FAILBACK_KEY_PREFIX):]
     return FAILOVER_RECORD, key
 
 
-def validate_instance_id(value, what="instance id"):
+def validate_instance_id(value: Any, what: str = "instance id") -> str:
     """Return ``value`` if it is an instance id (``i-`` and 8 or 17 hex digits)."""
-    _require_string(value, what)
-    if not INSTANCE_ID_PATTERN.match(value):
-        raise InvalidInputError(
-            "%s %r is malformed: expected 'i-' followed by 8 or 17 lowercase hex digits" % (what, value),
-            value=value,
-        )
-    return value
+    return _require_match(value, what, INSTANCE_ID_PATTERN, "expected 'i-' followed by 8 or 17 lowercase hex digits")
 
 
-def parse_arn(value, service=None, what="ARN"):
+def parse_arn(value: Any, service: Optional[str] = None, what: str = "ARN") -> Dict[str, str]:
     """Split an ARN of the aws, aws-cn or aws-us-gov partition; optionally require its service."""
     _require_string(value, what)
     match = _ARN_PATTERN.match(value)
     if not match:
         raise InvalidInputError(
-            "%s %r is malformed: expected arn:<aws|aws-cn|aws-us-gov>:<service>:<region>:<account>:<resource>"
-            % (what, value),
+            f"{what} {value!r} is malformed: expected arn:<aws|aws-cn|aws-us-gov>:<service>:<region>:<account>:<resource>",
             value=value,
         )
     parts = match.groupdict()
     if service is not None and parts["service"] != service:
         raise InvalidInputError(
-            "%s %r is not an %s ARN (its service is %r)" % (what, value, service, parts["service"]), value=value
+            f"{what} {value!r} is not an {service} ARN (its service is {parts['service']!r})", value=value
         )
     return parts
 
 
-def validate_topic_arn(value, what="notification topic ARN"):
+def validate_topic_arn(value: Any, what: str = "notification topic ARN") -> str:
     """Return ``value`` if it is an SNS topic ARN with a region, an account and a valid topic name."""
     parts = parse_arn(value, service="sns", what=what)
     if not parts["region"] or not parts["account"] or not _TOPIC_NAME_PATTERN.match(parts["resource"]):
         raise InvalidInputError(
-            "%s %r is malformed: expected arn:<partition>:sns:<region>:<12-digit account>:<topic name>"
-            % (what, value),
+            f"{what} {value!r} is malformed: expected arn:<partition>:sns:<region>:<12-digit account>:<topic name>",
             value=value,
         )
     return value
 
 
-def validate_role_arn(value, what="role ARN"):
+def validate_role_arn(value: Any, what: str = "role ARN") -> str:
     """Return ``value`` if it is an IAM role ARN (``arn:<partition>:iam::<account>:role/<path><name>``)."""
     parts = parse_arn(value, service="iam", what=what)
     if parts["region"] or not parts["account"] or not _ROLE_PATH_PATTERN.match(parts["resource"]):
         raise InvalidInputError(
-            "%s %r is malformed: expected arn:<partition>:iam::<12-digit account>:role/<name>" % (what, value), value=value
+            f"{what} {value!r} is malformed: expected arn:<partition>:iam::<12-digit account>:role/<name>", value=value
         )
     return value
 
 
-def validate_session_name(value, what="role session name"):
+def validate_session_name(value: Any, what: str = "role session name") -> str:
     """Return ``value`` if STS accepts it as a RoleSessionName (2 to 64 of A-Z a-z 0-9 and +=,.@_-)."""
-    _require_string(value, what)
-    if not _SESSION_NAME_PATTERN.match(value):
-        raise InvalidInputError("%s %r is malformed: STS takes 2 to 64 characters of A-Z a-z 0-9 and +=,.@_-" % (what, value),
-                                value=value)
-    return value
+    return _require_match(value, what, _SESSION_NAME_PATTERN, "STS takes 2 to 64 characters of A-Z a-z 0-9 and +=,.@_-")
 
 
-def validate_table_name(value, what="migration table name"):
+def validate_table_name(value: Any, what: str = "migration table name") -> str:
     """Return ``value`` if it is a valid DynamoDB table name."""
-    _require_string(value, what)
-    if not _TABLE_NAME_PATTERN.match(value):
-        raise InvalidInputError(
-            "%s %r is malformed: DynamoDB table names are 3 to 255 characters of A-Z a-z 0-9 _ - ." % (what, value),
-            value=value,
-        )
-    return value
+    return _require_match(value, what, _TABLE_NAME_PATTERN, "DynamoDB table names are 3 to 255 characters of A-Z a-z 0-9 _ - .")

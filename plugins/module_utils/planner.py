@@ -18,6 +18,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import Iterable
+from typing import Optional
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import capacity
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
@@ -85,8 +90,9 @@ def _usable(host, availability_zone, allocated=False):
 class ReplacementPlanner(object):
     """One planning run for one failed host; ``run()`` returns ``{"changed", "plan", ...}``."""
 
-    def __init__(self, ec2, dynamodb, table, failed_host_id, record=None, run_id=None, instance_ids=None,
-                 check_mode=False, sleep=time.sleep, monotonic=time.monotonic, **options):
+    def __init__(self, ec2: Any, dynamodb: Any, table: str, failed_host_id: str, record: Any = None, run_id: Optional[str] = None,
+                 instance_ids: Optional[Iterable[str]] = None, check_mode: bool = False, sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic, **options: Any) -> None:
         self.ec2 = retrying(ec2)
         self.dynamodb = retrying(dynamodb) if dynamodb is not None else None
         self.table = table
@@ -125,7 +131,7 @@ class ReplacementPlanner(object):
     # ------------------------------------------------------------------ reading
 
     @property
-    def item(self):
+    def item(self) -> Dict[str, Any]:
         if self.record is not None:
             return self.record.item or {}
         return self._item or {}
@@ -155,7 +161,7 @@ class ReplacementPlanner(object):
             unknown = [value for value in self.instance_ids if value not in self.on_host and value not in stored_plan]
             if unknown:
                 raise InvalidInputError(
-                    "instances not on Dedicated Host %s: %s" % (self.failed_host_id, ", ".join(unknown)),
+                    f"instances not on Dedicated Host {self.failed_host_id}: {', '.join(unknown)}",
                     instance_ids=unknown,
                 )
             wanted = set(self.instance_ids)
@@ -222,29 +228,29 @@ class ReplacementPlanner(object):
         try:
             found = dict((host["HostId"], host) for host in describe_hosts(self.ec2, host_ids=self.target_host_ids))
         except NotFoundError as error:
-            raise InvalidInputError("target_host_ids: %s; nothing was changed" % error.message, target_host_ids=self.target_host_ids)
+            raise InvalidInputError(f"target_host_ids: {error.message}; nothing was changed", target_host_ids=self.target_host_ids)
         found = self._await_aws_replacements(found)
         family = host_family(self.host)
         problems = []
         for host_id in self.target_host_ids:
             host = found[host_id]
             if host_id == self.failed_host_id:
-                problems.append("%s is the failed host itself" % host_id)
+                problems.append(f"{host_id} is the failed host itself")
             elif host.get("AvailabilityZone") != self.availability_zone:
-                problems.append("%s is in %s, not in the failed host's zone %s" % (host_id, host.get("AvailabilityZone"), self.availability_zone))
+                problems.append(f"{host_id} is in {host.get('AvailabilityZone')}, not in the failed host's zone {self.availability_zone}")
             elif host.get("State") == "pending" and is_maintenance_replacement(self.host, host):
-                problems.append("%s, the replacement AWS host maintenance allocated, was still pending after %gs (settle_timeout)"
-                                % (host_id, float(self.preflight_options["settle_timeout"])))
+                settle_timeout = float(self.preflight_options["settle_timeout"])
+                problems.append(f"{host_id}, the replacement AWS host maintenance allocated, was still pending after {settle_timeout:g}s (settle_timeout)")
             elif host.get("State") != "available":
-                problems.append("%s is %s, not available" % (host_id, host.get("State")))
+                problems.append(f"{host_id} is {host.get('State')}, not available")
             elif host_family(host) != family:
-                problems.append("%s is a %s host; the failed host's instances are %s" % (host_id, host_family(host), family))
+                problems.append(f"{host_id} is a {host_family(host)} host; the failed host's instances are {family}")
             else:
                 holder = claims.claimed_by(self.dynamodb, self.table, host_id) if self.dynamodb is not None else None
                 if holder not in (None, self.failed_host_id):
-                    problems.append("%s is claimed by the failover of %s" % (host_id, holder))
+                    problems.append(f"{host_id} is claimed by the failover of {holder}")
         if problems:
-            raise InvalidInputError("target_host_ids refused, nothing was changed: %s" % "; ".join(problems),
+            raise InvalidInputError(f"target_host_ids refused, nothing was changed: {'; '.join(problems)}",
                                     target_host_ids=self.target_host_ids)
         return found
 
@@ -257,12 +263,12 @@ class ReplacementPlanner(object):
         if not waiting:
             return found
         if self.check_mode:
-            self.notes.append("would wait for %s (allocated by AWS host maintenance, pending) to become available" % ", ".join(waiting))
+            self.notes.append(f"would wait for {', '.join(waiting)} (allocated by AWS host maintenance, pending) to become available")
             return dict(found, **dict((host_id, dict(found[host_id], State="available")) for host_id in waiting))
         ready = wait_until_available(lambda host_ids: describe_hosts(self.ec2, host_ids=host_ids), waiting,
                                      self.preflight_options["settle_timeout"], interval=self.preflight_options["settle_interval"],
                                      sleep=self.sleep, on_wait=self.record.heartbeat)
-        self.notes.extend("waited for %s (allocated by AWS host maintenance) to become available" % host_id
+        self.notes.extend(f"waited for {host_id} (allocated by AWS host maintenance) to become available"
                           for host_id in waiting if ready[host_id].get("State") == "available")
         return dict(found, **ready)
 
@@ -280,7 +286,7 @@ class ReplacementPlanner(object):
         for target in targets:
             host = hosts.get(target)
             if host is None or not _usable(host, self.availability_zone, allocated=target in allocated):
-                self.notes.append("stored plan dropped: host %s is no longer available in %s" % (target, self.availability_zone))
+                self.notes.append(f"stored plan dropped: host {target} is no longer available in {self.availability_zone}")
                 return None
             room = capacity.host_capacity(host)
             for instance_id in sorted(pending):
@@ -288,7 +294,7 @@ class ReplacementPlanner(object):
                     continue
                 reason = room.why_not(self.movable[instance_id]["instance_type"])
                 if reason:
-                    self.notes.append("stored plan dropped: %s no longer fits: %s" % (instance_id, reason))
+                    self.notes.append(f"stored plan dropped: {instance_id} no longer fits: {reason}")
                     return None
                 room.place(self.movable[instance_id]["instance_type"])
         placements = []
@@ -354,7 +360,7 @@ class ReplacementPlanner(object):
                 ok = claims.claim_pool_host(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id,
                                             claim_generation=generation(self.item), take_stale=in_pool)
             if not ok:
-                self.notes.append("pool host %s is claimed by another failover; not used" % host_id)
+                self.notes.append(f"pool host {host_id} is claimed by another failover; not used")
                 excluded.add(host_id)
                 return False
             if not self.check_mode:
@@ -399,7 +405,7 @@ class ReplacementPlanner(object):
                 bumps += 1
                 if bumps > MAX_VERSION_BUMPS:
                     raise CapacityError(
-                        "AllocateHosts kept answering IdempotentParameterMismatch for plan versions up to %d" % version,
+                        f"AllocateHosts kept answering IdempotentParameterMismatch for plan versions up to {version}",
                         failed_host_id=self.failed_host_id,
                     )
                 version += 1
@@ -453,23 +459,22 @@ class ReplacementPlanner(object):
         quota = quota_name(family)
         if code == "HostLimitExceeded":
             message = (
-                "AllocateHosts refused %d %s host(s) in %s after %d attempt(s): HostLimitExceeded. Raise the Service Quotas "
-                "quota '%s' (Amazon EC2) in this region, or add %s hosts to the pool (tags %s); nothing has been stopped"
-                % (quantity, what, self.availability_zone, attempts, quota, family, self.reserved_tags)
+                f"AllocateHosts refused {quantity} {what} host(s) in {self.availability_zone} after {attempts} attempt(s): HostLimitExceeded. "
+                f"Raise the Service Quotas quota '{quota}' (Amazon EC2) in this region, or add {family} hosts to the pool "
+                f"(tags {self.reserved_tags}); nothing has been stopped"
             )
         else:
             message = (
-                "AllocateHosts found no capacity for %d %s host(s) in %s after %d attempt(s): InsufficientHostCapacity. "
-                "EC2 has no %s hosts free in that zone now: retry later or add hosts to the pool (tags %s); if the "
-                "account is at its limit, raise the Service Quotas quota '%s'; nothing has been stopped"
-                % (quantity, what, self.availability_zone, attempts, family, self.reserved_tags, quota)
+                f"AllocateHosts found no capacity for {quantity} {what} host(s) in {self.availability_zone} after {attempts} attempt(s): "
+                f"InsufficientHostCapacity. EC2 has no {family} hosts free in that zone now: retry later or add hosts to the pool "
+                f"(tags {self.reserved_tags}); if the account is at its limit, raise the Service Quotas quota '{quota}'; nothing has been stopped"
             )
         return CapacityError(message, code=code, quota=quota, availability_zone=self.availability_zone,
                              instance_family=family, quantity=quantity)
 
     # ------------------------------------------------------------------ run
 
-    def run(self):
+    def run(self) -> Dict[str, Any]:
         self.new_claims = []
         self.described = {}
         self._found = []
@@ -514,10 +519,10 @@ class ReplacementPlanner(object):
         return self._finish(result["placements"], version, new_groups=groups, held=held)
 
     def _unplaced_error(self, result):
-        lines = ["%s (%s): %s" % (entry["instance_id"], entry["instance_type"], entry["reason"]) for entry in result["unplaced"]]
+        lines = [f"{entry['instance_id']} ({entry['instance_type']}): {entry['reason']}" for entry in result["unplaced"]]
         return CapacityError(
-            "%d of %d movable instance(s) of %s have no place; nothing has been claimed, allocated or stopped: %s"
-            % (len(lines), len(self.movable), self.failed_host_id, " | ".join(lines)),
+            f"{len(lines)} of {len(self.movable)} movable instance(s) of {self.failed_host_id} have no place; "
+            f"nothing has been claimed, allocated or stopped: {' | '.join(lines)}",
             failed_host_id=self.failed_host_id,
             unplaced=result["unplaced"],
         )
@@ -544,7 +549,7 @@ class ReplacementPlanner(object):
                 mapping = {}
                 for (config, placeholders), host_ids in zip(new_groups, id_lists):
                     if len(host_ids) != len(placeholders):
-                        raise CapacityError("AllocateHosts returned %d host(s) for %d requested" % (len(host_ids), len(placeholders)),
+                        raise CapacityError(f"AllocateHosts returned {len(host_ids)} host(s) for {len(placeholders)} requested",
                                             host_ids=host_ids)
                     mapping.update(zip(placeholders, host_ids))
                     new_ids.extend(host_ids)
@@ -672,8 +677,9 @@ def _camel(name):
     return head + "".join(part.capitalize() for part in tail.split("_")) if tail else head
 
 
-def plan_replacement(ec2, dynamodb, table, failed_host_id, record=None, run_id=None, instance_ids=None, check_mode=False,
-                     sleep=time.sleep, monotonic=time.monotonic, **options):
+def plan_replacement(ec2: Any, dynamodb: Any, table: str, failed_host_id: str, record: Any = None, run_id: Optional[str] = None,
+                     instance_ids: Optional[Iterable[str]] = None, check_mode: bool = False, sleep: Callable[[float], None] = time.sleep,
+                     monotonic: Callable[[], float] = time.monotonic, **options: Any) -> Dict[str, Any]:
     """Plan (and, outside check mode, claim and allocate) replacement capacity for ``failed_host_id``.
 
     ``options``: reserved_tags (dict), allocate_hosts (bool), max_new_hosts (int >= 0), allocation_attempts,

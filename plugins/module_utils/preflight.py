@@ -15,6 +15,15 @@ __metaclass__ = type
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import Iterable
+from typing import List
+from typing import Mapping
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
 
 try:
     import botocore
@@ -52,30 +61,30 @@ DEFAULTS = dict(
 )
 
 
-def check_allow(values):
+def check_allow(values: Optional[Iterable[Any]]) -> Tuple[str, ...]:
     """The opt-ins as a sorted tuple; InvalidInputError naming an unknown one."""
     allow = tuple(sorted(set(str(value).strip() for value in (values or ()) if str(value).strip())))
     unknown = [value for value in allow if value not in ALLOW_CHOICES]
     if unknown:
         raise InvalidInputError(
-            "preflight_allow: unknown value(s) %s (allowed: %s)" % (", ".join(unknown), ", ".join(ALLOW_CHOICES)),
+            f"preflight_allow: unknown value(s) {', '.join(unknown)} (allowed: {', '.join(ALLOW_CHOICES)})",
             value=unknown,
         )
     return allow
 
 
-def original_state(instance):
+def original_state(instance: Mapping[str, Any]) -> str:
     """``running`` or ``stopped``: the state the instance must be in again on its new host."""
     state = (instance.get("State") or {}).get("Name")
     return "running" if state in ("pending", "running") else "stopped"
 
 
-def is_mac(instance_type):
+def is_mac(instance_type: Optional[str]) -> bool:
     family = (instance_type or "").split(".")[0]
     return family in MAC_FAMILIES or family.startswith("mac")
 
 
-def is_windows(instance):
+def is_windows(instance: Mapping[str, Any]) -> bool:
     return (instance.get("Platform") or "").lower() == "windows"
 
 
@@ -83,7 +92,7 @@ def _tags(instance):
     return dict((tag.get("Key"), tag.get("Value")) for tag in instance.get("Tags") or [])
 
 
-def public_ip_note(instance):
+def public_ip_note(instance: Mapping[str, Any]) -> Optional[str]:
     """A note when the instance's public IPv4 address is not an Elastic IP (it changes on stop and start)."""
     address = instance.get("PublicIpAddress")
     if not address:
@@ -92,10 +101,11 @@ def public_ip_note(instance):
         association = interface.get("Association") or {}
         if association.get("PublicIp") == address and association.get("IpOwnerId") not in (None, "amazon"):
             return None  # an Elastic IP (owned by the account) stays with the instance
-    return "public IPv4 %s is not an Elastic IP: it changes when the instance is stopped and started" % address
+    return f"public IPv4 {address} is not an Elastic IP: it changes when the instance is stopped and started"
 
 
-def classify(instance, facts=None, allow=(), options=None):
+def classify(instance: Mapping[str, Any], facts: Optional[Mapping[str, Any]] = None, allow: Iterable[str] = (),
+             options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """One instance's preflight verdict.
 
     ``facts``: ``{"instance_store": bool, "stop_protected": bool, "in_progress": bool}`` (from ``gather_facts``;
@@ -115,46 +125,47 @@ def classify(instance, facts=None, allow=(), options=None):
 
     state = (instance.get("State") or {}).get("Name")
     if state in TRANSITIONAL_STATES and not facts.get("in_progress"):
-        return skip("transitional-state", "the instance was still %s when preflight gave up waiting (%ss)" % (state, opts["settle_timeout"]))
+        return skip("transitional-state", f"the instance was still {state} when preflight gave up waiting ({opts['settle_timeout']}s)")
     if instance.get("RootDeviceType") == "instance-store":
         return skip("instance-store-root", "instance-store root device: the instance cannot be stopped, so it cannot move to another host")
     if facts.get("instance_store") and ALLOW_INSTANCE_STORE not in allow:
         return skip("instance-store-volumes", "EBS root with instance-store volumes: stopping it loses their data "
-                    "(opt in with preflight_allow=%s)" % ALLOW_INSTANCE_STORE)
+                    f"(opt in with preflight_allow={ALLOW_INSTANCE_STORE})")
     group = _tags(instance).get(ASG_TAG)
     if group and ALLOW_AUTO_SCALING not in allow:
-        return skip("auto-scaling", "member of Auto Scaling group %s: the group would replace it while it is stopped "
-                    "(suspend the group's processes and opt in with preflight_allow=%s)" % (group, ALLOW_AUTO_SCALING))
+        return skip("auto-scaling", f"member of Auto Scaling group {group}: the group would replace it while it is stopped "
+                    f"(suspend the group's processes and opt in with preflight_allow={ALLOW_AUTO_SCALING})")
     hrg = (instance.get("Placement") or {}).get("HostResourceGroupArn")
     licenses = [entry.get("LicenseConfigurationArn") for entry in instance.get("Licenses") or [] if entry.get("LicenseConfigurationArn")]
     if (hrg or licenses) and ALLOW_HOST_RESOURCE_GROUP not in allow:
-        what = "host resource group %s" % hrg if hrg else "License Manager configuration %s" % ", ".join(licenses)
-        return skip("host-resource-group", "placed through %s: License Manager places it, not a named host "
-                    "(opt in with preflight_allow=%s)" % (what, ALLOW_HOST_RESOURCE_GROUP))
+        what = f"host resource group {hrg}" if hrg else f"License Manager configuration {', '.join(licenses)}"
+        return skip("host-resource-group", f"placed through {what}: License Manager places it, not a named host "
+                    f"(opt in with preflight_allow={ALLOW_HOST_RESOURCE_GROUP})")
     if is_mac(instance.get("InstanceType")):
         if ALLOW_MAC not in allow:
             return skip("mac", "Mac instance: a stop takes about 15 minutes and the host is then scrubbed for up to hours "
-                        "(opt in with preflight_allow=%s)" % ALLOW_MAC)
+                        f"(opt in with preflight_allow={ALLOW_MAC})")
         verdict["overrides"] = {"stop_timeout": float(opts["mac_stop_timeout"]), "start_timeout": float(opts["mac_start_timeout"]),
                                 "force_stop_after": float(opts["mac_stop_timeout"]) / 2.0}
-        verdict["notes"].append("Mac instance: stop timeout %ss, start timeout %ss" % (opts["mac_stop_timeout"], opts["mac_start_timeout"]))
+        verdict["notes"].append(f"Mac instance: stop timeout {opts['mac_stop_timeout']}s, start timeout {opts['mac_start_timeout']}s")
     if facts.get("stop_protected"):
         if ALLOW_STOP_PROTECTION not in allow:
             return skip("stop-protection", "stop protection (DisableApiStop) is on "
-                        "(opt in with preflight_allow=%s to lift it for the move and restore it after)" % ALLOW_STOP_PROTECTION)
+                        f"(opt in with preflight_allow={ALLOW_STOP_PROTECTION} to lift it for the move and restore it after)")
         verdict["lift_stop_protection"] = True
         verdict["notes"].append(STOP_PROTECTION_NOTE)
     if is_windows(instance):
         force_after = float(opts["windows_force_stop_after"])
         verdict["overrides"].setdefault("force_stop_after", force_after)
-        verdict["notes"].append("Windows: graceful stop gets %ss before Force" % force_after)
+        verdict["notes"].append(f"Windows: graceful stop gets {force_after}s before Force")
     note = public_ip_note(instance)
     if note:
         verdict["notes"].append(note)
     return verdict
 
 
-def classify_instance(instance, facts=None, allow=(), options=None):
+def classify_instance(instance: Mapping[str, Any], facts: Optional[Mapping[str, Any]] = None, allow: Iterable[str] = (),
+                      options: Optional[Mapping[str, Any]] = None) -> Optional[str]:
     """None for a movable instance, else why it is skipped (``classify``'s reason)."""
     return classify(instance, facts=facts, allow=allow, options=options)["reason"]
 
@@ -163,7 +174,7 @@ def classify_instance(instance, facts=None, allow=(), options=None):
 ATTRIBUTE_READERS = 8
 
 
-def gather_facts(ec2, instances):
+def gather_facts(ec2: Any, instances: Sequence[Mapping[str, Any]]) -> Dict[str, Dict[str, bool]]:
     """``{instance id: {"instance_store", "stop_protected"}}``: DescribeInstanceTypes once, DescribeInstanceAttribute per instance."""
     types = sorted(set(entry.get("InstanceType") for entry in instances if entry.get("InstanceType")))
     storage = {}
@@ -195,7 +206,9 @@ def gather_facts(ec2, instances):
     )
 
 
-def wait_until_settled(describe, timeout, interval=5.0, sleep=time.sleep, monotonic=time.monotonic, ignore=()):
+def wait_until_settled(describe: Callable[[], List[Dict[str, Any]]], timeout: float, interval: float = 5.0,
+                       sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
+                       ignore: Iterable[str] = ()) -> List[Dict[str, Any]]:
     """Call ``describe()`` (a list of instances) until none is pending, stopping or shutting-down, or ``timeout`` passes.
 
     ``ignore``: instance ids not waited for (those an earlier run of this failover is already moving).
@@ -210,12 +223,12 @@ def wait_until_settled(describe, timeout, interval=5.0, sleep=time.sleep, monoto
         sleep(min(float(interval), max(deadline - monotonic(), 0.0)))
 
 
-def set_stop_protection(ec2, instance_ids, value):
+def set_stop_protection(ec2: Any, instance_ids: Iterable[str], value: bool) -> Dict[str, str]:
     """ModifyInstanceAttribute DisableApiStop for each instance; returns the ids that failed with their error."""
     failed = {}
     for instance_id in instance_ids:
         try:
             ec2.modify_instance_attribute(aws_retry=True, InstanceId=instance_id, DisableApiStop={"Value": bool(value)})
         except botocore.exceptions.ClientError as error:
-            failed[instance_id] = "%s: %s" % (error_code(error), error)
+            failed[instance_id] = f"{error_code(error)}: {error}"
     return failed

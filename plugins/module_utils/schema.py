@@ -15,6 +15,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+from typing import Any
+from typing import Dict
+from typing import Mapping
+from typing import Optional
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import POST_START_HOOK
@@ -55,7 +59,7 @@ def _default_phase(status):
     return "verified" if status == "success" else "pending"
 
 
-def normalise_instance(entry, default_target=None):
+def normalise_instance(entry: Mapping[str, Any], default_target: Optional[str] = None) -> Dict[str, Any]:
     """One InstanceMigrations entry with every field present (reference entries lack most of them)."""
     entry = dict(entry or {})
     status = entry.get("status") or "pending"
@@ -77,7 +81,7 @@ def normalise_instance(entry, default_target=None):
     return normal
 
 
-def count_instances(migrations):
+def count_instances(migrations: Mapping[str, Mapping[str, Any]]) -> Dict[str, int]:
     """Exact counters from the instance map."""
     statuses = [entry.get("status") for entry in migrations.values()]
     return {
@@ -93,7 +97,7 @@ def _as_int(value):
     return int(to_epoch(value) or 0)
 
 
-def normalise_item(item):
+def normalise_item(item: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
     """A record (plain values) with every attribute present; idempotent.
 
     Missing newer fields get defaults, ``CreatedAt``/``UpdatedAt`` become epoch Numbers (the reference
@@ -130,7 +134,7 @@ def normalise_item(item):
     return normal
 
 
-def new_generation(update, item):
+def new_generation(update: Any, item: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
     """Start the next failover of a host whose last one finished; returns the instance map it keeps.
 
     Original states and the plan are read anew: the plan fields, the hosts allocated and their ClientTokens, the
@@ -155,12 +159,12 @@ def new_generation(update, item):
     return kept
 
 
-def generation(item):
+def generation(item: Optional[Mapping[str, Any]]) -> int:
     """The generation of a record: 1 for its first failover (and for records that predate generations)."""
     return _as_int((item or {}).get("Generation")) or 1
 
 
-def final_state(migrations):
+def final_state(migrations: Mapping[str, Mapping[str, Any]]) -> str:
     """``complete`` when no instance failed and none is left to do (or there are none), else ``failed``."""
     statuses = [entry.get("status") for entry in migrations.values()]
     unfinished = [status for status in statuses if status not in DONE_STATUSES]
@@ -186,11 +190,12 @@ def _validate_initial(instance_id, spec):
     status = spec.get("status") or "pending"
     if status not in ("pending", "skipped"):
         raise InvalidInputError(
-            "instance %s: an initial status must be pending or skipped, got %r" % (instance_id, status), value=status
+            f"instance {instance_id}: an initial status must be pending or skipped, got {status!r}", value=status
         )
 
 
-def merge_initial(migrations, instances, now_iso):
+def merge_initial(migrations: Mapping[str, Mapping[str, Any]], instances: Mapping[str, Mapping[str, Any]],
+                  now_iso: str) -> Dict[str, Dict[str, Any]]:
     """The instance map after initialising ``instances``; entries that already progressed are kept.
 
     New instances are added. An existing ``pending`` or ``skipped`` entry takes the new classification
@@ -234,23 +239,23 @@ def _check_instance_change(instance_id, change):
     computed = [key for key in change if key in COMPUTED_INSTANCE_FIELDS]
     if computed:
         raise InvalidInputError(
-            "instance %s: %s are set by the record itself" % (instance_id, ", ".join(sorted(computed))), value=computed
+            f"instance {instance_id}: {', '.join(sorted(computed))} are set by the record itself", value=computed
         )
     if "status" in change and change["status"] not in STATUSES:
         raise InvalidInputError(
-            "instance %s: status %r is not one of %s" % (instance_id, change["status"], ", ".join(STATUSES)),
+            f"instance {instance_id}: status {change['status']!r} is not one of {', '.join(STATUSES)}",
             value=change["status"],
         )
     for phase in change.get("phasesPassed") or []:
         if phase not in PHASES:
-            raise InvalidInputError("instance %s: phase %r is not one of %s" % (instance_id, phase, ", ".join(PHASES)), value=phase)
+            raise InvalidInputError(f"instance {instance_id}: phase {phase!r} is not one of {', '.join(PHASES)}", value=phase)
     if "phase" in change and change["phase"] not in PHASES:
         raise InvalidInputError(
-            "instance %s: phase %r is not one of %s" % (instance_id, change["phase"], ", ".join(PHASES)),
+            f"instance {instance_id}: phase {change['phase']!r} is not one of {', '.join(PHASES)}",
             value=change["phase"],
         )
     if "retryCount" in change and (isinstance(change["retryCount"], bool) or int(change["retryCount"]) < 0):
-        raise InvalidInputError("instance %s: retryCount must be a count >= 0" % instance_id, value=change["retryCount"])
+        raise InvalidInputError(f"instance {instance_id}: retryCount must be a count >= 0", value=change["retryCount"])
 
 
 def _apply_status(entry, new_status, change, now_iso):
@@ -268,7 +273,8 @@ def _apply_status(entry, new_status, change, now_iso):
     entry["status"] = new_status
 
 
-def apply_instance_changes(migrations, changes, now_iso):
+def apply_instance_changes(migrations: Mapping[str, Mapping[str, Any]], changes: Mapping[str, Mapping[str, Any]],
+                           now_iso: str) -> Dict[str, Dict[str, Any]]:
     """The instance map after ``changes`` ({instance id: {field: value}}); a repeated change is a no-op.
 
     ``phaseTimes[phase]`` is set when the phase changes, ``startTime`` when the instance is first
@@ -299,14 +305,14 @@ def apply_instance_changes(migrations, changes, now_iso):
     return result
 
 
-def failure_summary(migrations):
+def failure_summary(migrations: Mapping[str, Mapping[str, Any]]) -> Optional[str]:
     """An ErrorDetails text for a failed record: which instances failed and which were left undone."""
     failed = sorted(iid for iid, entry in migrations.items() if entry.get("status") == "failed")
     undone = sorted(iid for iid, entry in migrations.items() if entry.get("status") not in DONE_STATUSES)
     parts = []
     if failed:
-        reasons = ["%s (%s)" % (iid, (migrations[iid].get("errorMessage") or "no reason recorded")[:200]) for iid in failed]
-        parts.append("%d of %d instance(s) failed: %s" % (len(failed), len(migrations), "; ".join(reasons)))
+        reasons = [f"{iid} ({(migrations[iid].get('errorMessage') or 'no reason recorded')[:200]})" for iid in failed]
+        parts.append(f"{len(failed)} of {len(migrations)} instance(s) failed: {'; '.join(reasons)}")
     if undone:
-        parts.append("%d instance(s) were not migrated: %s" % (len(undone), ", ".join(undone)))
+        parts.append(f"{len(undone)} instance(s) were not migrated: {', '.join(undone)}")
     return ". ".join(parts) or None

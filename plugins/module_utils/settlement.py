@@ -13,6 +13,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import Mapping
+from typing import Optional
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import aws_errors
@@ -60,12 +65,12 @@ SETTLE_DEFAULTS = dict(
 SPARE_FIELDS = (("host_id", "hostId"), ("replaces", "replaces"), ("client_token", "clientToken"), ("allocation_time", "allocationTime"))
 
 
-def spare_client_token(failed_host_id, version, pool_host_id):
+def spare_client_token(failed_host_id: str, version: int, pool_host_id: str) -> str:
     """The AllocateHosts ClientToken of the spare that replaces ``pool_host_id`` (``spare-<failed>-v<n>-<pool host>``)."""
-    return ("spare-%s-v%d-%s" % (failed_host_id, version, pool_host_id))[:CLIENT_TOKEN_MAX]
+    return f"spare-{failed_host_id}-v{version}-{pool_host_id}"[:CLIENT_TOKEN_MAX]
 
 
-def spare_config(pool_host):
+def spare_config(pool_host: Mapping[str, Any]) -> Dict[str, Any]:
     """AllocateHosts parameters for a spare like ``pool_host``: same zone, family (or single type) and settings."""
     properties = pool_host.get("HostProperties") or {}
     if pool_host.get("AllowsMultipleInstanceTypes") == "off" and properties.get("InstanceType"):
@@ -97,8 +102,9 @@ class Settlement(object):
     of a check-mode run) it previews the settlement of that plan as if every instance moved.
     """
 
-    def __init__(self, ec2, dynamodb, table, failed_host_id, record=None, run_id=None, check_mode=False,
-                 failover_error=None, planned=None, wall_clock=time.time, **options):
+    def __init__(self, ec2: Any, dynamodb: Any, table: str, failed_host_id: str, record: Any = None, run_id: Optional[str] = None,
+                 check_mode: bool = False, failover_error: Optional[str] = None, planned: Optional[Mapping[str, Any]] = None,
+                 wall_clock: Callable[[], float] = time.time, **options: Any) -> None:
         self.ec2 = retrying(ec2)
         self.dynamodb = retrying(dynamodb)
         self.table = table
@@ -166,12 +172,12 @@ class Settlement(object):
                   "FailoverAt": iso_time(self.wall_clock())}
         tags = tag_dict(self.host)
         if self.host.get("State") in RELEASED_STATES:
-            self.notes.append("the failed host %s is %s: not tagged" % (self.failed_host_id, self.host["State"]))
+            self.notes.append(f"the failed host {self.failed_host_id} is {self.host['State']}: not tagged")
             return {}
         if tags.get("FailoverOutcome") == outcome and tags.get("FailoverRunId") == wanted["FailoverRunId"]:
             return dict((key, tags.get(key)) for key in OUTCOME_TAGS)
-        self._say("failed host %s tagged FailoverOutcome=%s" % (self.failed_host_id, outcome),
-                  "tag the failed host %s FailoverOutcome=%s" % (self.failed_host_id, outcome))
+        self._say(f"failed host {self.failed_host_id} tagged FailoverOutcome={outcome}",
+                  f"tag the failed host {self.failed_host_id} FailoverOutcome={outcome}")
         if not self.check_mode:
             self._guard()
             self._tag_host("create_tags", "CreateTags", self.failed_host_id, Tags=[{"Key": key, "Value": wanted[key]} for key in OUTCOME_TAGS])
@@ -190,8 +196,7 @@ class Settlement(object):
             if not pool_keys and not needs_mark:
                 continue
             retagged.append(host_id)
-            change = "%s out of the pool (tags removed: %s), tagged %s=%s" % (
-                host_id, ", ".join(pool_keys) or "none", FAILOVER_TAG, self.failed_host_id)
+            change = f"{host_id} out of the pool (tags removed: {', '.join(pool_keys) or 'none'}), tagged {FAILOVER_TAG}={self.failed_host_id}"
             self._say("host " + change, "take host " + change)
             if self.check_mode:
                 continue
@@ -205,7 +210,7 @@ class Settlement(object):
 
     def _return_claims(self, host_ids):
         for host_id in host_ids:
-            self._say("unused claim on %s returned to the pool" % host_id, "return the unused claim on %s to the pool" % host_id)
+            self._say(f"unused claim on {host_id} returned to the pool", f"return the unused claim on {host_id} to the pool")
             if not self.check_mode:
                 self._guard()
                 if claims.release_claim(self.dynamodb, self.table, host_id, self.failed_host_id, self.run_id):
@@ -217,17 +222,17 @@ class Settlement(object):
         if not self.options["release_failed_host"]:
             return False, "release_failed_host is false"
         if self.host.get("State") in RELEASED_STATES:
-            return False, "it is already %s" % self.host["State"]
+            return False, f"it is already {self.host['State']}"
         left = instances_on(self.ec2, [self.failed_host_id])[self.failed_host_id]
         if self.planned is not None:
             moving = set(entry["instance_id"] for entry in self.planned.get("placements") or [])
             left = [instance_id for instance_id in left if instance_id not in moving]
         if left:
-            return False, "%d instance(s) are still on it (running or stopped): %s" % (len(left), ", ".join(sorted(left)))
+            return False, f"{len(left)} instance(s) are still on it (running or stopped): {', '.join(sorted(left))}"
         if self.host.get("HostReservationId"):
-            return False, ("it holds the reservation %s: a reserved host cannot be released before the reservation term "
-                           "ends" % self.host["HostReservationId"])
-        self._say("failed host %s released" % self.failed_host_id, "release the failed host %s" % self.failed_host_id)
+            return False, (f"it holds the reservation {self.host['HostReservationId']}: a reserved host cannot be released before the reservation term "
+                           "ends")
+        self._say(f"failed host {self.failed_host_id} released", f"release the failed host {self.failed_host_id}")
         if self.check_mode:
             return True, None
         self._guard()
@@ -238,7 +243,7 @@ class Settlement(object):
             return False, f"ReleaseHosts refused it: {error.code}"
         refused = release_refusals(response)
         if self.failed_host_id in refused:
-            return False, "ReleaseHosts refused it: %s" % refused[self.failed_host_id]
+            return False, f"ReleaseHosts refused it: {refused[self.failed_host_id]}"
         self.changed = True
         return True, None
 
@@ -258,12 +263,12 @@ class Settlement(object):
                 continue
             if index >= budget:
                 why = "allocate_hosts is false" if not self.options["allocate_hosts"] else (
-                    "max_new_hosts (%d) is used up by the %d host(s) this failover allocated" % (int(self.options["max_new_hosts"]), allocated))
-                self.notes.append("pool host %s not replenished: %s" % (pool_id, why))
+                    f"max_new_hosts ({int(self.options['max_new_hosts'])}) is used up by the {allocated} host(s) this failover allocated")
+                self.notes.append(f"pool host {pool_id} not replenished: {why}")
                 continue
             entry = spares.setdefault(pool_id, {"replaces": pool_id, "clientToken": spare_client_token(self.failed_host_id, version, pool_id)})
             if self.check_mode:
-                self._say("", "allocate a spare for the pool in place of %s" % pool_id)
+                self._say("", f"allocate a spare for the pool in place of {pool_id}")
                 continue
             found = hosts_for_tokens(self.ec2, [entry["clientToken"]])
             if not found:
@@ -293,7 +298,7 @@ class Settlement(object):
 
     # ------------------------------------------------------------------ run
 
-    def run(self):
+    def run(self) -> Dict[str, Any]:
         self.host = describe_host(self.ec2, self.failed_host_id)
         attempted = self.planned is not None or bool(self.item.get("Plan")) or bool(self.item.get("InstanceMigrations"))
         if not attempted:
@@ -316,16 +321,16 @@ class Settlement(object):
         settlement.update(consumedPoolHostIds=sorted(consumed))
         spares = self._replenish(consumed, described, settlement)
         for entry in self.item.get("AllocatedHosts") or []:
-            self.lines.append("new host %s allocated at %s for this failover" % (entry.get("hostId"), entry.get("allocationTime")))
+            self.lines.append(f"new host {entry.get('hostId')} allocated at {entry.get('allocationTime')} for this failover")
         for spare in spares:
             if spare.get("hostId") and not self.check_mode:
-                self.lines.append("spare %s allocated at %s in place of %s" % (spare["hostId"], spare.get("allocationTime"), spare["replaces"]))
+                self.lines.append(f"spare {spare['hostId']} allocated at {spare.get('allocationTime')} in place of {spare['replaces']}")
         return self._result(outcome, tags, retagged, returned, sorted(consumed), released, spares, settlement)
 
     def _result(self, outcome, tags, retagged, returned, consumed, released, spares, settlement=None):
         released_now, why_not = released
         if not released_now and outcome is not None and self.options["release_failed_host"]:
-            self.lines.append("failed host %s not released: %s" % (self.failed_host_id, why_not))
+            self.lines.append(f"failed host {self.failed_host_id} not released: {why_not}")
         before = settlement or {}
         released_ever = (bool(released_now) and not self.check_mode) or bool(before.get("failedHostReleased"))
         summary = {
@@ -363,8 +368,9 @@ class Settlement(object):
         }
 
 
-def settle_failover(ec2, dynamodb, table, failed_host_id, record=None, run_id=None, check_mode=False, failover_error=None,
-                    planned=None, wall_clock=time.time, **options):
+def settle_failover(ec2: Any, dynamodb: Any, table: str, failed_host_id: str, record: Any = None, run_id: Optional[str] = None,
+                    check_mode: bool = False, failover_error: Optional[str] = None, planned: Optional[Mapping[str, Any]] = None,
+                    wall_clock: Callable[[], float] = time.time, **options: Any) -> Dict[str, Any]:
     """Settle the hosts after the failover of ``failed_host_id`` (class Settlement); ``record`` holds the lease of ``run_id``.
 
     ``options``: reserved_tags, allocate_hosts, max_new_hosts, release_failed_host, replenish_pool.

@@ -15,6 +15,9 @@ __metaclass__ = type
 import datetime
 import re
 from decimal import Decimal
+from typing import Any
+from typing import Optional
+from typing import Union
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -23,12 +26,12 @@ _ISO_PATTERN = re.compile(
 )
 
 
-def utc_now():
+def utc_now() -> datetime.datetime:
     """Now, as a timezone-aware UTC datetime."""
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def iso_time(moment):
+def iso_time(moment: Any) -> Optional[str]:
     """``moment`` (epoch seconds, a datetime (naive means UTC) or ISO 8601 text) as ISO 8601 UTC to the second.
 
     None stays None; text that is not an ISO 8601 time raises ValueError.
@@ -42,7 +45,7 @@ def iso_time(moment):
     return moment.astimezone(datetime.timezone.utc).strftime(ISO_FORMAT)
 
 
-def parse_iso_time(text):
+def parse_iso_time(text: str) -> Optional[Union[int, float]]:
     """Epoch seconds of an ISO 8601 time (``Z``, an offset or none meaning UTC); None if unparsable."""
     match = _ISO_PATTERN.match(text.strip())
     if not match:
@@ -59,7 +62,7 @@ def parse_iso_time(text):
     return plain_number(Decimal(str(moment.timestamp() + fraction)))
 
 
-def utc_datetime(value):
+def utc_datetime(value: Any) -> Optional[datetime.datetime]:
     """A timezone-aware datetime from a datetime (naive means UTC) or an ISO 8601 string; None and "" give None.
 
     Raises ValueError for a string that is not an ISO 8601 time.
@@ -70,11 +73,11 @@ def utc_datetime(value):
         return value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)
     epoch = parse_iso_time(str(value))
     if epoch is None:
-        raise ValueError("%r is not an ISO 8601 time" % (value,))
+        raise ValueError(f"{value!r} is not an ISO 8601 time")
     return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
 
 
-def to_epoch(value):
+def to_epoch(value: Any) -> Optional[Union[int, float]]:
     """Epoch seconds from a Number or an ISO string (the reference's ``UpdatedAt`` is sometimes one)."""
     if value is None or isinstance(value, bool):
         return None
@@ -90,7 +93,7 @@ def to_epoch(value):
     return None
 
 
-def plain_number(number):
+def plain_number(number: Decimal) -> Union[int, float]:
     """A Decimal as an int when it is integral, else a float."""
     if number == number.to_integral_value():
         return int(number)

@@ -137,15 +137,19 @@ def migration_table(simulator):
 
 def create_migration_table(simulator, region=None):
     """The migration table in ``region`` (default: the simulator's), as playbooks/setup.yml makes it."""
-    dynamodb = simulator.client("dynamodb", region=region)
+    return make_migration_table(simulator.client("dynamodb", region=region))
+
+
+def make_migration_table(dynamodb, table=TABLE):
+    """A table shaped as playbooks/setup.yml makes the migration table, through the given DynamoDB client."""
     dynamodb.create_table(
-        TableName=TABLE,
+        TableName=table,
         KeySchema=[{"AttributeName": "HostId", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "HostId", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    dynamodb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ExpirationTime"})
-    return TABLE
+    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ExpirationTime"})
+    return table
 
 
 def read_record(simulator, host_id, table=TABLE, region=None):

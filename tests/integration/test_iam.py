@@ -11,9 +11,11 @@ import re
 import secrets
 
 from boto3.dynamodb.types import TypeDeserializer
+from dhsim.testing import expect_error
 
 from conftest import REPO_ROOT
 from conftest import TABLE
+from conftest import make_migration_table
 
 POLICY = os.path.join(REPO_ROOT, "docs", "iam-policy.json")
 SETUP_POLICY = os.path.join(REPO_ROOT, "docs", "iam-policy-setup.json")
@@ -98,12 +100,7 @@ def enforce_iam(simulator):
     operator = Credentials(simulator, "failover-operator", read_policy(POLICY))
     simulator.control.set_iam(True)
     # Enforcement bites: the test's default dummy key is not an IAM user.
-    try:
-        simulator.client("ec2").describe_hosts()
-    except Exception as error:  # pylint: disable=broad-except
-        assert "AuthFailure" in str(error) or "InvalidClientTokenId" in str(error) or "403" in str(error), error
-    else:
-        raise AssertionError("IAM enforcement is off")
+    expect_error(simulator.client("ec2").describe_hosts, "AuthFailure", 401)
     return admin, setup, operator
 
 
@@ -222,9 +219,7 @@ def test_the_same_credentials_are_refused_another_table(simulator, run_playbook)
     failed = ids["hosts"]["failed"]
     admin, setup, operator = enforce_iam(simulator)
     for table in (TABLE, "OtherMigrationQueue"):
-        admin.client("dynamodb").create_table(
-            TableName=table, KeySchema=[{"AttributeName": "HostId", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "HostId", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+        make_migration_table(admin.client("dynamodb"), table)
     del setup
 
     status = run_playbook("migration_status.yml", {"migration_table": "OtherMigrationQueue"}, env=operator.env)

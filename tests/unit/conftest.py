@@ -16,7 +16,9 @@ __metaclass__ = type
 import os
 import sys
 
+import boto3
 import pytest
+from moto import mock_aws
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 COLLECTIONS_PATH = os.path.join(REPO_ROOT, ".work", "collections")
@@ -129,6 +131,19 @@ class SimulatedWorld(object):
 def run_module():
     """run_module(module, args, check_mode=False) -> (failed, result)."""
     return run_module_main
+
+
+@pytest.fixture
+def empty_dynamodb():
+    """moto's DynamoDB with no table yet; returns its client (moto serves every AWS call while the test runs)."""
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+@pytest.fixture
+def dynamodb(empty_dynamodb):  # pylint: disable=redefined-outer-name
+    """moto's DynamoDB with the migration table made; returns its client."""
+    return create_migration_table(empty_dynamodb)
 
 
 @pytest.fixture

@@ -18,6 +18,12 @@ def expect_error(call, code, status=None, *args, **kwargs):
     raise AssertionError("expected %s, the call succeeded" % code)
 
 
+def make_table(ddb, name="runs"):
+    """A pay-per-request DynamoDB table keyed by the string ``pk``."""
+    ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+
+
 def instance_states(ec2, instance_ids):
     """{instance id: state name}."""
     result = ec2.describe_instances(InstanceIds=list(instance_ids))

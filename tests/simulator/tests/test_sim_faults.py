@@ -2,12 +2,7 @@
 
 import time
 
-from dhsim.testing import expect_error
-
-
-def make_table(ddb, name="runs"):
-    ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+from dhsim.testing import expect_error, make_table
 
 
 def test_ec2_fault_first_n_calls(simulator):

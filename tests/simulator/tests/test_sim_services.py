@@ -4,12 +4,7 @@ import json
 import threading
 import uuid
 
-from dhsim.testing import expect_error
-
-
-def make_table(ddb, name):
-    ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+from dhsim.testing import expect_error, make_table
 
 
 def test_describe_table_has_table_id_and_ttl(simulator):

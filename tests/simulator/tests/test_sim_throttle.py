@@ -3,7 +3,7 @@
 import pytest
 
 from dhsim.capacity_units import item_size, number_size, write_units
-from dhsim.testing import expect_error
+from dhsim.testing import expect_error, make_table
 from dhsim.throttle import THROTTLE, request_bucket_for
 
 WORLD = {
@@ -167,8 +167,7 @@ def test_item_size_rules():
 
 def test_dynamodb_write_units_are_measured(simulator):
     ddb = simulator.client("dynamodb")
-    ddb.create_table(TableName="runs", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    make_table(ddb)
     ddb.put_item(TableName="runs", Item={"pk": {"S": "a"}, "data": {"S": "x" * 2000}})                       # 2007 bytes: 2 WCU
     ddb.update_item(TableName="runs", Key={"pk": {"S": "a"}}, UpdateExpression="SET more = :m",
                     ExpressionAttributeValues={":m": {"S": "y" * 1200}})                                       # 3211 bytes: 4 WCU

@@ -12,7 +12,6 @@ import time
 import boto3
 import botocore
 import pytest
-from moto import mock_aws
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import ConditionFailed
@@ -34,7 +33,6 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.status im
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import iso_time
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import parse_iso_time
 from conftest import TABLE
-from conftest import create_migration_table
 
 HOST = "h-0123456789abcdef0"
 POOL = "h-0fedcba9876543210"
@@ -100,14 +98,6 @@ class CountingClient(object):
             return method(*args, **kwargs)
 
         return counted
-
-
-@pytest.fixture
-def dynamodb():
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_migration_table(client)
-        yield client
 
 
 @pytest.fixture
@@ -195,14 +185,12 @@ def test_writes_without_a_record_fail_clearly(dynamodb, clock):
         make(dynamodb, clock).update_instances({I1: {"status": "in-progress"}})
 
 
-def test_missing_table_is_reported(clock):
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        with pytest.raises(NotFoundError) as error:
-            make(client, clock).load()
-        assert "HostMigrationQueue not found" in error.value.message
-        with pytest.raises(NotFoundError):
-            list_records(client, TABLE)
+def test_missing_table_is_reported(empty_dynamodb, clock):
+    with pytest.raises(NotFoundError) as error:
+        make(empty_dynamodb, clock).load()
+    assert "HostMigrationQueue not found" in error.value.message
+    with pytest.raises(NotFoundError):
+        list_records(empty_dynamodb, TABLE)
 
 
 # ----------------------------------------------------------------------------- exactness
@@ -436,13 +424,15 @@ def test_fence_client_checks_the_lease_before_every_ec2_change_it_sends(dynamodb
                        aws_access_key_id="testing", aws_secret_access_key="testing")
     record = make(dynamodb, clock)
     record.acquire(30)
-    assert record.fence_client(retrying(ec2)) is not None
+    wrapped = retrying(ec2)
+    assert record.fence_client(wrapped) is wrapped
     clock.mono += 27.5  # past deadline - margin: the run must not act any more
     for call in (lambda: ec2.stop_instances(InstanceIds=["i-0123456789abcdef0"]),
                  lambda: ec2.allocate_hosts(AvailabilityZone="us-east-1a", InstanceFamily="m5", Quantity=1)):
         with pytest.raises(LeaseLostError):
             call()
-    assert record.fence_client(object()) is not None  # a client without botocore's events is left alone
+    plain = object()
+    assert record.fence_client(plain) is plain  # a client without botocore's events is left alone
 
 
 def test_renew_and_heartbeat(dynamodb, clock):

@@ -7,17 +7,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
-
 import pytest
-
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import PROGRESS_FILE_ENV
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from ansible_collections.dedicated_hosts.failover.plugins.modules import instance_placement
+from conftest import TABLE
+from conftest import create_migration_table
+from conftest import run_module_main
 
-TABLE = "HostMigrationQueue"
 RUN_ID = "run-module-test"
 STATE_CHANGING = ("StopInstances", "StartInstances", "ModifyInstancePlacement")
 
@@ -36,13 +34,7 @@ def world(simulator, failed_state="available", take_lease=True):
             dict(name="cold", host="failed", instance_type="m5.large", state="stopped"),
         ],
     ))
-    dynamodb = simulator.client("dynamodb")
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "HostId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "HostId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    dynamodb = create_migration_table(simulator.client("dynamodb"))
     if take_lease:
         MigrationRecord(dynamodb, TABLE, ids["hosts"]["failed"], RUN_ID).acquire(lease_seconds=60)
     simulator.control.reset_calls()
@@ -68,22 +60,15 @@ def args(simulator, ids, **extra):
     return params
 
 
-def run_module(params, capsys):
-    with patch_module_args(params):
-        with pytest.raises(SystemExit):
-            instance_placement.main()
-    return json.loads(capsys.readouterr().out)
-
-
 def changing_calls(simulator):
     counts = simulator.control.calls()["counts"].get("ec2", {})
     return sum(counts.get(action, 0) for action in STATE_CHANGING)
 
 
-def test_moves_every_instance(simulator, capsys):
+def test_moves_every_instance(simulator):
     ids = world(simulator)
-    result = run_module(args(simulator, ids), capsys)
-    assert not result.get("failed"), result
+    failed, result = run_module_main(instance_placement, args(simulator, ids))
+    assert not failed, result
     assert result["changed"] is True
     assert result["summary"]["success"] == 3 and result["summary"]["failed"] == 0
     assert result["summary"]["force_stopped"] == 2  # the hung guests were forced after force_stop_after
@@ -97,26 +82,27 @@ def test_moves_every_instance(simulator, capsys):
 
     # Run again: everything is in place, nothing changes.
     simulator.control.reset_calls()
-    again = run_module(args(simulator, ids), capsys)
+    failed, again = run_module_main(instance_placement, args(simulator, ids))
+    assert not failed, again
     assert again["changed"] is False
     assert all(item["status"] == "success" and not item["changed"] for item in again["instances"])
     assert changing_calls(simulator) == 0
 
 
-def test_under_assessment_host_forces_at_once(simulator, capsys):
+def test_under_assessment_host_forces_at_once(simulator):
     ids = world(simulator, failed_state="under-assessment")
-    result = run_module(args(simulator, ids, force_stop_after=60), capsys)
-    assert not result.get("failed"), result
+    failed, result = run_module_main(instance_placement, args(simulator, ids, force_stop_after=60))
+    assert not failed, result
     assert result["force_stop_immediately"] is True
     running = [item for item in result["instances"] if item["original_state"] == "running"]
     assert all(item["force_stop_used"] and item["status"] == "success" for item in running)
     assert simulator.control.calls()["counts"]["ec2"]["StopInstances"] == 1
 
 
-def test_check_mode_changes_nothing(simulator, capsys):
+def test_check_mode_changes_nothing(simulator):
     ids = world(simulator)
-    result = run_module(args(simulator, ids, _ansible_check_mode=True), capsys)
-    assert not result.get("failed"), result
+    failed, result = run_module_main(instance_placement, args(simulator, ids), check_mode=True)
+    assert not failed, result
     assert result["changed"] is True
     assert all(item["planned_actions"] for item in result["instances"])
     assert changing_calls(simulator) == 0
@@ -124,64 +110,66 @@ def test_check_mode_changes_nothing(simulator, capsys):
     assert not dynamodb.get("UpdateItem") and not dynamodb.get("PutItem")
 
 
-def test_bad_ids_fail_before_any_call(simulator, capsys):
+def test_bad_ids_fail_before_any_call(simulator):
     ids = world(simulator)
     params = args(simulator, ids)
     params["placements"][0]["instance_id"] = "i-123"
-    result = run_module(params, capsys)
-    assert result["failed"] is True
+    failed, result = run_module_main(instance_placement, params)
+    assert failed
     assert "i-123" in result["msg"] and "malformed" in result["msg"]
     assert simulator.control.calls()["total"] == 0
 
     params = args(simulator, ids, failed_host_id="h-nothex")
-    result = run_module(params, capsys)
-    assert result["failed"] is True and "h-nothex" in result["msg"]
+    failed, result = run_module_main(instance_placement, params)
+    assert failed and "h-nothex" in result["msg"]
     assert simulator.control.calls()["total"] == 0
 
 
-def test_lease_not_held_fails_clearly(simulator, capsys):
+def test_lease_not_held_fails_clearly(simulator):
     ids = world(simulator, take_lease=False)
     dynamodb = simulator.client("dynamodb")
     MigrationRecord(dynamodb, TABLE, ids["hosts"]["failed"], "run-someone-else").acquire(lease_seconds=60)
     simulator.control.reset_calls()
-    result = run_module(args(simulator, ids), capsys)
-    assert result["failed"] is True
+    failed, result = run_module_main(instance_placement, args(simulator, ids))
+    assert failed
     assert "run-someone-else" in result["msg"]
     assert changing_calls(simulator) == 0
 
 
 @pytest.mark.parametrize("concurrency", [0, -3])
-def test_concurrency_zero_or_negative_is_refused_before_any_call(simulator, capsys, concurrency):
+def test_concurrency_zero_or_negative_is_refused_before_any_call(simulator, concurrency):
     ids = world(simulator)
-    result = run_module(args(simulator, ids, concurrency=concurrency), capsys)
-    assert result["failed"] is True
+    failed, result = run_module_main(instance_placement, args(simulator, ids, concurrency=concurrency))
+    assert failed
     assert "concurrency must be 1 or more" in result["msg"] and "got %d" % concurrency in result["msg"]
     assert simulator.control.calls()["total"] == 0
 
 
-def test_an_unknown_option_is_refused_before_any_call(simulator, capsys):
+def test_an_unknown_option_is_refused_before_any_call(simulator):
     ids = world(simulator)
-    result = run_module(args(simulator, ids, concurency=4), capsys)
-    assert result["failed"] is True
+    failed, result = run_module_main(instance_placement, args(simulator, ids, concurency=4))
+    assert failed
     assert "Unsupported parameters" in result["msg"] and "concurency" in result["msg"]
     assert simulator.control.calls()["total"] == 0
 
 
-def test_progress_lines_are_written_by_default_and_none_with_progress_false(simulator, capsys, tmp_path, monkeypatch):
+def test_progress_lines_are_written_by_default_and_none_with_progress_false(simulator, tmp_path, monkeypatch):
     progress_file = tmp_path / "progress"
     monkeypatch.setenv(PROGRESS_FILE_ENV, str(progress_file))
     ids = world(simulator)
-    failed = ids["hosts"]["failed"]
+    failed_host = ids["hosts"]["failed"]
 
-    result = run_module(args(simulator, ids), capsys)
+    failed, result = run_module_main(instance_placement, args(simulator, ids))
+    assert not failed, result
     assert result["summary"]["success"] == 3, result
     lines = progress_file.read_text().splitlines()
-    assert lines[-1].startswith("%s: 3/3 instances done (3 success) after " % failed), lines
+    assert lines[-1].startswith("%s: 3/3 instances done (3 success) after " % failed_host), lines
     assert any("moving:" in line for line in lines), lines
 
     # A second host's move with the lines off: the same move and result, and nothing written.
     progress_file.unlink()
     ids = world(simulator)
-    quiet = run_module(args(simulator, ids, progress=False), capsys)
+    failed, quiet = run_module_main(instance_placement, args(simulator, ids, progress=False))
+    assert not failed, quiet
     assert quiet["summary"]["success"] == 3 and quiet["changed"] is True, quiet
     assert not progress_file.exists()

@@ -9,13 +9,8 @@ __metaclass__ = type
 
 from unittest import mock
 
-import boto3
-import pytest
-from moto import mock_aws
-
 from ansible_collections.dedicated_hosts.failover.plugins.modules import migration_record
 from conftest import TABLE
-from conftest import create_migration_table
 from conftest import run_module_main
 
 HOST = "h-0123456789abcdef0"
@@ -26,14 +21,6 @@ I1 = "i-0000000000000000a"
 def run_module(args, check_mode=False):
     """main() with ``args``; returns (failed, result)."""
     return run_module_main(migration_record, args, check_mode)
-
-
-@pytest.fixture
-def dynamodb():
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_migration_table(client)
-        yield client
 
 
 def table_items(dynamodb):

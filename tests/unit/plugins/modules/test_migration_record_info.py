@@ -7,14 +7,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from ansible_collections.dedicated_hosts.failover.plugins.modules import migration_record_info
 from conftest import TABLE
-from conftest import create_migration_table
 from conftest import run_module_main
 
 HOST = "h-0123456789abcdef0"
@@ -35,14 +32,6 @@ def ok(args, check_mode=False):
     assert not failed, result
     assert result["changed"] is False
     return result
-
-
-@pytest.fixture
-def dynamodb():
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_migration_table(client)
-        yield client
 
 
 @pytest.fixture

@@ -11,13 +11,10 @@ import json
 import os
 import signal
 
-import boto3
 import botocore.session
 import pytest
-from moto import mock_aws
 
 from ansible_collections.dedicated_hosts.failover.plugins.plugin_utils import forked_module
-from conftest import create_migration_table
 
 RECORD_INFO = "ansible_collections.dedicated_hosts.failover.plugins.modules.migration_record_info"
 HOST = "h-0123456789abcdef0"
@@ -47,10 +44,9 @@ def test_sessions_share_one_loader_without_growing_its_search_path():
     assert first.search_paths == paths
 
 
+@pytest.mark.usefixtures("dynamodb")  # the child inherits moto's DynamoDB with the migration table
 def test_a_module_run_in_a_fork_returns_its_result_and_exit_status():
-    with mock_aws():
-        create_migration_table(boto3.client("dynamodb", region_name="us-east-1"))
-        answer, result = run({"host_id": HOST})
+    answer, result = run({"host_id": HOST})
     assert answer["rc"] == 0, answer
     assert result["found"] is False
     assert result["invocation"]["module_args"]["host_id"] == HOST
