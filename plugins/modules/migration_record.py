@@ -334,6 +334,12 @@ lease:
     previous_run_id:
       description: Run id of the lease that was taken over.
       type: str
+    kept_while_pid:
+      description:
+        - With V(acquire), the ansible-playbook process while which a detached lease keeper renews the lease every
+          third of it, between this run's module tasks too; it ends with that process, or once the record is
+          finalized, released or taken over. Null in check mode and when the module runs in no ansible-playbook run.
+      type: int
 final_state:
   description: With V(finalize), the state written (or that would be written, in check mode).
   returned: when O(action=finalize)
@@ -370,6 +376,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease imp
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import lease_state
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import new_run_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import validate_lease_seconds
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease_keeper import start_lease_keeper
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import PHASES
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import STATUSES
@@ -483,6 +490,9 @@ def run(module):
     if params["action"] == "acquire":
         lease.update(extra)
         lease["state"] = lease.pop("lease_state")
+        # The lease held between this run's module tasks too (lease_keeper.py), with a client of its own.
+        lease["kept_while_pid"] = None if module.check_mode else start_lease_keeper(
+            module.record_client("dynamodb"), params["table"], record.host_id, run_id, record.owner, params["lease_seconds"])
         extra = {}
     else:
         lease["state"] = prior_lease_state
