@@ -130,39 +130,43 @@ def keeper_processes(marker):
 
 
 def test_a_pre_failover_task_longer_than_the_lease_keeps_it_and_a_second_run_is_refused(simulator, migration_table, tmp_path):
-    """Between module tasks the lease keeper renews the lease: a hook sleeping five leases long loses nothing, a
-    second run started during it is refused, and no keeper is left once the run has ended."""
+    """Between module tasks the lease keeper renews the lease: a hook lasting several leases loses nothing, a second
+    run started during it is refused, and no keeper is left once the run has ended."""
     ids = load(simulator, world([failed_host(), pool_host()], [on_host("failed", "web", count=2)]))
     failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
-    sleeping = tmp_path / "sleeping"
+    sleeping, go_on = tmp_path / "sleeping", tmp_path / "go-on"
     hook = tmp_path / "slow.yml"
+    # The hook lasts until the test lets it go on: past the lease and its margin, and until the second run is refused.
     hook.write_text("""
 - name: Say that the hook has started
   ansible.builtin.file:
     path: %s
     state: touch
     mode: "0600"
-- name: Take five leases and a half
-  ansible.builtin.pause:
-    seconds: 16
-""" % sleeping)
-    marker = "LEASE_KEEPER_TEST=%s" % uuid.uuid4().hex
+- name: Wait for the test
+  ansible.builtin.wait_for:
+    path: %s
+    timeout: 300
+""" % (sleeping, go_on))
+    marker = "LEASE_KEEPER_TEST=%s" % uuid.uuid4().hex  # in the environment of every process of the run, the keeper's too
     variables = {"failed_host_id": failed, "failover_lease_seconds": "3", "pre_failover_tasks": str(hook)}
     first = start_playbook(simulator, "failover.yml", variables,
-                           env={"AWS_ACCESS_KEY_ID": "AKIAKEPT", marker.split("=")[0]: marker.split("=")[1]})
+                           env=dict([("AWS_ACCESS_KEY_ID", "AKIAKEPT"), marker.split("=")]))
 
-    if not wait_for(sleeping.exists, timeout=120):
-        pytest.fail("the hook never started: %s" % finish_playbook(first).output)
-    during = read_record(simulator, failed)
-    assert keeper_processes(marker.encode()), "no lease keeper runs while the hook sleeps"
-    # Past the lease and its margin since the hook started: without a keeper the lease would be free for the taking.
-    time.sleep(5)
-    renewed = read_record(simulator, failed)
-    assert renewed["LeaseRunId"] == during["LeaseRunId"] and renewed["LeaseVersion"] > during["LeaseVersion"], renewed
-    assert float(renewed["LeaseExpiresAt"]) > time.time(), renewed
-    second = finish_playbook(start_playbook(simulator, "failover.yml", {"failed_host_id": failed, "failover_lease_seconds": "3"},
-                                            env={"AWS_ACCESS_KEY_ID": "AKIASECOND"}))
-    assert (read_record(simulator, failed) or {}).get("State") == "processing", "the first run ended before the second was refused"
+    try:
+        if not wait_for(sleeping.exists, timeout=120):
+            pytest.fail("the hook never started: %s" % finish_playbook(first).output)
+        during = read_record(simulator, failed)
+        assert keeper_processes(marker.encode()), "no lease keeper runs while the hook sleeps"
+        # Past the lease and its margin since the hook started: without a keeper the lease would be free for the taking.
+        time.sleep(5)
+        renewed = read_record(simulator, failed)
+        assert renewed["LeaseRunId"] == during["LeaseRunId"] and renewed["LeaseVersion"] > during["LeaseVersion"], renewed
+        assert float(renewed["LeaseExpiresAt"]) > time.time(), renewed
+        second = finish_playbook(start_playbook(simulator, "failover.yml", {"failed_host_id": failed, "failover_lease_seconds": "3"},
+                                                env={"AWS_ACCESS_KEY_ID": "AKIASECOND"}))
+    finally:
+        go_on.touch()  # the hook ends, also when a check above failed
     outcome = finish_playbook(first)
 
     assert second.returncode != 0, second
