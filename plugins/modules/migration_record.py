@@ -16,6 +16,9 @@ description:
   - V(acquire) creates the record, or resumes an existing one, and takes its lease. A lease held by another live run
     refuses the call with a message naming the holder and the expiry; an expired lease (past its expiry plus a safety
     margin) is taken over, which is how a crashed run is resumed; O(break_lock=true) takes over a live one.
+  - In an C(ansible-playbook) run (not in check mode), V(acquire) also starts the run's lease keeper, a detached process
+    that renews the lease every third of it between the run's tasks too, while C(ansible-playbook) runs and is not
+    stopped; it ends with that process or once the record is finalized, released or taken over (C(docs/guarantees.md)).
   - V(renew) extends the lease, V(release) clears it, V(update_instance) records the status and phase of one instance,
     V(finalize) sets the final state (C(complete) or C(failed)), the expiry time (TTL) and releases the lease.
   - Every write is conditional on the lease being held by O(run_id), and the counters are recomputed from the
