@@ -16,6 +16,9 @@ description:
   - V(acquire) creates the record, or resumes an existing one, and takes its lease. A lease held by another live run
     refuses the call with a message naming the holder and the expiry; an expired lease (past its expiry plus a safety
     margin) is taken over, which is how a crashed run is resumed; O(break_lock=true) takes over a live one.
+  - In an C(ansible-playbook) run (not in check mode), V(acquire) also starts the run's lease keeper, a detached process
+    that renews the lease every third of it between the run's tasks too, while C(ansible-playbook) runs and is not
+    stopped; it ends with that process or once the record is finalized, released or taken over (C(docs/guarantees.md)).
   - V(renew) extends the lease, V(release) clears it, V(update_instance) records the status and phase of one instance,
     V(finalize) sets the final state (C(complete) or C(failed)), the expiry time (TTL) and releases the lease.
   - Every write is conditional on the lease being held by O(run_id), and the counters are recomputed from the
@@ -334,6 +337,12 @@ lease:
     previous_run_id:
       description: Run id of the lease that was taken over.
       type: str
+    kept_while_pid:
+      description:
+        - With V(acquire), the ansible-playbook process while which a detached lease keeper renews the lease every
+          third of it, between this run's module tasks too; it ends with that process, or once the record is
+          finalized, released or taken over. Null in check mode and when the module runs in no ansible-playbook run.
+      type: int
 final_state:
   description: With V(finalize), the state written (or that would be written, in check mode).
   returned: when O(action=finalize)
@@ -371,6 +380,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease imp
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import lease_state
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import new_run_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import validate_lease_seconds
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease_keeper import start_lease_keeper
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import PHASES
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import STATUSES
@@ -484,6 +494,9 @@ def run(module):
     if params["action"] == "acquire":
         lease.update(extra)
         lease["state"] = lease.pop("lease_state")
+        # The lease held between this run's module tasks too (lease_keeper.py), with a client of its own.
+        lease["kept_while_pid"] = None if module.check_mode else start_lease_keeper(
+            module.record_client("dynamodb"), params["table"], record.host_id, run_id, record.owner, params["lease_seconds"])
         extra = {}
     else:
         lease["state"] = prior_lease_state

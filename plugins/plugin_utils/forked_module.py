@@ -36,6 +36,7 @@ from ansible.utils.display import Display
 from ansible.vars.clean import remove_internal_keys
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import REQUEST_BUDGET_DIR_ENV
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease_keeper import RUN_PID_ENV
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import PROGRESS_FILE_ENV
 
 try:  # ansible-core 2.19 and later: module arguments and results go through a serialization profile
@@ -135,6 +136,9 @@ class ForkedModuleAction(ActionBase):
         # ansible-playbook's own temporary folder (removed when it exits) holds the run's shared EC2 request buckets:
         # every host of a failed_host_ids run draws from one budget.
         environment.setdefault(REQUEST_BUDGET_DIR_ENV, C.DEFAULT_LOCAL_TMP)
+        # The process that runs the playbook (this worker's parent): the lease keeper lives as long as it does, where
+        # /proc cannot name the ansible-playbook process (lease_keeper.find_run_process).
+        environment[RUN_PID_ENV] = os.getppid()
         with tempfile.NamedTemporaryFile(mode="rb", dir=C.DEFAULT_LOCAL_TMP, prefix="progress-") as progress:
             # The module's progress lines (a long move's), shown as they come instead of only in the result at the end.
             environment[PROGRESS_FILE_ENV] = progress.name

@@ -1,5 +1,10 @@
 """Contention: runs started at the same moment for the same failed host, or for two failed hosts that want
-the same pool host. Each run has its own access key, so the call log says which run did what."""
+the same pool host, or while the first run is between two module tasks for longer than its lease. Each run has its
+own access key, so the call log says which run did what."""
+
+import os
+import time
+import uuid
 
 import pytest
 
@@ -18,6 +23,7 @@ from support_runs import assert_record_consistent
 from support_runs import claims_in_table
 from support_runs import key_calls
 from support_runs import only_refused_writes
+from support_runs import wait_for
 
 
 def start_together(simulator, runs):
@@ -108,3 +114,71 @@ def test_two_failed_hosts_competing_for_one_pool_host(simulator, migration_table
         record = read_record(simulator, hosts[other])
         assert record["State"] == "failed", record
         assert_record_consistent(record)
+
+
+def keeper_processes(marker):
+    """Pids of the lease keepers (process name ``lease-keeper``) whose environment holds ``marker``."""
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/comm" % name, "rb") as comm, open("/proc/%s/environ" % name, "rb") as environ:
+                if comm.read().strip() == b"lease-keeper" and marker in environ.read().split(b"\0"):
+                    found.append(int(name))
+        except (OSError, ValueError):
+            continue  # not a process, or one that ended meanwhile
+    return found
+
+
+def test_a_pre_failover_task_longer_than_the_lease_keeps_it_and_a_second_run_is_refused(simulator, migration_table, tmp_path):
+    """Between module tasks the lease keeper renews the lease: a hook lasting several leases loses nothing, a second
+    run started during it is refused, and no keeper is left once the run has ended."""
+    ids = load(simulator, world([failed_host(), pool_host()], [on_host("failed", "web", count=2)]))
+    failed, pool = ids["hosts"]["failed"], ids["hosts"]["pool"]
+    sleeping, go_on = tmp_path / "sleeping", tmp_path / "go-on"
+    hook = tmp_path / "slow.yml"
+    # The hook lasts until the test lets it go on: past the lease and its margin, and until the second run is refused.
+    hook.write_text("""
+- name: Say that the hook has started
+  ansible.builtin.file:
+    path: %s
+    state: touch
+    mode: "0600"
+- name: Wait for the test
+  ansible.builtin.wait_for:
+    path: %s
+    timeout: 300
+""" % (sleeping, go_on))
+    marker = "LEASE_KEEPER_TEST=%s" % uuid.uuid4().hex  # in the environment of every process of the run, the keeper's too
+    variables = {"failed_host_id": failed, "failover_lease_seconds": "3", "pre_failover_tasks": str(hook)}
+    first = start_playbook(simulator, "failover.yml", variables,
+                           env=dict([("AWS_ACCESS_KEY_ID", "AKIAKEPT"), marker.split("=")]))
+
+    try:
+        if not wait_for(sleeping.exists, timeout=120):
+            pytest.fail("the hook never started: %s" % finish_playbook(first).output)
+        during = read_record(simulator, failed)
+        assert keeper_processes(marker.encode()), "no lease keeper runs while the hook sleeps"
+        # Past the lease and its margin since the hook started: without a keeper the lease would be free for the taking.
+        time.sleep(5)
+        renewed = read_record(simulator, failed)
+        assert renewed["LeaseRunId"] == during["LeaseRunId"] and renewed["LeaseVersion"] > during["LeaseVersion"], renewed
+        assert float(renewed["LeaseExpiresAt"]) > time.time(), renewed
+        second = finish_playbook(start_playbook(simulator, "failover.yml", {"failed_host_id": failed, "failover_lease_seconds": "3"},
+                                                env={"AWS_ACCESS_KEY_ID": "AKIASECOND"}))
+    finally:
+        go_on.touch()  # the hook ends, also when a check above failed
+    outcome = finish_playbook(first)
+
+    assert second.returncode != 0, second
+    assert "is locked by run %s" % during["LeaseRunId"] in second.output, second
+    refused = key_calls(simulator, "AKIASECOND")
+    assert not [call for call in refused if call[0] in EC2_CHANGES], refused
+    assert only_refused_writes(refused), refused
+    assert outcome.returncode == 0, outcome
+    assert "no longer holds the lease" not in outcome.output, outcome
+    record = read_record(simulator, failed)
+    assert record["State"] == "complete" and record["RunId"] == during["LeaseRunId"]
+    assert_record_consistent(record)
+    assert all(view[:2] == ("running", pool) for view in instance_view(simulator, ids["instances"].values()).values())
+    # The keeper ended with the run (it looks at the run's process every second).
+    assert wait_for(lambda: not keeper_processes(marker.encode()), timeout=5), keeper_processes(marker.encode())

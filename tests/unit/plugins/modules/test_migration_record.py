@@ -186,3 +186,20 @@ def test_cancel_asks_the_run_holding_the_lease_and_fails_clearly_without_one(dyn
     assert result["status"]["cancel"]["requestedBy"] == "alice@bastion"
     again = ok(dict(host_id=HOST, action="cancel", requested_by="bob@bastion"))
     assert again["changed"] is False and again["cancel"]["requested_by"] == "alice@bastion"
+
+
+def test_acquire_starts_the_lease_keeper_of_the_run_and_check_mode_does_not(dynamodb):
+    with mock.patch.object(migration_record, "start_lease_keeper", return_value=4242) as start:
+        result = acquire(lease_seconds=30)
+        checked = ok(dict(host_id=HOST, action="acquire", run_id="run-b", break_lock=True), check_mode=True)
+
+    assert result["lease"]["kept_while_pid"] == 4242
+    assert start.call_count == 1
+    client, table, key, run_id, owner, seconds = start.call_args[0]
+    assert (table, key, run_id, owner, seconds) == (TABLE, HOST, "run-a", "run-a@bastion", 30.0)
+    assert client.meta.service_model.service_name == "dynamodb"
+    assert checked["lease"]["kept_while_pid"] is None
+
+
+def test_acquire_outside_an_ansible_playbook_run_starts_no_keeper(dynamodb):
+    assert acquire()["lease"]["kept_while_pid"] is None
