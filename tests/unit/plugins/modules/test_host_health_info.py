@@ -62,6 +62,21 @@ def test_the_grace_period_and_ignore_aws_recovery_decide_a_recovering_host(simul
     assert result["hosts"][0]["health"] == "degraded"
 
 
+def test_wait_for_aws_recovery_rereads_the_host_until_the_grace_period_ends(simulator, run_module):
+    ids = simulator.load_scenario(WORLD)
+    failed_id = ids["hosts"]["failed"]
+    failed, result = run_module(host_health_info, {"host_ids": [failed_id], "endpoint_url": simulator.endpoint})
+    assert result["hosts"][0]["health"] == "degraded" and result["recovered_by_aws"] == []  # without the wait: one read
+    grace = 900 - result["hosts"][0]["aws_recovery"]["seconds_left"] + 4  # ends about 4 s from now
+    simulator.control.reset_calls()
+    failed, result = run_module(host_health_info, {"host_ids": [failed_id], "endpoint_url": simulator.endpoint, "aws_recovery_grace_period": grace,
+                                                   "wait_for_aws_recovery": True, "aws_recovery_poll_interval": 0.2})
+    assert not failed, result
+    assert result["changed"] is False and result["recovered_by_aws"] == []
+    assert result["hosts"][0]["health"] == "failed" and result["hosts"][0]["aws_recovery"]["in_progress"] is False
+    assert simulator.control.calls()["total"] > 3  # re-read while the grace period ran
+
+
 def test_health_selects_the_hosts_returned_but_the_summary_counts_all(simulator, run_module):
     ids = simulator.load_scenario(WORLD)
     failed, result = run_module(host_health_info, {"endpoint_url": simulator.endpoint, "health": ["healthy"]})
@@ -79,6 +94,9 @@ def test_bad_timing_options_fail_before_any_call(simulator, run_module):
     assert failed and "'soon' is not an ISO 8601 time" in result["msg"]
     failed, result = run_module(host_health_info, {"endpoint_url": simulator.endpoint, "health": ["sick"]})
     assert failed and "health" in result["msg"]
+    failed, result = run_module(host_health_info, {"endpoint_url": simulator.endpoint, "wait_for_aws_recovery": True,
+                                                   "aws_recovery_poll_interval": 0})
+    assert failed and "aws_recovery_poll_interval must be more than 0" in result["msg"]
     assert simulator.control.calls()["total"] == 0
 
 
