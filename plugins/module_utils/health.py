@@ -453,3 +453,61 @@ def wait_until_available(describe, host_ids, timeout, interval=5.0, sleep=time.s
         if on_wait is not None:
             on_wait()
         sleep(min(float(interval), max(deadline - monotonic(), 0.0)))
+
+
+# --------------------------------------------------------------------------- waiting for AWS host recovery
+
+# At most about this many re-reads over the grace period (every 30 s for the default 900 s): the wait stays cheap
+# and its output short, while a short grace is still watched every poll interval.
+RECOVERY_READS = 30
+
+
+def recovery_poll_interval(poll_interval: float, grace_period: float) -> float:
+    """Seconds between two reads of a host under AWS recovery: ``poll_interval``, or a thirtieth of the grace
+    period when that is longer."""
+    return max(float(poll_interval), float(grace_period) / RECOVERY_READS)
+
+
+def awaiting_aws_recovery(host: dict) -> bool:
+    """Whether a host_health() entry is under AWS host recovery within its grace period, with instances still on it."""
+    return bool((host.get("AwsRecovery") or {}).get("InProgress")) and bool(host.get("Instances"))
+
+
+def recovered_by_aws(before: dict, after: dict) -> bool:
+    """Whether AWS finished a host's recovery between two host_health() entries of it: the host is released, or
+    the instances it had have left it."""
+    return after["Health"] == GONE or (bool(before.get("Instances")) and not after.get("Instances"))
+
+
+def wait_for_aws_recovery(read, poll_interval: float, sleep=time.sleep, monotonic=time.monotonic):
+    """Re-read hosts (``read()`` -> a host_health() report) every ``poll_interval`` seconds while any is
+    awaiting AWS recovery (awaiting_aws_recovery): until AWS finishes or the grace period ends. Returns the last
+    report and the ids of the hosts AWS recovered meanwhile (recovered_by_aws against the first read).
+
+    ``read`` must count recovery from a fixed start (``recovery_assumed_start``), so that the grace period ends.
+    The wait also gives up one poll after the longest grace left at the first read, in case a host's
+    ``ImpairedSince`` moves on.
+    """
+    first = report = read()
+    waiting = [host for host in report if awaiting_aws_recovery(host)]
+    deadline = monotonic() + max([host["AwsRecovery"]["SecondsLeft"] for host in waiting] or [0.0]) + float(poll_interval)
+    while waiting and monotonic() < deadline:
+        sleep(float(poll_interval))
+        report = read()
+        waiting = [host for host in report if awaiting_aws_recovery(host)]
+    before = dict((host["HostId"], host) for host in first)
+    recovered = [host["HostId"] for host in report if recovered_by_aws(before.get(host["HostId"], {}), host)]
+    return report, recovered
+
+
+def host_health_after_aws_recovery(ec2, poll_interval: float, grace_period: float = AWS_RECOVERY_GRACE_PERIOD,
+                                   recovery_assumed_start=None, sleep=time.sleep, **options):
+    """host_health(), re-read while a host awaits AWS recovery (wait_for_aws_recovery, at the recovery_poll_interval
+    cadence). Recovery that no instance dates counts from ``recovery_assumed_start``, or from the start of the wait.
+    Returns the last report and the ids of the hosts AWS recovered meanwhile."""
+    start = recovery_assumed_start or utc_now()
+
+    def read():
+        return host_health(ec2, grace_period=grace_period, recovery_assumed_start=start, **options)
+
+    return wait_for_aws_recovery(read, recovery_poll_interval(poll_interval, grace_period), sleep=sleep)

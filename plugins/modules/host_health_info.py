@@ -22,6 +22,8 @@ description:
   - The classification table is in the collection's C(docs/health.md). A host under assessment whose AWS
     host recovery is on stays V(degraded) for O(aws_recovery_grace_period) seconds; a host in permanent
     failure whose AWS host maintenance is on stays V(degraded), with the hosts that look like AWS's replacement.
+  - With O(wait_for_aws_recovery), it waits while a host it reads is under AWS host recovery within the grace
+    period with instances on it, re-reading the hosts, and returns the last reading and RV(recovered_by_aws).
   - Never changes anything, and never answers from a cache.
 options:
   host_ids:
@@ -69,6 +71,23 @@ options:
     type: list
     elements: str
     default: []
+  wait_for_aws_recovery:
+    description:
+      - Re-read the hosts while any is under AWS host recovery within O(aws_recovery_grace_period) and still has
+        instances on it, until AWS releases the host or moves its instances off it, or the grace period ends
+        (then the host is V(failed)). Recovery that no instance dates counts from O(aws_recovery_assumed_start),
+        or from the first read.
+      - The hosts are re-read every O(aws_recovery_poll_interval) seconds, or every thirtieth of the grace period
+        when that is longer (every 30 s for the default 900 s).
+    type: bool
+    default: false
+    version_added: 0.2.0
+  aws_recovery_poll_interval:
+    description:
+      - The shortest time between two reads of O(wait_for_aws_recovery), in seconds.
+    type: float
+    default: 1
+    version_added: 0.2.0
   health:
     description:
       - Only return hosts of these classes. RV(summary) still counts every host read.
@@ -99,6 +118,13 @@ EXAMPLES = r"""
 - name: List them
   ansible.builtin.debug:
     msg: "{{ fleet.hosts | map(attribute='host_id') | list }}"
+
+- name: Wait while AWS recovers the host, then read it
+  dedicated_hosts.failover.host_health_info:
+    host_ids:
+      - h-0123456789abcdef0
+    wait_for_aws_recovery: true
+  register: after_recovery
 
 - name: Count the classes, giving AWS recovery five minutes
   dedicated_hosts.failover.host_health_info:
@@ -250,6 +276,15 @@ hosts:
             instance_event_id:
               description: The event id.
               type: str
+recovered_by_aws:
+  description:
+    - With O(wait_for_aws_recovery), the ids of the hosts AWS recovered during the call (released, or their
+      instances moved off them since the first read). Empty without it.
+  returned: always
+  type: list
+  elements: str
+  sample: [h-0123456789abcdef0]
+  version_added: 0.2.0
 summary:
   description: How many hosts of each health class were read (before O(health) selects the hosts returned).
   returned: always
@@ -266,6 +301,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health im
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import CLASSES
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import health_events_of
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import host_health
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import host_health_after_aws_recovery
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import summary
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_host_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import utc_datetime
@@ -281,18 +317,22 @@ def run(module):
         assumed_start = utc_datetime(params["aws_recovery_assumed_start"])
     except ValueError:
         module.fail_json(msg="aws_recovery_assumed_start %r is not an ISO 8601 time" % params["aws_recovery_assumed_start"])
-    health_events = health_events_of(params["health_event_code"], params["health_event_resources"])
-    report = host_health(
-        module.aws_client("ec2"),
+    if params["aws_recovery_poll_interval"] <= 0:
+        raise InvalidInputError("aws_recovery_poll_interval must be more than 0, not %s" % params["aws_recovery_poll_interval"])
+    options = dict(
         host_ids=params["host_ids"],
         filters=params["filters"],
         grace_period=params["aws_recovery_grace_period"],
         ignore_aws_recovery=params["ignore_aws_recovery"],
         recovery_assumed_start=assumed_start,
-        health_events=health_events,
+        health_events=health_events_of(params["health_event_code"], params["health_event_resources"]),
     )
+    if params["wait_for_aws_recovery"]:
+        report, recovered = host_health_after_aws_recovery(module.aws_client("ec2"), params["aws_recovery_poll_interval"], **options)
+    else:
+        report, recovered = host_health(module.aws_client("ec2"), **options), []
     hosts = [camel_dict_to_snake_dict(host, ignore_list=["Tags"]) for host in report if host["Health"] in params["health"]]
-    return dict(changed=False, hosts=hosts, summary=summary(report))
+    return dict(changed=False, hosts=hosts, recovered_by_aws=recovered, summary=summary(report))
 
 
 def main():
@@ -305,6 +345,8 @@ def main():
             ignore_aws_recovery=dict(type="bool", default=default_of("ignore_aws_recovery")),
             health_event_code=dict(type="str"),
             health_event_resources=dict(type="list", elements="str", default=default_of("health_event_host_ids")),
+            wait_for_aws_recovery=dict(type="bool", default=False),
+            aws_recovery_poll_interval=dict(type="float", default=default_of("poll_interval")),
             health=dict(type="list", elements="str", choices=list(CLASSES), default=list(CLASSES)),
         ),
         assume_role=True,

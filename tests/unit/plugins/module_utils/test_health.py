@@ -424,3 +424,93 @@ def test_a_maintenance_replacement_matches_zone_kind_tags_and_a_later_allocation
     assert health.is_maintenance_replacement(failed, replacement)
     assert not health.is_maintenance_replacement(failed, dict(replacement, Tags=[{"Key": "Name", "Value": "db"}]))
     assert not health.is_maintenance_replacement(failed, dict(replacement, AllocationTime=ago(7200)))
+
+
+def recovery_entry(host_id="h-01234567", in_progress=True, instances=1, health="degraded", seconds_left=60.0):
+    """A host_health() entry of a host under AWS recovery (or after it)."""
+    return {"HostId": host_id, "Health": health, "Instances": [{"InstanceId": "i-%08d" % number} for number in range(instances)],
+            "AwsRecovery": {"InProgress": in_progress, "SecondsLeft": seconds_left if in_progress else 0.0} if health != "gone" else None}
+
+
+class FakeClock(object):
+    """sleep() moves monotonic() on; each read() answers the next report, or the last one again."""
+
+    def __init__(self, reports):
+        self.now, self.pauses, self.reports, self.reads = 0.0, [], list(reports), 0
+
+    def sleep(self, seconds):
+        self.pauses.append(seconds)
+        self.now += seconds
+
+    def monotonic(self):
+        return self.now
+
+    def read(self):
+        self.reads += 1
+        return self.reports.pop(0) if len(self.reports) > 1 else self.reports[0]
+
+    def wait(self, poll_interval):
+        return health.wait_for_aws_recovery(self.read, poll_interval, sleep=self.sleep, monotonic=self.monotonic)
+
+
+def test_the_recovery_poll_is_the_poll_interval_or_a_thirtieth_of_the_grace_period():
+    assert health.recovery_poll_interval(1, 900) == 30.0
+    assert health.recovery_poll_interval(5, 60) == 5.0
+    assert health.recovery_poll_interval(0.25, 0) == 0.25
+
+
+def test_the_wait_rereads_until_the_grace_period_ends_and_the_host_is_failed():
+    clock = FakeClock([[recovery_entry(seconds_left=60)], [recovery_entry(seconds_left=30)],
+                       [recovery_entry(in_progress=False, health="failed")]])
+    report, recovered = clock.wait(30.0)
+    assert report[0]["Health"] == "failed" and recovered == []
+    assert (clock.reads, clock.pauses) == (3, [30.0, 30.0])
+
+
+def test_the_wait_ends_when_aws_moves_the_instances_off_the_host():
+    clock = FakeClock([[recovery_entry(instances=2)], [recovery_entry(instances=0)]])
+    report, recovered = clock.wait(5.0)
+    assert recovered == ["h-01234567"] and report[0]["Instances"] == []
+    assert clock.pauses == [5.0]
+
+
+def test_the_wait_ends_when_aws_releases_the_host():
+    clock = FakeClock([[recovery_entry()], [recovery_entry()], [recovery_entry(health="gone", instances=0)]])
+    report, recovered = clock.wait(5.0)
+    assert recovered == ["h-01234567"] and clock.reads == 3
+
+
+def test_a_host_not_awaiting_recovery_is_read_once():
+    clock = FakeClock([[recovery_entry(in_progress=False, health="failed"), recovery_entry("h-89abcdef", health="degraded", instances=0)]])
+    report, recovered = clock.wait(5.0)
+    assert (clock.reads, clock.pauses, recovered) == (1, [], [])  # no instances: nothing for AWS to move; not recovered
+
+
+def test_the_wait_lasts_while_any_host_awaits_recovery_and_names_only_those_aws_recovered():
+    first = [recovery_entry("h-01234567"), recovery_entry("h-89abcdef", seconds_left=20)]
+    clock = FakeClock([first, [recovery_entry("h-01234567", instances=0), recovery_entry("h-89abcdef", seconds_left=10)],
+                       [recovery_entry("h-01234567", instances=0), recovery_entry("h-89abcdef", in_progress=False, health="failed")]])
+    report, recovered = clock.wait(10.0)
+    assert recovered == ["h-01234567"] and clock.reads == 3
+
+
+def test_the_wait_gives_up_one_poll_after_the_longest_grace_left_at_the_first_read():
+    clock = FakeClock([[recovery_entry(seconds_left=25)]])  # a host whose recovery never seems to end
+    report, recovered = clock.wait(10.0)
+    assert report[0]["AwsRecovery"]["InProgress"] and recovered == []
+    assert clock.pauses == [10.0, 10.0, 10.0, 10.0] and clock.now == 40.0
+
+
+def test_host_health_after_aws_recovery_counts_undated_recovery_from_the_start_of_the_wait(monkeypatch):
+    starts, pauses = [], []
+    start = datetime.datetime(2026, 1, 31, 12, 0, tzinfo=datetime.timezone.utc)
+    monkeypatch.setattr(health, "utc_now", lambda: start)
+
+    def fake_host_health(ec2, grace_period, recovery_assumed_start, **options):
+        starts.append(recovery_assumed_start)
+        return [recovery_entry(in_progress=len(starts) < 3, health="degraded" if len(starts) < 3 else "failed")]
+
+    monkeypatch.setattr(health, "host_health", fake_host_health)
+    report, recovered = health.host_health_after_aws_recovery(None, 1.0, grace_period=90, host_ids=["h-01234567"], sleep=pauses.append)
+    assert starts == [start, start, start] and pauses == [3.0, 3.0]
+    assert report[0]["Health"] == "failed" and recovered == []

@@ -7,6 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
+
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils import health
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import utc_datetime
 from ansible_collections.dedicated_hosts.failover.plugins.modules import host_health_info
 
 WORLD = {
@@ -62,6 +66,25 @@ def test_the_grace_period_and_ignore_aws_recovery_decide_a_recovering_host(simul
     assert result["hosts"][0]["health"] == "degraded"
 
 
+def test_wait_for_aws_recovery_rereads_the_host_until_the_grace_period_ends(simulator, run_module, monkeypatch):
+    ids = simulator.load_scenario(WORLD)
+    failed_id = ids["hosts"]["failed"]
+    failed, result = run_module(host_health_info, {"host_ids": [failed_id], "endpoint_url": simulator.endpoint})
+    assert result["hosts"][0]["health"] == "degraded" and result["recovered_by_aws"] == []  # without the wait: one read
+    # The engine's clock starts 10 s after the impairment and moves half a second a call, whatever the load: the
+    # wait's start, then its first read in the grace period (10.5 s), its second after it (11 s).
+    start, calls = utc_datetime(result["hosts"][0]["instances"][0]["impaired_since"]) + datetime.timedelta(seconds=10), []
+    monkeypatch.setattr(health, "utc_now", lambda: calls.append(1) or start + datetime.timedelta(seconds=0.5 * (len(calls) - 1)))
+    grace = 10.7
+    simulator.control.reset_calls()
+    failed, result = run_module(host_health_info, {"host_ids": [failed_id], "endpoint_url": simulator.endpoint, "aws_recovery_grace_period": grace,
+                                                   "wait_for_aws_recovery": True, "aws_recovery_poll_interval": 0.2})
+    assert not failed, result
+    assert result["changed"] is False and result["recovered_by_aws"] == []
+    assert result["hosts"][0]["health"] == "failed" and result["hosts"][0]["aws_recovery"]["in_progress"] is False
+    assert simulator.control.call_count("ec2", "DescribeHosts") == 2  # in progress at the first read, over at the second
+
+
 def test_health_selects_the_hosts_returned_but_the_summary_counts_all(simulator, run_module):
     ids = simulator.load_scenario(WORLD)
     failed, result = run_module(host_health_info, {"endpoint_url": simulator.endpoint, "health": ["healthy"]})
@@ -79,6 +102,9 @@ def test_bad_timing_options_fail_before_any_call(simulator, run_module):
     assert failed and "'soon' is not an ISO 8601 time" in result["msg"]
     failed, result = run_module(host_health_info, {"endpoint_url": simulator.endpoint, "health": ["sick"]})
     assert failed and "health" in result["msg"]
+    failed, result = run_module(host_health_info, {"endpoint_url": simulator.endpoint, "wait_for_aws_recovery": True,
+                                                   "aws_recovery_poll_interval": 0})
+    assert failed and "aws_recovery_poll_interval must be more than 0" in result["msg"]
     assert simulator.control.calls()["total"] == 0
 
 
