@@ -45,6 +45,7 @@ OPTION_VARIABLES = {
     "progress": "failover_progress",
     "ttl_days": "record_ttl_days",
     "health_event_resources": "health_event_host_ids",
+    "aws_recovery_poll_interval": "poll_interval",
 }
 # Variables of the table that docs/variables.md does not list: the roles' own, set by no playbook.
 UNDOCUMENTED = {"record_ttl_days"}
