@@ -20,7 +20,7 @@ description:
   - A notice that cannot be published does not fail the task, so that it never fails a failover; the module returns
     RV(published=false) with the RV(error) and warns. A malformed O(topic_arn) fails the task before any AWS call.
   - The subject is made one that SNS accepts (ASCII, one line, under 100 characters).
-  - In check mode nothing is published; RV(changed) says whether it would have been.
+  - In check mode nothing is published; C(changed) says whether it would have been.
 author:
   - Dedicated Hosts Failover maintainers (@dedicated-hosts)
 options:
@@ -36,8 +36,8 @@ options:
       - White space is folded, anything that is not ASCII is replaced and a longer subject is cut to 99 characters.
     type: str
     required: true
-  message:
-    description: The body of the notice.
+  msg:
+    description: The body of the notice (C(message) is a name Ansible keeps for itself).
     type: str
     required: true
 extends_documentation_fragment:
@@ -53,7 +53,7 @@ EXAMPLES = r"""
   dedicated_hosts.failover.failover_notification:
     topic_arn: arn:aws:sns:us-east-1:123456789012:host-failover
     subject: "EC2 Dedicated Host Failover - Failover of h-0123456789abcdef0 started"
-    message: Failover of Dedicated Host h-0123456789abcdef0 started by ops@bastion.
+    msg: Failover of Dedicated Host h-0123456789abcdef0 started by ops@bastion.
   register: notice
 
 - name: Keep what could not be sent for the report
@@ -94,7 +94,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.notificat
 def run(module):
     params = module.params
     client = module.client("sns", region=topic_region(params["topic_arn"]), config=client_config())
-    result = publish_notice(client, params["topic_arn"], params["subject"], params["message"], check_mode=module.check_mode)
+    result = publish_notice(client, params["topic_arn"], params["subject"], params["msg"], check_mode=module.check_mode)
     if result["error"]:
         module.warn(f"Could not notify {params['topic_arn']}: {result['error']}")
     return result
@@ -104,7 +104,7 @@ def main():
     argument_spec = dict(
         topic_arn=dict(type="str", required=True),
         subject=dict(type="str", required=True),
-        message=dict(type="str", required=True),
+        msg=dict(type="str", required=True),
     )
     module = FailoverModule(argument_spec)
     module.run(run)

@@ -36,7 +36,7 @@ def topic_arn_fixture(simulator):
 
 def notify(simulator, run_module, topic_arn, check_mode=False, **extra):
     args = dict(topic_arn=topic_arn, subject="EC2 Dedicated Host Failover - Succeeded: h-0123456789abcdef0",
-                message="Failover of Dedicated Host h-0123456789abcdef0: SUCCEEDED", endpoint_url=simulator.endpoint, **extra)
+                msg="Failover of Dedicated Host h-0123456789abcdef0: SUCCEEDED", endpoint_url=simulator.endpoint, **extra)
     return run_module(failover_notification, args, check_mode)
 
 
