@@ -75,8 +75,8 @@ DEFAULT_FORKS = 5
 # P1: a progress line as the move task shows it under itself ("  h-...: 3/8 instances done ..."), and that task's name.
 PROGRESS_LINE = re.compile(r"^  h-[0-9a-f]+: \d+/\d+ instances done")
 MOVE_TASK = "Move every planned instance"
-# The collection's modules: every other task of a run is a small one (set_fact, assert, debug, include, sns).
-MODULES = ("host_health_info", "migration_record", "migration_record_info", "replacement_host", "instance_placement")
+# The collection's modules: every other task of a run is a small one (set_fact, assert, debug, include).
+MODULES = ("host_health_info", "migration_record", "migration_record_info", "replacement_host", "instance_placement", "failover_notification")
 
 TARGETS = {
     "B1.ratio": 1.10,

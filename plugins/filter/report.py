@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 dedicated_hosts.failover contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that turn a failover's plan and per-instance results into lines a person reads during an incident."""
+"""Filters that turn a failover's plan and per-instance results into lines a person reads during an incident.
+
+``failover_outcome`` is the engine's (plugins/module_utils/outcome.py): the outcome and the next action of a run.
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -9,9 +12,8 @@ __metaclass__ = type
 
 import datetime
 
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.outcome import failover_outcome
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.times import iso_time
-
-SUBJECT_LIMIT = 99  # SNS subjects must be under 100 characters
 
 
 def _text(value):
@@ -131,32 +133,6 @@ def plan_lines(plan):
     return lines or ["nothing to move"]
 
 
-def next_action(error, results, host_id, table):
-    """What the operator should do next, from the error and the failed instances."""
-    text = error or ""
-    if "is locked by" in text:
-        return "wait for the other run to finish (see migration_status.yml), or, if it is dead, rerun after its lease expires or with break_lock=true"
-    if "looks healthy" in text:
-        return "check the host; rerun with force=true only if it really must be evacuated"
-    if "malformed" in text or "not found" in text or "must be" in text:
-        return "correct the input and rerun"
-    if text.startswith("cancel requested by"):
-        return (
-            "the instances the cancel left (status pending) are where they were, running or stopped as before; "
-            "to finish the failover later, run failover.yml -e failed_host_id=%s again (the health check does not resume "
-            "a cancelled failover)" % host_id
-        )
-    failed = [result for result in results if result.get("status") == "failed"]
-    if failed:
-        return (
-            "fix the cause of each failed instance (errors above), then rerun the same playbook: it resumes from the record "
-            "in %s and leaves the moved instances alone; progress: migration_status.yml -e failed_host_id=%s" % (table, host_id)
-        )
-    if text:
-        return "fix the cause above and rerun the same playbook; it resumes from the record in %s" % table
-    return "nothing"
-
-
 # Instances a failover leaves on the failed host, by status: preflight skipped them, or instance_ids left them out.
 LEFT_ON_HOST = (("skipped", "skipped"), ("untouched", "untouched (not in instance_ids)"))
 UNTOUCHED_REASON = "not in instance_ids: left on the failed host as it is"
@@ -213,13 +189,6 @@ def summary_message(results, host_id, outcome, summary, error, next_step):
     if outcome not in ("succeeded", "planned"):
         lines.extend(["", "Next: %s" % next_step])
     return "\n".join(lines)
-
-
-def ascii_subject(subject):
-    """An SNS subject: ASCII only, one line, under 100 characters."""
-    text = " ".join(str(subject).split())
-    text = text.encode("ascii", "replace").decode("ascii")
-    return text if len(text) <= SUBJECT_LIMIT else text[:SUBJECT_LIMIT - 3] + "..."
 
 
 # The three phases a report draws for each instance: (name, markers that begin it, marker that ends it, timing key).
@@ -314,10 +283,9 @@ def report_timeline(results, status):
 class FilterModule(object):
     def filters(self):
         return {
-            "ascii_subject": ascii_subject,
+            "failover_outcome": failover_outcome,
             "instance_line": instance_line,
             "left_on_failed_host": left_on_failed_host,
-            "next_action": next_action,
             "plan_lines": plan_lines,
             "report_timeline": report_timeline,
             "summary_headline": summary_headline,

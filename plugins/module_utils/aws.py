@@ -60,7 +60,7 @@ THROTTLING_CODES = (
     "ProvisionedThroughputExceededException",  # DynamoDB
     "InternalServerError",  # DynamoDB
     "Throttled",  # SNS (HTTP 429)
-    "KMSThrottlingException",  # SNS with an encrypted topic
+    "KMSThrottling",  # SNS with an encrypted topic: KMS throttled the topic's key (KMSThrottlingException)
 )
 # The codes that say a named resource does not exist, one list per kind of resource.
 HOST_NOT_FOUND_CODES = ("InvalidHostID.NotFound", "InvalidHostId.NotFound")
