@@ -18,8 +18,9 @@ Phases written to the record, in order: pending, pre-stop-hook, stopping, force-
 starting, running, post-start-hook, verified (an instance that was stopped before the failover goes pending ->
 stopped/placed -> verified; the hook phases only with SSM hooks, hooks.py).
 
-``move_instances`` is the whole of one instance_placement call around the Migration: the lease renewed, the failed
-host's state read, a retry pass counted, stop protection lifted before and restored after, SIGINT and SIGTERM
+``move_instances`` is the whole of one instance_placement call around the Migration: the plan read from the record
+(``recorded_plan``: what replacement_host stored, each instance's current target) unless one is given, the lease
+renewed, the failed host's state read, a retry pass counted, stop protection lifted before and restored after, SIGINT and SIGTERM
 turned into a cancel (signal_cancel.py) and the record finalized after one, and the module's result.
 """
 

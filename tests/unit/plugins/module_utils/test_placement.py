@@ -845,6 +845,7 @@ def store_plan(world, targets, preflight=None, spare_hosts=()):
                                  "instanceType": described[name]["InstanceType"], "status": "pending"})
         for name, host in targets.items()))
 
+
 SPARE_HOST = dict(name="spare", availability_zone="us-east-1a", instance_family="m5", state="available")
 
 
