@@ -172,21 +172,20 @@ def skipped_result(instance_id: str, described: Optional[Mapping[str, Any]], fai
             "target_host_id": None, "original_state": state, "final_state": state, "reason": reason, "changed": False}
 
 
-def back_placement(instance_id: str, described: Mapping[str, Any], state: str, failover_target: str, host_id: str,
+def back_placement(instance_id: str, state: str, failover_target: str, host_id: str,
                    protected: Container[str]) -> Dict[str, Any]:
     """instance_placement's placement of one instance going back; a stop-protected one has it lifted and restored."""
     lift = instance_id in protected
     return {"instance_id": instance_id, "target_host_id": host_id, "original_state": state,
-            "instance_type": described.get("InstanceType"), "target_source": TARGET_SOURCE,
             "notes": [f"back from {failover_target}"] + ([STOP_PROTECTION_NOTE] if lift else []), "lift_stop_protection": lift}
 
 
-def plan_lines(host_id: str, placements: Sequence[Mapping[str, Any]], requested: Mapping[str, str],
-               skipped: Sequence[Mapping[str, Any]]) -> List[str]:
+def plan_lines(host_id: str, placements: Sequence[Mapping[str, Any]], described: Mapping[str, Mapping[str, Any]],
+               requested: Mapping[str, str], skipped: Sequence[Mapping[str, Any]]) -> List[str]:
     """The plan for humans: a headline, then one line per instance."""
     lines = [f"Failback to {host_id} (available, healthy): {len(placements)} instance(s) go back, {len(skipped)} skipped"]
-    lines.extend(f"{placement['instance_id']} ({placement['instance_type']}, {placement['original_state']}): "
-                 f"{requested[placement['instance_id']]} -> {host_id}" for placement in placements)
+    lines.extend(f"{placement['instance_id']} ({described[placement['instance_id']].get('InstanceType')}, "
+                 f"{placement['original_state']}): {requested[placement['instance_id']]} -> {host_id}" for placement in placements)
     lines.extend(f"{result['instance_id']} skipped: {result['reason']}" for result in skipped)
     return lines
 
@@ -226,11 +225,11 @@ def plan_failback(ec2: Any, dynamodb: Any, table: str, host_id: str, instance_id
         changed = record.changed
         # The record keeps the state an instance had when the failback first saw it (merge_initial never overwrites it).
         states = dict((instance_id, record.item["InstanceMigrations"][instance_id]["originalState"]) for instance_id in movable)
-    placements = [back_placement(instance_id, described[instance_id], states[instance_id], requested[instance_id], host_id, protected)
+    placements = [back_placement(instance_id, states[instance_id], requested[instance_id], host_id, protected)
                   for instance_id in movable]
     skipped = [skipped_result(instance_id, described.get(instance_id), requested[instance_id], reasons[instance_id])
                for instance_id in sorted(reasons) if reasons[instance_id]]
     plan = {"host_id": host_id, "record_key": record_key(host_id, FAILBACK_RECORD), "failover_run_id": failover_record.get("RunId"),
             "placements": placements, "skipped": skipped, "host": {"state": host.get("State"), "health": health.HEALTHY},
-            "lines": plan_lines(host_id, placements, requested, skipped)}
+            "lines": plan_lines(host_id, placements, described, requested, skipped)}
     return {"changed": changed, "plan": plan}

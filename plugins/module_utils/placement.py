@@ -18,8 +18,9 @@ Phases written to the record, in order: pending, pre-stop-hook, stopping, force-
 starting, running, post-start-hook, verified (an instance that was stopped before the failover goes pending ->
 stopped/placed -> verified; the hook phases only with SSM hooks, hooks.py).
 
-``move_instances`` is the whole of one instance_placement call around the Migration: the lease renewed, the failed
-host's state read, a retry pass counted, stop protection lifted before and restored after, SIGINT and SIGTERM
+``move_instances`` is the whole of one instance_placement call around the Migration: the plan read from the record
+(``recorded_plan``: what replacement_host stored, each instance's current target) unless one is given, the lease
+renewed, the failed host's state read, a retry pass counted, stop protection lifted before and restored after, SIGINT and SIGTERM
 turned into a cancel (signal_cancel.py) and the record finalized after one, and the module's result.
 """
 
@@ -69,6 +70,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import PHASES
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import STOP_PROTECTION_LIFTED
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import placement_settings
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.signal_cancel import SignalCancel
 
 # Defaults of the options (the module documents the reasoning; see docs too).
@@ -1054,6 +1056,7 @@ MOVE_DEFAULTS = dict(
     failed_host_id=None,  # the host the record is kept for (for a failback, the host the instances go back to)
     record_kind=FAILOVER_RECORD,
     retry=False,  # a retry pass: each instance's retryCount goes up by one
+    instance_ids=None,  # only these instances of the plan (None: all of them)
     lease_seconds=None,  # the lease length renewed at the start (None: the length the lease was taken with)
 )
 
@@ -1068,6 +1071,47 @@ def host_is_unreachable(ec2_client, host_id: str) -> bool:
     return host.get("State") in UNREACHABLE_HOST_STATES
 
 
+def recorded_plan(item: Optional[Dict[str, Any]], failed_host_id: str) -> List[Dict[str, Any]]:
+    """The plan stored in the record (by replacement_host) as placements, by instance id.
+
+    Each instance goes to its current target (``Plan``, which a move off a full host keeps in step) with preflight's
+    settings for its move (``PlanPreflight``); its original state and type are the instance map's (see Migration).
+    Raises InvalidInputError when the record holds no plan.
+    """
+    item = item or {}
+    plan = item.get("Plan") or {}
+    # PlanHosts is written with every plan, an empty one (nothing movable) too.
+    if not plan and not item.get("PlanHosts"):
+        raise InvalidInputError(f"the migration record of {failed_host_id} holds no plan: plan with replacement_host first "
+                                "(outside check mode), or pass placements", host_id=failed_host_id)
+    preflight = item.get("PlanPreflight") or {}
+    return [dict(placement_settings(preflight.get(instance_id)), instance_id=instance_id, target_host_id=plan[instance_id])
+            for instance_id in sorted(plan)]
+
+
+def recorded_plan_hosts(item: Optional[Dict[str, Any]]) -> List[str]:
+    """The hosts of the record's plan (targets, pool and allocated hosts, PlanHosts), and every target in its Plan.
+
+    An instance whose target filled up may go to any of them: they are this failover's, claimed or allocated by it.
+    """
+    item = item or {}
+    hosts = set(entry.get("hostId") for entry in item.get("PlanHosts") or [] if entry.get("role") != "failed")
+    hosts.update((item.get("Plan") or {}).values())
+    return sorted(host_id for host_id in hosts if host_id)
+
+
+def select_instances(placements: List[Dict[str, Any]], instance_ids: Optional[List[str]]) -> List[Dict[str, Any]]:
+    """The placements of ``instance_ids`` (all of them for None); an instance outside the plan is refused."""
+    if instance_ids is None:
+        return placements
+    planned = set(placement["instance_id"] for placement in placements)
+    unknown = [instance_id for instance_id in instance_ids if instance_id not in planned]
+    if unknown:
+        raise InvalidInputError(f"instance_ids not in the plan: {', '.join(unknown)}", instance_ids=unknown)
+    wanted = set(instance_ids)
+    return [placement for placement in placements if placement["instance_id"] in wanted]
+
+
 def count_retry(record: MigrationRecord, placements: Iterable[Dict[str, Any]]) -> None:
     """A retry pass counts once more in each instance's retryCount."""
     migrations = (record.item or {}).get("InstanceMigrations", {})
@@ -1077,16 +1121,19 @@ def count_retry(record: MigrationRecord, placements: Iterable[Dict[str, Any]]) -
     })
 
 
-def move_instances(ec2_client, record: MigrationRecord, placements: List[Dict[str, Any]], options: Optional[Dict[str, Any]] = None,
-                   ssm_client=None, progress: Optional[Callable[[str], None]] = None, check_mode: bool = False) -> Dict[str, Any]:
-    """One instance_placement call: move ``placements`` and return the module's result.
+def move_instances(ec2_client, record: MigrationRecord, placements: Optional[List[Dict[str, Any]]] = None,
+                   options: Optional[Dict[str, Any]] = None, ssm_client=None, progress: Optional[Callable[[str], None]] = None,
+                   check_mode: bool = False) -> Dict[str, Any]:
+    """One instance_placement call: move the plan and return the module's result.
 
-    ``record`` is a MigrationRecord whose lease the caller took; it is renewed at once, so that this process's
-    own monotonic deadline starts now (in check mode it is only read). ``options`` takes the keys of DEFAULTS and
-    MOVE_DEFAULTS; ``failed_host_id`` is required. ``force_stop_immediately`` left None is derived from the failed
-    host's state (DescribeHosts; never for a failback). A placement's ``lift_stop_protection`` turns its stop
-    protection off before the move and on again after it, whatever the outcome; its ``notes`` are returned with its
-    result, with a note on the stop protection.
+    The plan is ``placements`` when given, else the one stored in the record (``recorded_plan``); ``instance_ids`` in
+    ``options`` narrows it to those instances (a retry of some). ``spare_host_ids`` left None are the hosts of the
+    record's plan (``recorded_plan_hosts``). ``record`` is a MigrationRecord whose lease the caller took; it is renewed
+    at once, so that this process's own monotonic deadline starts now (in check mode it is only read). ``options``
+    takes the keys of DEFAULTS and MOVE_DEFAULTS; ``failed_host_id`` is required. ``force_stop_immediately`` left None
+    is derived from the failed host's state (DescribeHosts; never for a failback). A placement's
+    ``lift_stop_protection`` turns its stop protection off before the move and on again after it, whatever the
+    outcome; its ``notes`` are returned with its result, with a note on the stop protection.
 
     SIGINT or SIGTERM during the move cancels it like a cancel request; ansible-playbook exits on the same signal, so
     no role is left to finish the record and this call finalizes it itself (``final_state``). Returns ``changed``,
@@ -1102,8 +1149,13 @@ def move_instances(ec2_client, record: MigrationRecord, placements: List[Dict[st
         record.load()
     else:
         record.renew(lease_seconds=settings["lease_seconds"])
-        if settings["retry"]:
-            count_retry(record, placements)
+    if placements is None:
+        placements = recorded_plan(record.item, failed_host_id)
+    placements = select_instances(placements, settings["instance_ids"])
+    if settings["retry"] and not check_mode:
+        count_retry(record, placements)
+    if options.get("spare_host_ids") is None:
+        options["spare_host_ids"] = recorded_plan_hosts(record.item)
     options.update(force_stop_immediately=force_now, check_mode=check_mode)
     if options.get("request_budget_file") is None:
         options["request_budget_file"] = request_budget_file(ec2_client.meta.region_name)

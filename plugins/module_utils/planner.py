@@ -62,6 +62,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids impor
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import validate_instance_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import original_state
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import generation
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import plan_preflight_entry
 
 MAX_VERSION_BUMPS = 3
 # The allocation retry delay doubles after each attempt up to this; a wait is slept in slices with the lease renewed.
@@ -617,12 +618,15 @@ class ReplacementPlanner(object):
             if host_id not in known:
                 allocated.append({"hostId": host_id, "allocationTime": allocated_at})
                 known.add(host_id)
+        preflight = [(entry["instance_id"], plan_preflight_entry(entry)) for entry in plan["placements"]]
         fields = {
             "Plan": dict((entry["instance_id"], entry["target_host_id"]) for entry in plan["placements"]),
             "ReplacementHostIds": plan["target_host_ids"] + plan["pool_host_ids"] + plan["allocated_host_ids"],
             "PlanVersion": plan["plan_version"],
             "AllocatedHosts": allocated,
             "PlanHosts": [dict((_camel(key), value) for key, value in entry.items()) for entry in plan["hosts"]],
+            # Preflight's settings for each instance's move: instance_placement reads them with the plan.
+            "PlanPreflight": dict((instance_id, settings) for instance_id, settings in preflight if settings),
         }
         if plan["client_token"]:
             fields["AllocationClientToken"] = plan["client_token"]

@@ -42,12 +42,16 @@ COUNTER_FIELDS = ("TotalInstances", "SuccessfulMigrations", "FailedMigrations", 
 ENDED_STATES = ("complete", "failed")
 # Attributes of one failover that the next one (a new generation) must not inherit; Plan, ReplacementHostIds and
 # AllocatedHosts are emptied, not removed.
-GENERATION_FIELDS = ("ReservedHostId", "PlanHosts", "AllocationClientToken", "AllocationClientTokens", "Settlement",
+GENERATION_FIELDS = ("ReservedHostId", "PlanHosts", "PlanPreflight", "AllocationClientToken", "AllocationClientTokens", "Settlement",
                      "ErrorDetails")
 # Phases in which an instance is neither where nor in the state the failover found it.
 MID_MOVE_PHASES = ("stopping", "force-stopping", "stopped", "placed", "starting")
 # An instance entry's flag: this failover turned the instance's stop protection off and has not turned it on again.
 STOP_PROTECTION_LIFTED = "stopProtectionLifted"
+# The fields of a PlanPreflight entry (preflight's settings for one instance's move, stored with the plan) and the
+# placement keys of instance_placement they stand for.
+PLAN_PREFLIGHT_FIELDS = (("forceStopAfter", "force_stop_after"), ("stopTimeout", "stop_timeout"), ("startTimeout", "start_timeout"),
+                         ("notes", "notes"), ("liftStopProtection", "lift_stop_protection"))
 # Instance fields the record computes itself.
 COMPUTED_INSTANCE_FIELDS = ("phaseTimes", "startTime", "endTime")
 
@@ -169,6 +173,16 @@ def final_state(migrations: Mapping[str, Mapping[str, Any]]) -> str:
     statuses = [entry.get("status") for entry in migrations.values()]
     unfinished = [status for status in statuses if status not in DONE_STATUSES]
     return "failed" if ("failed" in statuses or unfinished) else "complete"
+
+
+def plan_preflight_entry(placement):
+    """A placement's preflight settings as the record's PlanPreflight keeps them (the unset ones left out)."""
+    return dict((field, placement[key]) for field, key in PLAN_PREFLIGHT_FIELDS if placement.get(key) is not None)
+
+
+def placement_settings(entry):
+    """The placement keys of a PlanPreflight ``entry`` (the inverse of ``plan_preflight_entry``)."""
+    return dict((key, (entry or {})[field]) for field, key in PLAN_PREFLIGHT_FIELDS if (entry or {}).get(field) is not None)
 
 
 # --------------------------------------------------------------------------- instance map changes

@@ -69,10 +69,13 @@ options:
     required: true
   placements:
     description:
-      - The instances to move and their target hosts (the plan of M(dedicated_hosts.failover.replacement_host)).
+      - The instances to move and their target hosts, for a caller with a plan of its own (the failback's, say).
+      - Omitted, the module moves the plan M(dedicated_hosts.failover.replacement_host) stored in the migration record
+        (C(Plan), C(PlanPreflight)), each instance to its current target (a start refused on a full host may have moved
+        it to another host of the plan since), with preflight's timings, notes and stop protection lift, and its
+        original state and type from the record's instance map. A record with no plan is refused. See O(instance_ids).
     type: list
     elements: dict
-    required: true
     suboptions:
       instance_id:
         description: The instance, C(i-) followed by 8 or 17 hex digits.
@@ -90,12 +93,6 @@ options:
             (V(stopped) if stopped, V(running) otherwise).
         type: str
         choices: [running, stopped]
-      instance_type:
-        description: Accepted so that the plan's placements can be passed as they are; not used.
-        type: str
-      target_source:
-        description: Accepted so that the plan's placements can be passed as they are; not used.
-        type: str
       force_stop_after:
         description:
           - This instance's graceful stop time before Force, when preflight set one (Windows and Mac instances,
@@ -120,6 +117,14 @@ options:
             crashed run's; a run that lost its lease leaves it to the holder.
         type: bool
         default: false
+  instance_ids:
+    description:
+      - Only these instances of the plan (O(placements), else the record's); omitted, every instance of the plan.
+      - With O(retry=true), the instances a retry pass moves again, each to its current target in the record.
+      - An instance that is not in the plan is refused as bad input.
+    type: list
+    elements: str
+    version_added: 0.2.0
   concurrency:
     description:
       - At most this many instances are in flight (between stop and verified) at once; when one finishes the
@@ -128,14 +133,15 @@ options:
     type: int
   spare_host_ids:
     description:
-      - Further hosts of the plan (claimed or allocated by this failover) besides the targets in O(placements).
+      - Further hosts of the plan (claimed or allocated by this failover) besides the targets of the instances moved.
       - When a start is refused with C(InsufficientCapacityOnHost) because the target host filled up after
         planning, the instance is moved (ModifyInstancePlacement again, then started) to another of these hosts
-        or of the placements' targets that has room for it, at most twice; when none has room it is left stopped
-        on its target and fails with a message saying so.
+        or of the moved instances' targets that has room for it, at most twice; when none has room it is left stopped
+        on its target and fails with a message saying so. The record's C(Plan) is updated with its new target.
+      - Omitted, the hosts of the plan stored in the record (C(PlanHosts) and the targets in C(Plan)), so that a retry
+        of one instance may use every host of the plan; none when the record holds no plan. V([]) names none.
     type: list
     elements: str
-    default: []
   force_stop_after:
     description:
       - Seconds an instance may stay C(stopping) after a graceful stop before it is force-stopped.
@@ -196,6 +202,7 @@ options:
   retry:
     description:
       - This call is a retry pass for instances that failed; each one's C(retryCount) in the record goes up by one.
+        Name them with O(instance_ids).
     type: bool
     default: false
   pre_stop_ssm_document:
@@ -285,11 +292,10 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
-- name: Move the instances of h-0123456789abcdef0 to their planned hosts
+- name: Move the instances of h-0123456789abcdef0 to the hosts replacement_host planned (the plan in the record)
   dedicated_hosts.failover.instance_placement:
     failed_host_id: h-0123456789abcdef0
     run_id: "{{ lease.run_id }}"
-    placements: "{{ plan.placements }}"
     concurrency: 10
   register: migration
 
@@ -297,7 +303,6 @@ EXAMPLES = r"""
   dedicated_hosts.failover.instance_placement:
     failed_host_id: h-0123456789abcdef0
     run_id: "{{ lease.run_id }}"
-    placements: "{{ plan.placements }}"
     pre_stop_ssm_document: AWS-RunShellScript
     pre_stop_ssm_document_parameters:
       commands: ["systemctl stop app-worker", "/opt/app/bin/drain --wait 60"]
@@ -313,19 +318,28 @@ EXAMPLES = r"""
     msg: "{{ item.instance_id }}: {{ item.status }} ({{ item.phase }}) {{ item.error or '' }}"
   loop: "{{ migration.instances }}"
 
-- name: Retry the instances that failed for a retryable reason, once
+- name: Retry the instances that failed for a retryable reason, once, each to its current target
   dedicated_hosts.failover.instance_placement:
     failed_host_id: h-0123456789abcdef0
     run_id: "{{ lease.run_id }}"
-    placements: >-
-      {{ plan.placements | selectattr('instance_id', 'in',
-         migration.instances | selectattr('status', 'equalto', 'failed') | selectattr('retryable')
-         | map(attribute='instance_id') | list) | list }}
+    retry: true
+    instance_ids: >-
+      {{ migration.instances | selectattr('status', 'equalto', 'failed') | selectattr('retryable')
+         | map(attribute='instance_id') | list }}
+  when: migration.instances | selectattr('status', 'equalto', 'failed') | selectattr('retryable') | list | length > 0
+
+- name: Move two instances to hosts of your choosing (a plan of your own)
+  dedicated_hosts.failover.instance_placement:
+    failed_host_id: h-0123456789abcdef0
+    run_id: "{{ lease.run_id }}"
+    placements:
+      - {instance_id: i-0123456789abcdef0, target_host_id: h-0fedcba9876543210}
+      - {instance_id: i-0fedcba9876543210, target_host_id: h-0fedcba9876543210, original_state: stopped}
 """
 
 RETURN = r"""
 instances:
-  description: One result per instance of O(placements), in the same order.
+  description: One result per instance moved (of O(placements), else of the record's plan, narrowed by O(instance_ids)), in the plan's order.
   returned: always
   type: list
   elements: dict
@@ -471,7 +485,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 
 # The module's options that the engine's move_instances() takes as they are.
-MOVE_OPTIONS = ("failed_host_id", "concurrency", "spare_host_ids", "force_stop_after", "stop_timeout", "start_timeout", "poll_interval",
+MOVE_OPTIONS = ("failed_host_id", "instance_ids", "concurrency", "spare_host_ids", "force_stop_after", "stop_timeout", "start_timeout", "poll_interval",
                 "start_attempts", "force_stop_immediately", "rollback", "retry", "lease_seconds", "hook_concurrency")
 
 
@@ -480,9 +494,11 @@ def validate(params):
     validate_host_id(params["failed_host_id"], what="failed_host_id")
     if not (params["run_id"] or "").strip():
         raise InvalidInputError("run_id must be a non-empty string")
-    for index, placement in enumerate(params["placements"]):
+    for index, placement in enumerate(params["placements"] or []):
         validate_instance_id(placement["instance_id"], what=f"placements[{index}].instance_id")
         validate_host_id(placement["target_host_id"], what=f"placements[{index}].target_host_id")
+    for index, instance_id in enumerate(params["instance_ids"] or []):
+        validate_instance_id(instance_id, what=f"instance_ids[{index}]")
     for option in ("force_stop_after", "stop_timeout", "start_timeout", "poll_interval", "lease_seconds"):
         if params[option] <= 0:
             raise InvalidInputError(f"{option} must be greater than 0, got {params[option]}")
@@ -516,8 +532,6 @@ def main():
         instance_id=dict(type="str", required=True),
         target_host_id=dict(type="str", required=True),
         original_state=dict(type="str", choices=["running", "stopped"]),
-        instance_type=dict(type="str"),
-        target_source=dict(type="str"),
         force_stop_after=dict(type="float"),
         stop_timeout=dict(type="float"),
         start_timeout=dict(type="float"),
@@ -527,9 +541,10 @@ def main():
     argument_spec = dict(
         failed_host_id=dict(type="str", required=True),
         run_id=dict(type="str", required=True),
-        placements=dict(type="list", elements="dict", required=True, options=placement_spec),
+        placements=dict(type="list", elements="dict", options=placement_spec),
+        instance_ids=dict(type="list", elements="str"),
         concurrency=dict(type="int"),
-        spare_host_ids=dict(type="list", elements="str", default=[]),
+        spare_host_ids=dict(type="list", elements="str"),
         force_stop_after=dict(type="float", default=default_of("force_stop_after")),
         stop_timeout=dict(type="float", default=default_of("stop_timeout")),
         start_timeout=dict(type="float", default=default_of("start_timeout")),

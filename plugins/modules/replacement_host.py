@@ -272,8 +272,13 @@ plan:
     placements:
       description:
         - One entry per instance, by instance id, with C(instance_id), C(instance_type), C(target_host_id),
-          C(target_source) (V(pool) or V(allocated)) and C(original_state) (V(running) or V(stopped), the state to restore).
-        - The list can be passed as is to C(dedicated_hosts.failover.instance_placement).
+          C(target_source) (V(target), V(pool) or V(allocated)), C(original_state) (V(running) or V(stopped), the state to
+          restore), and preflight's C(notes), C(lift_stop_protection) and per-instance timings.
+        - The plan is stored in the migration record too; C(dedicated_hosts.failover.instance_placement) without
+          C(placements) moves it from there.
+        - With O(action=failback), C(instance_id), C(target_host_id), C(original_state), C(notes) and
+          C(lift_stop_protection) only, the placements C(dedicated_hosts.failover.instance_placement) takes with
+          C(record=failback); the failback's record holds no plan.
       type: list
       elements: dict
       sample:

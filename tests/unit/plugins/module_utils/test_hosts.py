@@ -21,6 +21,8 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseHeldError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import recorded_plan
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import recorded_plan_hosts
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.planner import plan_replacement
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import classify_instance
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
@@ -119,6 +121,24 @@ def test_pool_host_is_claimed_tagged_and_recorded(simulator):
     assert item["InstanceMigrations"][world.instance("report")]["originalState"] == "stopped"
     assert item["TotalInstances"] == 4
     assert world.calls("AllocateHosts") == 0
+
+
+def test_the_stored_plan_is_the_one_instance_placement_moves_with_preflights_settings(simulator):
+    instances = [{"name": "web", "host": "failed", "instance_type": "m5.large"},
+                 {"name": "win", "host": "failed", "instance_type": "m5.large", "platform": "windows"}]
+    world = World(simulator, scenario(pool_host("pool"), instances=instances))
+    plan = world.plan(windows_force_stop_after=900)["plan"]
+    moved_keys = ("instance_id", "target_host_id", "force_stop_after", "stop_timeout", "start_timeout", "notes", "lift_stop_protection")
+    expected = [dict((key, entry[key]) for key in moved_keys if key in entry) for entry in plan["placements"]]
+    stored = recorded_plan(world.item(), world.failed)
+    assert stored == expected
+    assert by_instance(stored)[world.instance("win")]["force_stop_after"] == 900
+    assert "force_stop_after" not in by_instance(stored)[world.instance("web")]
+    assert recorded_plan_hosts(world.item()) == plan["pool_host_ids"]
+
+
+def by_instance(placements):
+    return dict((entry["instance_id"], entry) for entry in placements)
 
 
 def test_one_paginated_describe_instances_for_the_failed_host(simulator):

@@ -18,6 +18,7 @@ import pytest
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.hooks import hook_from_options
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import TokenBucket
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import NotFoundError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.ids import FAILBACK_RECORD
@@ -29,6 +30,8 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import migrate
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import move_instances
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import progress_writer
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import recorded_plan
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import recorded_plan_hosts
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import restore_stop_protection
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import summarize
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
@@ -822,3 +825,117 @@ def test_a_signal_during_the_move_cancels_it_and_the_call_finishes_the_record_it
                if world.instances[name] in [item["instance_id"] for item in left])
     item = world.record.load()
     assert (item["State"], item["LeaseRunId"], item["SuccessfulMigrations"]) == ("cancelled", None, 2)
+
+
+# ---------------------------------------------------------------------------------------------------- the record's plan
+
+
+def store_plan(world, targets, preflight=None, spare_hosts=()):
+    """Write the plan as replacement_host stores it: Plan, PlanHosts, PlanPreflight and the pending instance map.
+
+    ``targets`` maps instance names to host names; ``preflight`` instance names to PlanPreflight entries."""
+    plan = dict((world.instances[name], world.hosts[host]) for name, host in targets.items())
+    hosts = [{"hostId": world.hosts["failed"], "role": "failed"}]
+    hosts.extend({"hostId": world.hosts[name], "role": "pool"} for name in sorted(set(targets.values()) | set(spare_hosts)))
+    world.record.set_fields(Plan=plan, PlanHosts=hosts, PlanVersion=1, PlanPreflight=dict(
+        (world.instances[name], entry) for name, entry in (preflight or {}).items()))
+    described = dict((name, world.describe(name)) for name in targets)
+    world.record.initialise_instances(dict(
+        (world.instances[name], {"targetHostId": world.hosts[host], "originalState": described[name]["State"]["Name"],
+                                 "instanceType": described[name]["InstanceType"], "status": "pending"})
+        for name, host in targets.items()))
+
+
+SPARE_HOST = dict(name="spare", availability_zone="us-east-1a", instance_family="m5", state="available")
+
+
+def test_without_placements_the_plan_stored_in_the_record_is_moved_with_its_preflight_settings(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", state="running"),
+                              dict(name="cold", host="failed", instance_type="m5.large", state="stopped")], extra_hosts=[SPARE_HOST])
+    world.ec2.modify_instance_attribute(InstanceId=world.instances["web"], DisableApiStop={"Value": True})
+    store_plan(world, {"web": "target", "cold": "spare"},
+               preflight={"web": {"notes": ["its public IPv4 address will change"], "liftStopProtection": True, "forceStopAfter": 900}})
+
+    result = move_instances(world.ec2, world.record, None, move_options(world))
+
+    web, cold = (by_id(result["instances"])[world.instances[name]] for name in ("web", "cold"))
+    assert [item["instance_id"] for item in result["instances"]] == sorted(world.instances[name] for name in ("web", "cold"))
+    assert (web["status"], web["target_host_id"], web["final_state"]) == ("success", world.hosts["target"], "running")
+    assert (cold["status"], cold["target_host_id"], cold["final_state"]) == ("success", world.hosts["spare"], "stopped")
+    assert web["notes"] == ["its public IPv4 address will change", "stop protection was lifted for the move and restored"]
+    assert cold["notes"] == []
+    assert world.describe("web")["Placement"]["HostId"] == world.hosts["target"]
+    assert world.describe("cold")["Placement"]["HostId"] == world.hosts["spare"]
+    assert stop_protected(world, "web") is True
+
+
+def test_the_recorded_plan_reads_targets_preflight_settings_and_the_hosts_of_the_plan():
+    item = {"Plan": {"i-0000000b": "h-0000000a", "i-0000000a": "h-0000000b"},
+            "PlanHosts": [{"hostId": "h-0000000f", "role": "failed"}, {"hostId": "h-0000000a", "role": "pool"},
+                          {"hostId": "h-0000000b", "role": "pool"}, {"hostId": "h-0000000c", "role": "new"}],
+            "PlanPreflight": {"i-0000000a": {"stopTimeout": 1000, "startTimeout": 5000, "notes": ["a Mac"],
+                                             "liftStopProtection": False}}}
+    assert recorded_plan(item, "h-0000000f") == [
+        {"instance_id": "i-0000000a", "target_host_id": "h-0000000b", "stop_timeout": 1000, "start_timeout": 5000,
+         "notes": ["a Mac"], "lift_stop_protection": False},
+        {"instance_id": "i-0000000b", "target_host_id": "h-0000000a"},
+    ]
+    assert recorded_plan_hosts(item) == ["h-0000000a", "h-0000000b", "h-0000000c"]
+    # An empty plan (nothing was movable) moves nothing; a record without any plan is refused.
+    assert recorded_plan({"Plan": {}, "PlanHosts": [{"hostId": "h-0000000f", "role": "failed"}]}, "h-0000000f") == []
+    with pytest.raises(InvalidInputError, match="the migration record of h-0000000f holds no plan"):
+        recorded_plan({"Plan": {}}, "h-0000000f")
+
+
+def test_instance_ids_not_in_the_plan_are_refused_before_any_change(simulator):
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", count=2, state="running")])
+    store_plan(world, {"web-0": "target"})
+    with pytest.raises(InvalidInputError, match="instance_ids not in the plan: %s" % world.instances["web-1"]):
+        move_instances(world.ec2, world.record, None, move_options(world, instance_ids=[world.instances["web-1"]]))
+    assert world.changing_calls() == dict((action, 0) for action in STATE_CHANGING)
+
+
+def test_a_retry_of_one_instance_takes_it_to_its_current_target_in_the_record_and_may_use_every_host_of_the_plan(simulator):
+    # The other instance stays stopped, so web's starts are requests of their own (the fault counts them).
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", state="running"),
+                              dict(name="cold", host="failed", instance_type="m5.large", state="stopped")], extra_hosts=[SPARE_HOST])
+    web, other = world.instances["web"], world.instances["cold"]
+    store_plan(world, {"web": "target", "cold": "target"}, spare_hosts=["spare"])
+    # The target is full at start time: web goes to the spare host of the plan (named only in the record's PlanHosts),
+    # where its start is refused too, a retryable failure.
+    simulator.control.add_fault("ec2", "StartInstances", "InsufficientCapacityOnHost", instance_id=web, count=2)
+    first = by_id(move_instances(world.ec2, world.record, None, move_options(world, start_attempts=1))["instances"])
+    assert (first[web]["status"], first[web]["retryable"], first[web]["target_host_id"]) == ("failed", True, world.hosts["spare"])
+    assert first[other]["status"] == "success"
+    assert world.record.load()["Plan"][web] == world.hosts["spare"]
+    simulator.control.reset_calls()
+
+    retried = move_instances(world.ec2, world.record, None, move_options(world, instance_ids=[web], retry=True))
+
+    assert [(item["instance_id"], item["status"], item["target_host_id"]) for item in retried["instances"]] == [
+        (web, "success", world.hosts["spare"])]
+    assert world.describe("web")["Placement"]["HostId"] == world.hosts["spare"]
+    assert [entry["instance_ids"] for entry in world.log("StartInstances")] == [[web]]
+    migrations = world.record.load()["InstanceMigrations"]
+    assert (migrations[web]["retryCount"], migrations[other]["retryCount"]) == (1, 0)
+
+
+def full_target_world(simulator):
+    """One instance planned onto a target that is full at start time, with a spare host in the record's plan."""
+    world = World(simulator, [dict(name="web", host="failed", instance_type="m5.large", state="running")], extra_hosts=[SPARE_HOST])
+    store_plan(world, {"web": "target"}, spare_hosts=["spare"])
+    simulator.control.add_fault("ec2", "StartInstances", "InsufficientCapacityOnHost", instance_id=world.instances["web"], count=1)
+    return world
+
+
+def test_given_placements_are_moved_as_they_are_with_the_hosts_of_the_records_plan_as_spares(simulator):
+    world = full_target_world(simulator)
+    result = move_instances(world.ec2, world.record, world.placements(["web"]), move_options(world))
+    assert [(item["status"], item["target_host_id"]) for item in result["instances"]] == [("success", world.hosts["spare"])]
+
+
+def test_spare_host_ids_given_are_the_only_spares_besides_the_targets(simulator):
+    world = full_target_world(simulator)
+    result = move_instances(world.ec2, world.record, None, move_options(world, spare_host_ids=[], start_attempts=1))
+    assert [(item["status"], item["error_code"]) for item in result["instances"]] == [("failed", "InsufficientCapacityOnHost")]
+    assert "no other host of the plan had room" in result["instances"][0]["error"]

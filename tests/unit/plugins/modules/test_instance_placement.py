@@ -46,7 +46,7 @@ def args(simulator, ids, **extra):
         failed_host_id=ids["hosts"]["failed"],
         run_id=RUN_ID,
         placements=[
-            dict(instance_id=instance_id, target_host_id=ids["hosts"]["target"], instance_type="m5.large", target_source="pool")
+            dict(instance_id=instance_id, target_host_id=ids["hosts"]["target"])
             for name, instance_id in sorted(ids["instances"].items())
         ],
         poll_interval=0.05,
@@ -173,3 +173,28 @@ def test_progress_lines_are_written_by_default_and_none_with_progress_false(simu
     assert not failed, quiet
     assert quiet["summary"]["success"] == 3 and quiet["changed"] is True, quiet
     assert not progress_file.exists()
+
+
+def test_without_placements_a_record_with_no_plan_is_refused_before_any_change(simulator):
+    ids = world(simulator)
+    params = args(simulator, ids)
+    del params["placements"]
+    failed, result = run_module_main(instance_placement, params)
+    assert failed
+    assert "the migration record of %s holds no plan" % ids["hosts"]["failed"] in result["msg"]
+    assert changing_calls(simulator) == 0
+
+
+def test_a_malformed_instance_id_in_instance_ids_fails_before_any_call(simulator):
+    ids = world(simulator)
+    failed, result = run_module_main(instance_placement, args(simulator, ids, instance_ids=["i-123"]))
+    assert failed
+    assert "instance_ids[0]" in result["msg"] and "malformed" in result["msg"]
+    assert simulator.control.calls()["total"] == 0
+
+
+def test_instance_ids_moves_only_those_instances_of_the_placements(simulator):
+    ids = world(simulator)
+    failed, result = run_module_main(instance_placement, args(simulator, ids, instance_ids=[ids["instances"]["cold"]]))
+    assert not failed, result
+    assert [item["instance_id"] for item in result["instances"]] == [ids["instances"]["cold"]]
