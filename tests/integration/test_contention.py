@@ -2,7 +2,6 @@
 the same pool host, or while the first run is between two module tasks for longer than its lease. Each run has its
 own access key, so the call log says which run did what."""
 
-import os
 import time
 import uuid
 
@@ -12,6 +11,7 @@ from conftest import finish_playbook
 from conftest import instance_view
 from conftest import read_record
 from conftest import start_playbook
+from dhsim.testing import lease_keepers
 from scenarios import failed_host
 from scenarios import load
 from scenarios import on_host
@@ -116,18 +116,6 @@ def test_two_failed_hosts_competing_for_one_pool_host(simulator, migration_table
         assert_record_consistent(record)
 
 
-def keeper_processes(marker):
-    """Pids of the lease keepers (process name ``lease-keeper``) whose environment holds ``marker``."""
-    found = []
-    for name in os.listdir("/proc"):
-        try:
-            with open("/proc/%s/comm" % name, "rb") as comm, open("/proc/%s/environ" % name, "rb") as environ:
-                if comm.read().strip() == b"lease-keeper" and marker in environ.read().split(b"\0"):
-                    found.append(int(name))
-        except (OSError, ValueError):
-            continue  # not a process, or one that ended meanwhile
-    return found
-
 
 def test_a_pre_failover_task_longer_than_the_lease_keeps_it_and_a_second_run_is_refused(simulator, migration_table, tmp_path):
     """Between module tasks the lease keeper renews the lease: a hook lasting several leases loses nothing, a second
@@ -157,7 +145,7 @@ def test_a_pre_failover_task_longer_than_the_lease_keeps_it_and_a_second_run_is_
         if not wait_for(sleeping.exists, timeout=120):
             pytest.fail("the hook never started: %s" % finish_playbook(first).output)
         during = read_record(simulator, failed)
-        assert keeper_processes(marker.encode()), "no lease keeper runs while the hook sleeps"
+        assert lease_keepers(marker.encode()), "no lease keeper runs while the hook sleeps"
         # Past the lease and its margin since the hook started: without a keeper the lease would be free for the taking.
         time.sleep(5)
         renewed = read_record(simulator, failed)
@@ -181,4 +169,4 @@ def test_a_pre_failover_task_longer_than_the_lease_keeps_it_and_a_second_run_is_
     assert_record_consistent(record)
     assert all(view[:2] == ("running", pool) for view in instance_view(simulator, ids["instances"].values()).values())
     # The keeper ended with the run (it looks at the run's process every second).
-    assert wait_for(lambda: not keeper_processes(marker.encode()), timeout=5), keeper_processes(marker.encode())
+    assert wait_for(lambda: not lease_keepers(marker.encode()), timeout=5), lease_keepers(marker.encode())

@@ -150,3 +150,12 @@ def dynamodb(empty_dynamodb):  # pylint: disable=redefined-outer-name
 def migration_table(simulator):  # pylint: disable=redefined-outer-name
     """The migration table in the simulator; returns its DynamoDB client."""
     return create_migration_table(simulator.client("dynamodb"))
+
+
+@pytest.fixture
+def fast_retries(monkeypatch):
+    """The engine's retries of throttled and transient AWS errors in milliseconds instead of seconds."""
+    from ansible_collections.dedicated_hosts.failover.plugins.module_utils import aws  # pylint: disable=import-outside-toplevel
+
+    monkeypatch.setattr(aws, "RETRY_DELAY", 0.01)
+    monkeypatch.setattr(aws, "RETRY_MAX_DELAY", 0.05)

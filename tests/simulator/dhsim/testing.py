@@ -1,5 +1,6 @@
 """Small helpers for tests that talk to the simulator with boto3."""
 
+import os
 import time
 
 from botocore.exceptions import ClientError
@@ -53,3 +54,17 @@ def capacity_of(host, instance_type):
         if row["InstanceType"] == instance_type:
             return row["AvailableCapacity"], row["TotalCapacity"]
     return 0, 0
+
+
+def lease_keepers(marker):
+    """Pids of the processes named ``lease-keeper`` (the failover's lease keeper) whose environment holds ``marker``
+    (bytes, ``NAME=value``). Linux only: it reads /proc."""
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/comm", "rb") as comm, open(f"/proc/{name}/environ", "rb") as environ:
+                if comm.read().strip() == b"lease-keeper" and marker in environ.read().split(b"\0"):
+                    found.append(int(name))
+        except (OSError, ValueError):
+            continue  # not a process, or one that ended meanwhile
+    return found

@@ -20,10 +20,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 UNKNOWN_HOST = "h-0123456789abcdef0"
 
 
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch):
-    monkeypatch.setattr(aws, "RETRY_DELAY", 0.01)
-    monkeypatch.setattr(aws, "RETRY_MAX_DELAY", 0.05)
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 @pytest.mark.parametrize("service, action, code, call", [

@@ -27,6 +27,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease_kee
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease_keeper import start_lease_keeper
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from conftest import TABLE
+from dhsim.testing import lease_keepers
 
 HOST = "h-0123456789abcdef0"
 LEASE = 30.0
@@ -235,17 +236,8 @@ def test_without_proc_a_process_is_alive_while_signal_0_reaches_it():
 
 
 def keepers_of(run_pid):
-    """Pids of the processes named lease-keeper whose environment names ``run_pid`` as the run (Linux only)."""
-    marker = ("%s=%d" % (RUN_PID_ENV, run_pid)).encode()
-    found = []
-    for name in os.listdir("/proc"):
-        try:
-            with open("/proc/%s/comm" % name, "rb") as comm, open("/proc/%s/environ" % name, "rb") as environ:
-                if comm.read().strip() == b"lease-keeper" and marker in environ.read().split(b"\0"):
-                    found.append(int(name))
-        except (OSError, ValueError):
-            continue
-    return found
+    """Pids of the lease keepers whose environment names ``run_pid`` as the run (Linux only)."""
+    return lease_keepers(f"{RUN_PID_ENV}={run_pid}".encode())
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="the keeper's name and environment are read from /proc")

@@ -13,17 +13,13 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils import aws
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import notification
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
 
 SUBJECT = "Failover of h-0123456789abcdef0 started"
 
 
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch):
-    monkeypatch.setattr(aws, "RETRY_DELAY", 0.01)
-    monkeypatch.setattr(aws, "RETRY_MAX_DELAY", 0.05)
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 @pytest.fixture(name="topic")

@@ -9,15 +9,11 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils import aws
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import base
 from ansible_collections.dedicated_hosts.failover.plugins.modules import failover_notification
 
 
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch):
-    monkeypatch.setattr(aws, "RETRY_DELAY", 0.01)
-    monkeypatch.setattr(aws, "RETRY_MAX_DELAY", 0.05)
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 @pytest.fixture(name="warnings")
