@@ -116,7 +116,6 @@ def test_two_failed_hosts_competing_for_one_pool_host(simulator, migration_table
         assert_record_consistent(record)
 
 
-
 def test_a_pre_failover_task_longer_than_the_lease_keeps_it_and_a_second_run_is_refused(simulator, migration_table, tmp_path):
     """Between module tasks the lease keeper renews the lease: a hook lasting several leases loses nothing, a second
     run started during it is refused, and no keeper is left once the run has ended."""
