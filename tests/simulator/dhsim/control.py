@@ -50,24 +50,23 @@ def reset_all():
         COMMANDS.reset()
 
 
+def _named(body, kind, find_anywhere):
+    """The host or instance a control call names by id or by its scenario name (kind: "host" or "instance")."""
+    given = body.get(f"{kind}_id")
+    dummy, found = find_anywhere(given or "")
+    if found is None and given in SIM.names[f"{kind}s"]:
+        dummy, found = find_anywhere(SIM.names[f"{kind}s"][given])
+    if found is None:
+        raise ControlError(f"unknown {kind} {given!r}", 404)
+    return found
+
+
 def _host(body):
-    host_id = body.get("host_id")
-    dummy, host = ec2_hosts.find_host_anywhere(host_id or "")
-    if host is None and host_id in SIM.names["hosts"]:
-        dummy, host = ec2_hosts.find_host_anywhere(SIM.names["hosts"][host_id])
-    if host is None:
-        raise ControlError("unknown host %r" % host_id, 404)
-    return host
+    return _named(body, "host", ec2_hosts.find_host_anywhere)
 
 
 def _instance(body):
-    instance_id = body.get("instance_id")
-    dummy, instance = ec2_hosts.find_instance_anywhere(instance_id or "")
-    if instance is None and instance_id in SIM.names["instances"]:
-        dummy, instance = ec2_hosts.find_instance_anywhere(SIM.names["instances"][instance_id])
-    if instance is None:
-        raise ControlError("unknown instance %r" % instance_id, 404)
-    return instance
+    return _named(body, "instance", ec2_hosts.find_instance_anywhere)
 
 
 def _health(_body):

@@ -23,15 +23,6 @@ class SimState:
         self.base_time_scale = float(time_scale)
         self.region = region
         self.base_seed = seed
-        self.time_scale = float(time_scale)
-        self.latency = dict(DEFAULT_LATENCY)
-        self.rng = random.Random(seed)
-        self.default_quota = DEFAULT_HOST_QUOTA
-        self.quotas = {}
-        self.latency_log = []
-        self.names = {"hosts": {}, "instances": {}}
-        self.iam_enabled = False
-        self.backends = []
         self.reset()
 
     def reset(self):
