@@ -11,8 +11,10 @@ its own session, stdin, stdout and stderr on /dev/null, none of the module's oth
 lease every third of it, with MigrationRecord.renew() (conditional on ``LeaseRunId`` being the run's), while the
 run's ansible-playbook process is alive and not stopped.
 
-It ends within CHECK_SECONDS once that process is gone (ended, killed, or a zombie), and at the first renewal the
-record refuses: the run finalized or released the record, was cancelled (finalize then clears the lease too), or
+The run's own finalize or release stops it first (stop_lease_keeper: SIGTERM to the pid the keeper left in its pid
+file, then a wait for it to be gone), so that no renewal of the keeper's reaches the record after the run's last
+write. Otherwise it ends within CHECK_SECONDS once that process is gone (ended, killed, or a zombie), and at the first
+renewal the record refuses: the run finalized or released the record, was cancelled (finalize then clears the lease too), or
 another run took the lease over. While the process is stopped (SIGSTOP, job control) it renews nothing, so a paused
 run loses its lease exactly as it would without a keeper; a suspended machine suspends the keeper with it.
 """
@@ -22,8 +24,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import gc
+import hashlib
 import os
 import signal
+import tempfile
 import time
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
@@ -178,11 +182,59 @@ def start_lease_keeper(dynamodb_client, table: str, record_key: str, run_id: str
         if os.fork():
             os._exit(0)
         _detach()
+        _write_pid_file(keeper_pid_file(table, record_key, run_id))
         keep_lease(record, run, lease_seconds)
     except BaseException:  # pylint: disable=broad-except
         code = 1  # nowhere to report it: the run's own renewals and fence still hold
     finally:
         os._exit(code)  # never back into the module (or Ansible's) code, no atexit handler, no buffer flushed twice
+
+
+def keeper_pid_file(table: str, record_key: str, run_id: str) -> str:
+    """Where the keeper of run ``run_id``'s lease on ``record_key`` leaves its pid: a folder of this user's only."""
+    name = hashlib.sha1(f"{table}\0{record_key}\0{run_id}".encode("utf-8")).hexdigest()
+    return os.path.join(tempfile.gettempdir(), f"dedicated-hosts-failover-keepers-{os.getuid()}", f"{name}.pid")
+
+
+def _write_pid_file(path: str) -> None:
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with open(path, "w", encoding="ascii") as handle:
+        handle.write(str(os.getpid()))
+
+
+def _is_keeper(pid: int, proc: str = PROC) -> bool:
+    """Whether ``pid`` is a lease keeper (where /proc names processes; elsewhere, whether it exists at all)."""
+    try:
+        if os.path.isdir(proc):
+            with open(os.path.join(proc, str(pid), "comm"), "rb") as comm:
+                return comm.read().strip() == KEEPER_NAME
+        os.kill(pid, 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def stop_lease_keeper(table: str, record_key: str, run_id: str, timeout: float = 5.0) -> bool:
+    """Stop the keeper of run ``run_id``'s lease on ``record_key`` and wait until it is gone, before the run's last
+    write to the record (finalize, release); whether there was one to stop. A keeper that does not go within
+    ``timeout`` is left to end at its next renewal, which the record then refuses."""
+    path = keeper_pid_file(table, record_key, run_id)
+    try:
+        with open(path, encoding="ascii") as handle:
+            pid = int(handle.read().strip())
+        os.unlink(path)
+    except (OSError, ValueError):
+        return False
+    if not _is_keeper(pid):
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except OSError:
+        return False
+    deadline = time.monotonic() + timeout
+    while _is_keeper(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return True
 
 
 def _detach():

@@ -381,6 +381,7 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease imp
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import new_run_id
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import validate_lease_seconds
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease_keeper import start_lease_keeper
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease_keeper import stop_lease_keeper
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import PHASES
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import STATUSES
@@ -485,6 +486,9 @@ def run(module):
     run_id = params["run_id"] or new_run_id()
     record = MigrationRecord(module.record_client("dynamodb"), params["table"], record_key(params["host_id"], params["record"]), run_id,
                              owner=params["owner"])
+    if params["action"] in ("finalize", "release") and not module.check_mode:
+        # The run's last write: its lease keeper is gone before it, so no renewal of the keeper's follows it.
+        stop_lease_keeper(params["table"], record.host_id, run_id)
     # acquire reads the record itself; the other actions start from the record as it is now.
     before = None if params["action"] == "acquire" else record.load()
     prior_lease_state = lease_state(before, run_id, record.now())

@@ -24,7 +24,9 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease_kee
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease_keeper import RunProcess
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease_keeper import find_run_process
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease_keeper import keep_lease
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease_keeper import keeper_pid_file
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease_keeper import start_lease_keeper
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease_keeper import stop_lease_keeper
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from conftest import TABLE
 from dhsim.testing import lease_keepers
@@ -279,6 +281,32 @@ def test_a_detached_keeper_renews_while_its_run_lives_holds_none_of_its_descript
         if run.poll() is None:
             run.kill()
             run.wait()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="the keeper's name and environment are read from /proc")
+def test_the_runs_last_write_stops_its_keeper_first_and_no_renewal_follows(simulator, migration_table):
+    run = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        MigrationRecord(migration_table, TABLE, HOST, "run-a").acquire(3)
+        env = dict(os.environ, **{RUN_PID_ENV: str(run.pid)})
+        starter = subprocess.run([sys.executable, "-c", STARTER % {"endpoint": simulator.endpoint, "table": TABLE, "host": HOST}],
+                                 env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert starter.returncode == 0, starter.stderr
+        deadline = time.time() + 10
+        while not os.path.exists(keeper_pid_file(TABLE, HOST, "run-a")) and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(keepers_of(run.pid)) == 1
+
+        assert stop_lease_keeper(TABLE, HOST, "run-a") is True
+        assert not keepers_of(run.pid)  # gone when stop returns, while its run still lives
+        assert not os.path.exists(keeper_pid_file(TABLE, HOST, "run-a"))
+        version = get_record(migration_table, TABLE, HOST)["LeaseVersion"]
+        time.sleep(2.5)  # more than a renewal period of the 3 s lease
+        assert get_record(migration_table, TABLE, HOST)["LeaseVersion"] == version
+        assert stop_lease_keeper(TABLE, HOST, "run-a") is False  # nothing left to stop
+    finally:
+        run.kill()
+        run.wait()
 
 
 # Started as its own Python, as a module process is; prints what start_lease_keeper returned.
