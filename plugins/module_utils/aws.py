@@ -92,12 +92,6 @@ def error_code(error: BaseException) -> Optional[str]:
     return response.get("Error", {}).get("Code")
 
 
-def http_status(error: BaseException) -> Optional[int]:
-    """The HTTP status of a botocore ClientError, or None for anything else."""
-    response = getattr(error, "response", None) or {}
-    return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-
-
 def chunks(items: List[Any], size: int) -> List[List[Any]]:
     """``items`` (a list) in consecutive lists of at most ``size``: one request's worth each."""
     return [items[start:start + size] for start in range(0, len(items), size)]

@@ -349,20 +349,6 @@ def host_capacity(host: Mapping[str, Any], source: str = "pool") -> HostCapacity
     return HostCapacity(mode="cores", spec=spec, free=free, **common)
 
 
-def compare_with_reported(capacity: HostCapacity) -> Dict[str, Dict[str, int]]:
-    """``{instance type: {"model": n, "reported": m}}`` for each size where the model and EC2 disagree."""
-    if capacity.mode == "reported" or capacity.reported is None:
-        return {}
-    model = model_available(capacity.spec, capacity.free or [], capacity.empty, capacity.slots_free)
-    differences = {}
-    for size, count in model.items():
-        if capacity.spec.mixable is not None and size not in capacity.spec.mixable:
-            continue
-        instance_type = f"{capacity.family}.{size}"
-        reported = capacity.reported.get(instance_type, 0)
-        if reported != count:
-            differences[instance_type] = {"model": count, "reported": reported}
-    return differences
 
 
 def new_host_config(instance_type: str) -> Dict[str, str]:

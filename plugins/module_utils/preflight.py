@@ -164,12 +164,6 @@ def classify(instance: Mapping[str, Any], facts: Optional[Mapping[str, Any]] = N
     return verdict
 
 
-def classify_instance(instance: Mapping[str, Any], facts: Optional[Mapping[str, Any]] = None, allow: Iterable[str] = (),
-                      options: Optional[Mapping[str, Any]] = None) -> Optional[str]:
-    """None for a movable instance, else why it is skipped (``classify``'s reason)."""
-    return classify(instance, facts=facts, allow=allow, options=options)["reason"]
-
-
 # DescribeInstanceAttribute calls in flight at once while preflight reads stop protection.
 ATTRIBUTE_READERS = 8
 

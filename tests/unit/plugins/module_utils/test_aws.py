@@ -48,7 +48,7 @@ def test_retries_give_up_after_their_bound(simulator, monkeypatch):
         client.list_topics(aws_retry=True)
 
     assert aws.error_code(caught.value) == "Throttled"
-    assert aws.http_status(caught.value) == 429
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
     assert simulator.control.call_count("sns", "ListTopics") == 2  # AWSRetry counts attempts, not retries
 
 

@@ -13,7 +13,6 @@ import pytest
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import preflight
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import InvalidInputError
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import classify_instance
 
 
 def instance(**extra):
@@ -26,13 +25,13 @@ def instance(**extra):
 def test_a_plain_ebs_instance_is_movable_without_notes():
     verdict = preflight.classify(instance())
     assert verdict["movable"] and verdict["rule"] is None and verdict["notes"] == [] and verdict["overrides"] == {}
-    assert classify_instance(instance()) is None
+    assert preflight.classify(instance())["reason"] is None
 
 
 def test_an_instance_store_root_is_always_skipped_even_with_every_opt_in():
     verdict = preflight.classify(instance(RootDeviceType="instance-store"), allow=preflight.ALLOW_CHOICES)
     assert not verdict["movable"] and verdict["rule"] == "instance-store-root"
-    assert "cannot be stopped" in classify_instance(instance(RootDeviceType="instance-store"))
+    assert "cannot be stopped" in preflight.classify(instance(RootDeviceType="instance-store"))["reason"]
 
 
 def test_instance_store_volumes_are_skipped_unless_opted_in():
