@@ -349,8 +349,6 @@ def host_capacity(host: Mapping[str, Any], source: str = "pool") -> HostCapacity
     return HostCapacity(mode="cores", spec=spec, free=free, **common)
 
 
-
-
 def new_host_config(instance_type: str) -> Dict[str, str]:
     """The AllocateHosts parameters a new host for this type needs: InstanceFamily when the family mixes sizes."""
     if supports_multiple_types(instance_type):
