@@ -17,6 +17,13 @@ __metaclass__ = type
 
 import datetime
 import time
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import Iterable
+from typing import List
+from typing import Optional
+from typing import Tuple
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import aws_errors
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import chunks
@@ -71,7 +78,7 @@ HEALTH_EVENT_STATES = ("available", "pending")
 SEVERITY = (HEALTHY, DEGRADED, FAILED)
 
 
-def recovery_started(instance_statuses):
+def recovery_started(instance_statuses: Iterable[Dict[str, Any]]) -> Optional[datetime.datetime]:
     """The earliest ``ImpairedSince`` of the instances' system status details, or None when none reports one."""
     moments = [
         utc_datetime(detail["ImpairedSince"])
@@ -105,12 +112,12 @@ def _under_assessment(host, instance_statuses, now, grace_period, ignore_aws_rec
         return FAILED, ["host is under-assessment; AWS host recovery is on but ignore_aws_recovery is set"], None
     recovery = _aws_recovery(instance_statuses, now, grace_period, assumed_start)
     origin = "" if recovery["SinceReported"] else (
-        " (no instance reports when its system status became impaired: counted from %s)" % recovery["Since"])
+        f" (no instance reports when its system status became impaired: counted from {recovery['Since']})")
     if recovery["InProgress"]:
-        return DEGRADED, ["AWS host recovery in progress since %s; a failover waits until %s%s"
-                          % (recovery["Since"], recovery["GraceEnds"], origin)], recovery
-    return FAILED, ["AWS host recovery has not finished within the grace period (%gs since %s, ended %s)%s"
-                    % (grace_period, recovery["Since"], recovery["GraceEnds"], origin)], recovery
+        return DEGRADED, [f"AWS host recovery in progress since {recovery['Since']}; "
+                          f"a failover waits until {recovery['GraceEnds']}{origin}"], recovery
+    return FAILED, [f"AWS host recovery has not finished within the grace period ({grace_period:g}s since {recovery['Since']}, "
+                    f"ended {recovery['GraceEnds']}){origin}"], recovery
 
 
 def _permanent_failure(host, ignore_aws_recovery, candidates):
@@ -118,8 +125,8 @@ def _permanent_failure(host, ignore_aws_recovery, candidates):
         return FAILED, ["host is in permanent-failure and AWS host maintenance is off: AWS will not move its instances"]
     if ignore_aws_recovery:
         return FAILED, ["host is in permanent-failure; AWS host maintenance is on but ignore_aws_recovery is set"]
-    return DEGRADED, ["AWS host maintenance will move the instances; candidate replacement(s): %s"
-                      % (", ".join(candidates) if candidates else "none allocated yet")]
+    listed = ", ".join(candidates) if candidates else "none allocated yet"
+    return DEGRADED, [f"AWS host maintenance will move the instances; candidate replacement(s): {listed}"]
 
 
 def _available(instance_statuses):
@@ -127,18 +134,20 @@ def _available(instance_statuses):
         status["InstanceId"] for status in instance_statuses if (status.get("SystemStatus") or {}).get("Status") == "impaired"
     )
     if impaired:
-        return FAILED, ["instance %s has an impaired system status on an available host" % instance_id for instance_id in impaired]
+        return FAILED, [f"instance {instance_id} has an impaired system status on an available host" for instance_id in impaired]
     reasons = []
     for status in sorted(instance_statuses, key=lambda entry: entry["InstanceId"]):
         for event in status.get("Events") or []:
             if event.get("Code") in EVENT_CODES and not (event.get("Description") or "").startswith("[Completed]"):
-                reasons.append("instance %s has a scheduled %s event not before %s"
-                               % (status["InstanceId"], event["Code"], iso_time(utc_datetime(event.get("NotBefore"))) or "an unknown time"))
+                not_before = iso_time(utc_datetime(event.get("NotBefore"))) or "an unknown time"
+                reasons.append(f"instance {status['InstanceId']} has a scheduled {event['Code']} event not before {not_before}")
     return (DEGRADED, reasons) if reasons else (HEALTHY, [])
 
 
-def classify_host(host, instance_statuses, now=None, grace_period=AWS_RECOVERY_GRACE_PERIOD, ignore_aws_recovery=False,
-                  recovery_assumed_start=None, replacement_candidates=(), health_events=()):
+def classify_host(host: Dict[str, Any], instance_statuses: List[Dict[str, Any]], now: Optional[datetime.datetime] = None,
+                  grace_period: float = AWS_RECOVERY_GRACE_PERIOD, ignore_aws_recovery: bool = False,
+                  recovery_assumed_start: Any = None, replacement_candidates: Iterable[str] = (),
+                  health_events: Iterable[str] = ()) -> Tuple[str, List[str], Optional[Dict[str, Any]]]:
     """(class, reasons, AWS recovery timing or None) of one DescribeHosts entry: the table of docs/health.md, first row wins.
 
     ``instance_statuses`` are the DescribeInstanceStatus entries of the host's instances.
@@ -150,7 +159,7 @@ def classify_host(host, instance_statuses, now=None, grace_period=AWS_RECOVERY_G
     now = now or utc_now()
     state = host.get("State")
     if state in RELEASED_STATES:
-        return GONE, ["host is %s: nothing is left to fail over" % state], None
+        return GONE, [f"host is {state}: nothing is left to fail over"], None
     if state == "under-assessment":
         return _under_assessment(host, instance_statuses, now, grace_period, ignore_aws_recovery, recovery_assumed_start)
     if state == "permanent-failure":
@@ -170,12 +179,12 @@ def _with_health_events(health, reasons, codes):
     for code in sorted(set(codes)):
         event_health = HEALTH_EVENT_CLASSES.get(code, DEGRADED)
         consequence = "it will be retired: its instances move now" if event_health == FAILED else "AWS has announced work on it"
-        reasons = reasons + ["AWS Health reports %s for the host: %s" % (code, consequence)]
+        reasons = reasons + [f"AWS Health reports {code} for the host: {consequence}"]
         health = max(health, event_health, key=SEVERITY.index)
     return health, reasons
 
 
-def health_events_of(code, resources):
+def health_events_of(code: Optional[str], resources: Optional[Iterable[Any]]) -> Dict[str, List[str]]:
     """``{host_id: [code]}`` for the hosts among an AWS Health event's ``resources`` (host ids or dedicated-host
     ARNs; other resources are ignored). Raises InvalidInputError for a code outside the Dedicated Host family, or
     hosts without a code."""
@@ -185,7 +194,7 @@ def health_events_of(code, resources):
         if host_id.startswith("h-") and host_id not in hosts:
             hosts.append(validate_host_id(host_id))
     if code and not code.startswith(HEALTH_EVENT_PREFIX):
-        raise InvalidInputError("health_event_code %r is not an AWS Health Dedicated Host event code (%s...)" % (code, HEALTH_EVENT_PREFIX),
+        raise InvalidInputError(f"health_event_code {code!r} is not an AWS Health Dedicated Host event code ({HEALTH_EVENT_PREFIX}...)",
                                 value=code)
     if hosts and not code:
         raise InvalidInputError("health_event_resources needs health_event_code: the event's code decides what it means")
@@ -204,11 +213,11 @@ def _host_kind(host):
     return ("type", properties.get("InstanceType"))
 
 
-def needs_replacement_candidates(host):
+def needs_replacement_candidates(host: Dict[str, Any]) -> bool:
     return host.get("State") == "permanent-failure" and host.get("HostMaintenance") == "on"
 
 
-def maintenance_replacement_candidates(host, zone_hosts):
+def maintenance_replacement_candidates(host: Dict[str, Any], zone_hosts: Iterable[Dict[str, Any]]) -> List[str]:
     """Hosts that look like the replacement AWS host maintenance allocated for ``host``, sorted by id.
 
     AWS does not link the two; the replacement keeps the AZ, the instance type or family and the tags, and
@@ -233,7 +242,7 @@ def maintenance_replacement_candidates(host, zone_hosts):
     return sorted(candidates)
 
 
-def listed_instances(host):
+def listed_instances(host: Dict[str, Any]) -> List[Dict[str, Any]]:
     """The instances DescribeHosts lists on a host (those running there), shaped like DescribeInstances entries."""
     return [
         {"InstanceId": entry["InstanceId"], "InstanceType": entry.get("InstanceType"), "State": {"Name": "running"},
@@ -242,13 +251,13 @@ def listed_instances(host):
     ]
 
 
-def describe_region_instance_statuses(ec2, page_size=INSTANCES_PAGE_SIZE):
+def describe_region_instance_statuses(ec2: Any, page_size: int = INSTANCES_PAGE_SIZE) -> Dict[str, Dict[str, Any]]:
     """The region's whole status list (stopped instances included), page by page, by instance id."""
     result = paginate(ec2, "describe_instance_status", IncludeAllInstances=True, MaxResults=page_size)
     return dict((status["InstanceId"], status) for status in result.get("InstanceStatuses", []))
 
 
-def describe_instance_statuses(ec2, instance_ids, page_size=INSTANCES_PAGE_SIZE):
+def describe_instance_statuses(ec2: Any, instance_ids: Iterable[str], page_size: int = INSTANCES_PAGE_SIZE) -> Dict[str, Dict[str, Any]]:
     """Status entries (system status, scheduled events) by instance id; DescribeInstanceStatus has no host filter.
 
     For a few instances: InstanceIds in chunks of 100 (the API takes no MaxResults with ids). For many:
@@ -285,7 +294,7 @@ def _status_summary(status):
     }
 
 
-def summarise_instance(instance, status=None):
+def summarise_instance(instance: Dict[str, Any], status: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     placement = instance.get("Placement", {})
     summary = {
         "InstanceId": instance["InstanceId"],
@@ -313,8 +322,11 @@ def _zone_hosts(ec2, hosts, region_scan, page_size):
     return describe_hosts(ec2, filters={"availability-zone": zones}, page_size=page_size)
 
 
-def host_health(ec2, host_ids=None, filters=None, grace_period=AWS_RECOVERY_GRACE_PERIOD, ignore_aws_recovery=False,
-                recovery_assumed_start=None, now=None, page_sizes=None, health_events=None):
+def host_health(ec2: Any, host_ids: Optional[List[str]] = None, filters: Optional[Dict[str, Any]] = None,
+                grace_period: float = AWS_RECOVERY_GRACE_PERIOD, ignore_aws_recovery: bool = False,
+                recovery_assumed_start: Any = None, now: Optional[datetime.datetime] = None,
+                page_sizes: Optional[Dict[str, int]] = None,
+                health_events: Optional[Dict[str, List[str]]] = None) -> List[Dict[str, Any]]:
     """Each host with its health class, reasons, instances and capacity, in CamelCase as EC2 names them.
 
     Named hosts, and up to 200 hosts, have their instances read with DescribeInstances filtered by host id.
@@ -331,7 +343,8 @@ def host_health(ec2, host_ids=None, filters=None, grace_period=AWS_RECOVERY_GRAC
     fleet = not host_ids and len(hosts) > FILTER_VALUES_MAX
     zone_hosts = _zone_hosts(ec2, hosts, region_scan, page_sizes["hosts"])
 
-    def classify(host, by_host, statuses):
+    def classify(host: Dict[str, Any], by_host: Dict[str, List[Dict[str, Any]]],
+                 statuses: Dict[str, Dict[str, Any]]) -> Tuple[str, List[str], Optional[Dict[str, Any]], List[str]]:
         host_statuses = [statuses[entry["InstanceId"]] for entry in by_host.get(host["HostId"], []) if entry["InstanceId"] in statuses]
         candidates = maintenance_replacement_candidates(host, zone_hosts) if needs_replacement_candidates(host) else []
         return classify_host(
@@ -383,7 +396,7 @@ def host_health(ec2, host_ids=None, filters=None, grace_period=AWS_RECOVERY_GRAC
     return report
 
 
-def summary(report):
+def summary(report: Iterable[Dict[str, Any]]) -> Dict[str, int]:
     """How many hosts of each class a host_health() report holds."""
     counts = dict((health, 0) for health in CLASSES)
     for host in report:
@@ -397,12 +410,12 @@ def summary(report):
 RECOVERY_TURNED_OFF_FIELD = "HostRecoveryTurnedOff"
 
 
-def recovery_turned_off(item):
+def recovery_turned_off(item: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     """The record's note that a failover turned AWS host recovery off on the failed host, or None."""
     return (item or {}).get(RECOVERY_TURNED_OFF_FIELD) or None
 
 
-def settings_before_failover(host, item):
+def settings_before_failover(host: Dict[str, Any], item: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     """The failed host's DescribeHosts entry as it was before the failover: with ``HostRecovery`` on again when the
     record says a failover turned it off (replacements are allocated with the failed host's settings)."""
     if recovery_turned_off(item) and host.get("HostRecovery") == "off":
@@ -410,7 +423,8 @@ def settings_before_failover(host, item):
     return host
 
 
-def turn_off_host_recovery(ec2, host, record=None, run_id=None, check_mode=False):
+def turn_off_host_recovery(ec2: Any, host: Dict[str, Any], record: Any = None, run_id: Optional[str] = None,
+                           check_mode: bool = False) -> Optional[str]:
     """Turn AWS host recovery off on the failed host before the failover moves its instances, so that AWS and the
     failover never move the same instances. Returns a note (a string) when something was, or would be, done.
 
@@ -422,7 +436,7 @@ def turn_off_host_recovery(ec2, host, record=None, run_id=None, check_mode=False
         return None
     host_id = host["HostId"]
     if check_mode:
-        return "would turn AWS host recovery off on %s before any instance is stopped" % host_id
+        return f"would turn AWS host recovery off on {host_id} before any instance is stopped"
     record.set_fields(**{RECOVERY_TURNED_OFF_FIELD: {"runId": run_id, "at": iso_time(utc_now()), "previous": "on"}})
     record.heartbeat()
     record.fence()
@@ -430,18 +444,21 @@ def turn_off_host_recovery(ec2, host, record=None, run_id=None, check_mode=False
         result = ec2.modify_hosts(aws_retry=True, HostIds=[host_id], HostRecovery="off")
     for failure in result.get("Unsuccessful") or []:
         problem = failure.get("Error") or {}
-        raise AwsApiError("ModifyHosts refused to turn AWS host recovery off on %s: %s (%s); nothing has been stopped"
-                          % (host_id, problem.get("Message"), problem.get("Code")), code=problem.get("Code"), operation="ModifyHosts",
+        raise AwsApiError(f"ModifyHosts refused to turn AWS host recovery off on {host_id}: {problem.get('Message')} "
+                          f"({problem.get('Code')}); nothing has been stopped", code=problem.get("Code"), operation="ModifyHosts",
                           host_id=host_id)
-    return "AWS host recovery turned off on %s so that AWS does not move the instances the failover moves" % host_id
+    return f"AWS host recovery turned off on {host_id} so that AWS does not move the instances the failover moves"
 
 
-def is_maintenance_replacement(failed_host, host):
+def is_maintenance_replacement(failed_host: Dict[str, Any], host: Dict[str, Any]) -> bool:
     """Whether ``host`` looks like the replacement AWS host maintenance allocated for ``failed_host``."""
     return maintenance_replacement_candidates(failed_host, [host]) == [host["HostId"]]
 
 
-def wait_until_available(describe, host_ids, timeout, interval=5.0, sleep=time.sleep, monotonic=time.monotonic, on_wait=None):
+def wait_until_available(describe: Callable[[List[str]], Iterable[Dict[str, Any]]], host_ids: Iterable[str], timeout: float,
+                         interval: float = 5.0, sleep: Callable[[float], Any] = time.sleep,
+                         monotonic: Callable[[], float] = time.monotonic,
+                         on_wait: Optional[Callable[[], Any]] = None) -> Dict[str, Dict[str, Any]]:
     """Re-read ``host_ids`` (``describe(ids)`` -> DescribeHosts entries) until none is ``pending`` or ``timeout``
     seconds pass; ``on_wait()`` runs before each pause (the caller renews its lease there). Returns the last entries
     by host id."""
@@ -479,7 +496,8 @@ def recovered_by_aws(before: dict, after: dict) -> bool:
     return after["Health"] == GONE or (bool(before.get("Instances")) and not after.get("Instances"))
 
 
-def wait_for_aws_recovery(read, poll_interval: float, sleep=time.sleep, monotonic=time.monotonic):
+def wait_for_aws_recovery(read: Callable[[], List[Dict[str, Any]]], poll_interval: float, sleep: Callable[[float], Any] = time.sleep,
+                          monotonic: Callable[[], float] = time.monotonic) -> Tuple[List[Dict[str, Any]], List[str]]:
     """Re-read hosts (``read()`` -> a host_health() report) every ``poll_interval`` seconds while any is
     awaiting AWS recovery (awaiting_aws_recovery): until AWS finishes or the grace period ends. Returns the last
     report and the ids of the hosts AWS recovered meanwhile (recovered_by_aws against the first read).
@@ -500,14 +518,15 @@ def wait_for_aws_recovery(read, poll_interval: float, sleep=time.sleep, monotoni
     return report, recovered
 
 
-def host_health_after_aws_recovery(ec2, poll_interval: float, grace_period: float = AWS_RECOVERY_GRACE_PERIOD,
-                                   recovery_assumed_start=None, sleep=time.sleep, **options):
+def host_health_after_aws_recovery(ec2: Any, poll_interval: float, grace_period: float = AWS_RECOVERY_GRACE_PERIOD,
+                                   recovery_assumed_start: Any = None, sleep: Callable[[float], Any] = time.sleep,
+                                   **options: Any) -> Tuple[List[Dict[str, Any]], List[str]]:
     """host_health(), re-read while a host awaits AWS recovery (wait_for_aws_recovery, at the recovery_poll_interval
     cadence). Recovery that no instance dates counts from ``recovery_assumed_start``, or from the start of the wait.
     Returns the last report and the ids of the hosts AWS recovered meanwhile."""
     start = recovery_assumed_start or utc_now()
 
-    def read():
+    def read() -> List[Dict[str, Any]]:
         return host_health(ec2, grace_period=grace_period, recovery_assumed_start=start, **options)
 
     return wait_for_aws_recovery(read, recovery_poll_interval(poll_interval, grace_period), sleep=sleep)

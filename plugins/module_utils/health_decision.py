@@ -17,6 +17,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import Optional
+
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import CLASSES
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import DEGRADED
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.health import FAILED
@@ -65,10 +67,10 @@ def health_decision(scans: list, record_lists: list, leases: list, reserved_tags
     counts = dict((health, sum(scan["summary"][health] for scan in scans)) for health in CLASSES)
     missing_tables = [listing["region"] for listing in record_lists if listing.get("records") is None]
 
-    def host_id_of(lease_read):
+    def host_id_of(lease_read: dict) -> Optional[str]:
         return (lease_read.get("status") or {}).get("hostId")
 
-    def lease_state(lease_read):
+    def lease_state(lease_read: dict) -> Optional[str]:
         return (lease_read.get("lease") or {}).get("state")
 
     live_ids = [host_id_of(read) for read in leases if lease_state(read) in LIVE_LEASE_STATES]

@@ -33,6 +33,10 @@ import socket
 import sys
 import time
 import uuid
+from typing import Any
+from typing import Dict
+from typing import Optional
+from typing import Tuple
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.defaults import default_of
@@ -78,27 +82,26 @@ def _suspend_aware_clock():
 lease_clock = _suspend_aware_clock()
 
 
-def lease_margin(lease_seconds):
+def lease_margin(lease_seconds: float) -> float:
     """The safety margin of a lease: ``max(1.0, 0.1 * lease_seconds)`` seconds."""
     return max(1.0, 0.1 * float(lease_seconds))
 
 
-def validate_lease_seconds(value):
+def validate_lease_seconds(value: Any) -> float:
     """``value`` as a float, if it is a usable lease length (at least MIN_LEASE_SECONDS)."""
     try:
         seconds = float(value)
     except (TypeError, ValueError):
-        raise InvalidInputError("lease_seconds must be a number, got %r" % (value,), value=value)
+        raise InvalidInputError(f"lease_seconds must be a number, got {value!r}", value=value)
     if math.isnan(seconds) or math.isinf(seconds) or seconds < MIN_LEASE_SECONDS:
         raise InvalidInputError(
-            "lease_seconds must be at least %s seconds (its safety margin is max(1, 10%%) of it), got %r"
-            % (MIN_LEASE_SECONDS, value),
+            f"lease_seconds must be at least {MIN_LEASE_SECONDS} seconds (its safety margin is max(1, 10%) of it), got {value!r}",
             value=value,
         )
     return seconds
 
 
-def lease_state(item, run_id, now):
+def lease_state(item: Optional[Dict[str, Any]], run_id: Optional[str], now: float) -> str:
     """Where the lease of ``item`` stands for ``run_id`` at wall time ``now``.
 
     ``none`` (no record), ``free`` (no lease), ``stuck`` (a ``processing`` record that never had a lease and
@@ -124,7 +127,7 @@ def lease_state(item, run_id, now):
     return "held"
 
 
-def lease_info(item, run_id=None, now=None):
+def lease_info(item: Optional[Dict[str, Any]], run_id: Optional[str] = None, now: Optional[float] = None) -> Dict[str, Any]:
     """The lease fields of a record, snake_case, with the expiry as an ISO time too."""
     if item is None:
         return {"state": "none"}
@@ -142,18 +145,16 @@ def lease_info(item, run_id=None, now=None):
     return info
 
 
-def holder_message(host_id, item):
+def holder_message(host_id: str, item: Dict[str, Any]) -> str:
     expires = item.get("LeaseExpiresAt")
     until = iso_time(expires) if expires is not None else "an unknown time"
-    return "host %s is locked by run %s (%s) until %s; wait for the lease to expire or run with break_lock=true" % (
-        host_id,
-        item.get("LeaseRunId"),
-        item.get("LeaseOwner") or "unknown owner",
-        until,
+    return (
+        f"host {host_id} is locked by run {item.get('LeaseRunId')} ({item.get('LeaseOwner') or 'unknown owner'}) until {until}; "
+        "wait for the lease to expire or run with break_lock=true"
     )
 
 
-def held_error(host_id, item):
+def held_error(host_id: str, item: Dict[str, Any]) -> LeaseHeldError:
     expires = item.get("LeaseExpiresAt")
     seconds = item.get("LeaseSeconds") or DEFAULT_LEASE_SECONDS
     return LeaseHeldError(
@@ -165,33 +166,33 @@ def held_error(host_id, item):
     )
 
 
-def lost_error(host_id, run_id, item):
+def lost_error(host_id: str, run_id: str, item: Optional[Dict[str, Any]]) -> LeaseLostError:
     """The LeaseLostError for run ``run_id``, naming who holds the lease now, if anyone."""
     if item is None:
-        text = "there is no migration record for host %s any more" % host_id
+        text = f"there is no migration record for host {host_id} any more"
     elif item.get("LeaseRunId"):
-        text = "it is now held by run %s (%s)" % (item.get("LeaseRunId"), item.get("LeaseOwner") or "unknown owner")
+        text = f"it is now held by run {item.get('LeaseRunId')} ({item.get('LeaseOwner') or 'unknown owner'})"
     else:
         text = "it has been released"
     return LeaseLostError(
-        "run %s no longer holds the lease on host %s: %s" % (run_id, host_id, text),
+        f"run {run_id} no longer holds the lease on host {host_id}: {text}",
         host_id=host_id,
         run_id=run_id,
         holder_run_id=(item or {}).get("LeaseRunId"),
     )
 
 
-def default_owner():
+def default_owner() -> str:
     """``user@host`` of this process, for the lease."""
     try:
         user = getpass.getuser()
     except Exception:  # no user name in the environment
         user = "unknown"
-    return "%s@%s" % (user, socket.gethostname() or "localhost")
+    return f"{user}@{socket.gethostname() or 'localhost'}"
 
 
-def new_run_id():
-    return "run-%s" % uuid.uuid4().hex[:16]
+def new_run_id() -> str:
+    return f"run-{uuid.uuid4().hex[:16]}"
 
 
 # --------------------------------------------------------------------------- cancel request
@@ -204,7 +205,7 @@ CANCEL_FIELD = "CancelRequest"
 CANCEL_POLL_SECONDS = 1.0
 
 
-def cancel_request_for(item, run_id):
+def cancel_request_for(item: Optional[Dict[str, Any]], run_id: Optional[str]) -> Optional[Dict[str, Any]]:
     """The cancel request of ``item`` addressed to ``run_id`` ({runId, requestedBy, reason, requestedAt}), or None."""
     request = (item or {}).get(CANCEL_FIELD)
     if isinstance(request, dict) and run_id and request.get("runId") == run_id:
@@ -212,10 +213,10 @@ def cancel_request_for(item, run_id):
     return None
 
 
-def cancel_text(request):
+def cancel_text(request: Dict[str, Any]) -> str:
     """``cancel requested by <who> at <when>[: <reason>]``."""
-    text = "cancel requested by %s at %s" % (request.get("requestedBy") or "unknown", request.get("requestedAt") or "an unknown time")
-    return text + (": %s" % request["reason"] if request.get("reason") else "")
+    text = f"cancel requested by {request.get('requestedBy') or 'unknown'} at {request.get('requestedAt') or 'an unknown time'}"
+    return text + (f": {request['reason']}" if request.get("reason") else "")
 
 
 def _cancel_words(host_id):
@@ -225,31 +226,30 @@ def _cancel_words(host_id):
     """
     kind, host = record_kind(host_id)
     if kind == FAILBACK_RECORD:
-        return kind, host, "failback record", "failback to host %s" % host, "the failback to host %s" % host
-    return kind, host, "migration record", "failover of host %s" % host, "host %s" % host
+        return kind, host, "failback record", f"failback to host {host}", f"the failback to host {host}"
+    return kind, host, "migration record", f"failover of host {host}", f"host {host}"
 
 
 def _check_cancellable(host_id, item, now):
     """Raise NotFoundError unless ``item`` is a processing record whose lease a live run holds."""
     kind, host, missing, subject, lease_of = _cancel_words(host_id)
     if item is None:
-        raise NotFoundError("nothing to cancel: there is no %s for host %s" % (missing, host), host_id=host_id)
+        raise NotFoundError(f"nothing to cancel: there is no {missing} for host {host}", host_id=host_id)
     if item["State"] != "processing":
         raise NotFoundError(
-            "nothing to cancel: the %s is not running (its record is %s, last run %s)"
-            % (subject, item["State"], item.get("RunId") or "unknown"),
+            f"nothing to cancel: the {subject} is not running (its record is {item['State']}, last run {item.get('RunId') or 'unknown'})",
             host_id=host_id, state=item["State"],
         )
     if lease_state(item, None, now) != "held":
-        why = "its run %s stopped renewing it" % item["LeaseRunId"] if item.get("LeaseRunId") else "the record has no lease"
+        why = f"its run {item['LeaseRunId']} stopped renewing it" if item.get("LeaseRunId") else "the record has no lease"
         raise NotFoundError(
-            "nothing to cancel: no live run holds the lease of %s (%s); a %s that was killed is resumed by "
-            "running %s.yml again" % (lease_of, why, kind, kind),
+            f"nothing to cancel: no live run holds the lease of {lease_of} ({why}); a {kind} that was killed is resumed by running {kind}.yml again",
             host_id=host_id, state=item["State"],
         )
 
 
-def request_cancel(dynamodb_client, table, host_id, requested_by=None, reason=None, now=None, check_mode=False, run_id=None):
+def request_cancel(dynamodb_client: Any, table: str, host_id: str, requested_by: Optional[str] = None, reason: Optional[str] = None,
+                   now: Optional[float] = None, check_mode: bool = False, run_id: Optional[str] = None) -> Tuple[bool, Dict[str, Any]]:
     """Ask the run that is failing ``host_id`` over (``run_id``, default whichever holds the lease) to stop.
 
     One conditional write on a live processing record (State ``processing``, the lease of the run the request
@@ -282,6 +282,6 @@ def request_cancel(dynamodb_client, table, host_id, requested_by=None, reason=No
         # The run finished, or another run took the lease, between the read and the write.
         current = get_record(client, table, host_id)
         _check_cancellable(host_id, current, now)
-        raise ConflictError("the %s changed hands while it was being cancelled (now run %s); ask again"
-                            % (_cancel_words(host_id)[3], current["LeaseRunId"]), host_id=host_id)
+        raise ConflictError(f"the {_cancel_words(host_id)[3]} changed hands while it was being cancelled "
+                            f"(now run {current['LeaseRunId']}); ask again", host_id=host_id)
     return True, request

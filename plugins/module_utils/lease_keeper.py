@@ -29,6 +29,10 @@ import os
 import signal
 import tempfile
 import time
+from typing import Any
+from typing import Callable
+from typing import Mapping
+from typing import Optional
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import LeaseLostError
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import lease_clock
@@ -102,7 +106,7 @@ class RunProcess(object):
         return RUN_STOPPED if stat[0] in ("T", "t") else RUN_ALIVE
 
 
-def find_run_process(parent_pid=None, proc: str = PROC, environ=None):
+def find_run_process(parent_pid: Optional[int] = None, proc: str = PROC, environ: Optional[Mapping[str, str]] = None) -> Optional[RunProcess]:
     """The ansible-playbook process this module process belongs to, as a RunProcess, or None when there is none.
 
     With /proc: the nearest ancestor running ansible-playbook, and above it every parent that runs it too: a worker
@@ -134,7 +138,8 @@ def find_run_process(parent_pid=None, proc: str = PROC, environ=None):
     return RunProcess(int(passed))
 
 
-def keep_lease(record: MigrationRecord, run: RunProcess, lease_seconds: float, clock=lease_clock, sleep=time.sleep) -> str:
+def keep_lease(record: MigrationRecord, run: RunProcess, lease_seconds: float, clock: Callable[[], float] = lease_clock,
+               sleep: Callable[[float], Any] = time.sleep) -> str:
     """Renew ``record``'s lease every third of ``lease_seconds`` while ``run`` is alive and not stopped; why it ended.
 
     ``run ended`` when the process is gone, ``lease lost`` when a renewal was refused (the record finalized,
@@ -161,7 +166,8 @@ def keep_lease(record: MigrationRecord, run: RunProcess, lease_seconds: float, c
         sleep(min(CHECK_SECONDS, period))
 
 
-def start_lease_keeper(dynamodb_client, table: str, record_key: str, run_id: str, owner: str, lease_seconds: float):
+def start_lease_keeper(dynamodb_client: Any, table: str, record_key: str, run_id: str, owner: str,
+                       lease_seconds: float) -> Optional[int]:
     """Start the keeper of run ``run_id``'s lease on ``record_key``, detached; the run's pid, or None when this
     process belongs to no ansible-playbook run (then nothing is started).
 

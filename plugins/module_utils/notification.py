@@ -47,7 +47,7 @@ class NoticeRetry(AWSRetry):
     base_class = RETRIED_ERRORS
 
     @staticmethod
-    def status_code_from_exception(error):
+    def status_code_from_exception(error: Exception) -> str:
         return aws.error_code(error) or NO_ANSWER
 
 

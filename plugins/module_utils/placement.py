@@ -196,19 +196,19 @@ class InstanceMove(object):
         self.timings = {}  # preflight's force_stop_after, stop_timeout and start_timeout of this instance, when it set them
 
     @property
-    def wants_running(self):
+    def wants_running(self) -> bool:
         return self.original_state == "running"
 
-    def since(self, mark, now):
+    def since(self, mark: str, now: float) -> Optional[float]:
         start = self.marks.get(mark)
         return None if start is None else now - start
 
-    def span(self, first, last):
+    def span(self, first: str, last: str) -> Optional[float]:
         if first not in self.marks or last not in self.marks:
             return None
         return round(self.marks[last] - self.marks[first], 3)
 
-    def result(self):
+    def result(self) -> Dict[str, Any]:
         return dict(
             instance_id=self.instance_id,
             instance_type=self.instance_type,
@@ -261,7 +261,7 @@ class Migration(object):
             for action, limits in RATE_LIMITS.items()
         )
         self.resource_buckets = dict(
-            (action, TokenBucket(*_under(limits), monotonic=monotonic, sleep=sleep, shared_file=shared, name="%s instances" % action))
+            (action, TokenBucket(*_under(limits), monotonic=monotonic, sleep=sleep, shared_file=shared, name=f"{action} instances"))
             for action, limits in RESOURCE_LIMITS.items()
         )
         self.moves = self._build_moves(placements)
@@ -293,14 +293,14 @@ class Migration(object):
         known = self._recorded_instances()
         for placement in placements or []:
             instance_id = validate_instance_id(placement.get("instance_id"), what="placements instance_id")
-            target = validate_host_id(placement.get("target_host_id"), what="target_host_id of %s" % instance_id)
+            target = validate_host_id(placement.get("target_host_id"), what=f"target_host_id of {instance_id}")
             if instance_id in seen:
-                raise InvalidInputError("instance %s appears twice in placements" % instance_id, instance_id=instance_id)
+                raise InvalidInputError(f"instance {instance_id} appears twice in placements", instance_id=instance_id)
             seen.add(instance_id)
             original = placement.get("original_state") or known.get(instance_id, {}).get("originalState")
             if original not in (None, "running", "stopped"):
                 raise InvalidInputError(
-                    "original_state of %s must be running or stopped, got %r" % (instance_id, original), instance_id=instance_id
+                    f"original_state of {instance_id} must be running or stopped, got {original!r}", instance_id=instance_id
                 )
             instance_type = placement.get("instance_type") or known.get(instance_id, {}).get("instanceType")
             earlier_retries = int(known.get(instance_id, {}).get("retryCount") or 0)
@@ -315,7 +315,7 @@ class Migration(object):
         return item.get("InstanceMigrations") or {}
 
     @property
-    def limit(self):
+    def limit(self) -> int:
         concurrency = int(self.options["concurrency"] or 0)
         return concurrency if concurrency > 0 else max(1, len(self.moves))
 
@@ -346,8 +346,8 @@ class Migration(object):
             details = dict(error.details)
             details["instances"] = self.results()
             raise LeaseLostError(
-                "%s; the migration stopped acting at once: every instance is left where it is, and a run that takes "
-                "the lease again resumes from there" % error.message,
+                f"{error.message}; the migration stopped acting at once: every instance is left where it is, and a run that takes "
+                "the lease again resumes from there",
                 **details
             )
         except FailoverError as error:
@@ -374,28 +374,33 @@ class Migration(object):
         self._act()
         self._flush()
 
-    def results(self):
+    def results(self) -> List[Dict[str, Any]]:
         return [move.result() for move in self.moves]
 
     # ------------------------------------------------------------------ progress
 
-    def progress_counts(self):
+    def progress_counts(self) -> Tuple[Tuple[Tuple[str, int], ...], Tuple[Tuple[str, int], ...]]:
         """(instances finished by status, instances in flight by phase), each in a fixed order."""
         finished = [(status, sum(1 for move in self.moves if move.done and move.status == status))
                     for status in ("success", "failed", "skipped", "pending")]
         moving = [(phase, sum(1 for move in self.moves if not move.done and move.phase == phase)) for phase in PHASES]
         return tuple((name, count) for name, count in finished if count), tuple((name, count) for name, count in moving if count)
 
-    def progress_line(self, counts=None):
+    def progress_line(self, counts: Optional[Tuple[Tuple[Tuple[str, int], ...], Tuple[Tuple[str, int], ...]]] = None) -> str:
         finished, moving = counts or self.progress_counts()
         done = sum(count for dummy, count in finished)
         now = self._monotonic()
         in_flight = [move for move in self.moves if not move.done and "admitted" in move.marks]
         slowest = min(in_flight, key=lambda move: move.marks["admitted"]) if in_flight else None
-        return "%d/%d instances done%s after %d s%s%s" % (
-            done, len(self.moves), " (%s)" % ", ".join("%d %s" % (count, name) for name, count in finished) if finished else "",
-            now - self.started, "; moving: %s" % ", ".join("%d %s" % (count, name) for name, count in moving) if moving else "",
-            "; slowest: %s %s for %d s" % (slowest.instance_id, slowest.phase, now - slowest.marks["admitted"]) if slowest else "")
+        line = f"{done}/{len(self.moves)} instances done"
+        if finished:
+            line += f" ({', '.join(f'{count} {name}' for name, count in finished)})"
+        line += f" after {int(now - self.started)} s"
+        if moving:
+            line += f"; moving: {', '.join(f'{count} {name}' for name, count in moving)}"
+        if slowest:
+            line += f"; slowest: {slowest.instance_id} {slowest.phase} for {int(now - slowest.marks['admitted'])} s"
+        return line
 
     def _say_progress(self, final=False):
         """A progress line when the counts changed, at most every PROGRESS_SECONDS (always at the end)."""
@@ -420,15 +425,15 @@ class Migration(object):
             signal_name = self.interrupted() if self.interrupted else None
             if signal_name:
                 self.cancel = self.record.cancel_own_run(
-                    "signal %s to run %s" % (signal_name, self.record.run_id), "the run was interrupted (Ctrl-C, or a job cancel)")
+                    f"signal {signal_name} to run {self.record.run_id}", "the run was interrupted (Ctrl-C, or a job cancel)")
             else:
                 self.cancel = self.record.cancel_request()
             if self.cancel is None:
                 return
         for move in list(self.queue) + [move for move in self.in_flight if move.step in UNBEGUN_STEPS]:
             was_stopped = (move.original_state or _state_of(self.observed.get(move.instance_id))) == "stopped"
-            self._finish(move, "pending", error="cancelled before it was %s: left where it is (%s)" % (
-                "moved" if was_stopped else "stopped", cancel_text(self.cancel)))
+            self._finish(move, "pending", error=f"cancelled before it was {'moved' if was_stopped else 'stopped'}: "
+                                                f"left where it is ({cancel_text(self.cancel)})")
 
     # ------------------------------------------------------------------ observation
 
@@ -455,7 +460,7 @@ class Migration(object):
     def _advance(self, move, description):
         state = _state_of(description)
         if description is None or state in GONE_STATES:
-            self._finish(move, "failed", error="instance %s disappeared during the migration (state %s)" % (move.instance_id, state or "not found"))
+            self._finish(move, "failed", error=f"instance {move.instance_id} disappeared during the migration (state {state or 'not found'})")
             return
         move.current_host_id = _host_of(description)
         move.final_state = state
@@ -469,7 +474,7 @@ class Migration(object):
         elif state == "stopped":
             self._after_stopped(move, description)
         elif move.since("admitted", self.now) >= self.options["start_timeout"]:
-            self._finish(move, "failed", error="instance stayed %s for %ss; it was not stopped" % (state, self.options["start_timeout"]))
+            self._finish(move, "failed", error=f"instance stayed {state} for {self.options['start_timeout']}s; it was not stopped")
 
     def _on_wait_stop(self, move, description, state):
         if state == "stopped":
@@ -484,8 +489,7 @@ class Migration(object):
             self._finish(
                 move,
                 "failed",
-                error="instance did not stop within %ss (state %s; %s); it is left on host %s"
-                % (stop_timeout, state, how, move.current_host_id),
+                error=f"instance did not stop within {stop_timeout}s (state {state}; {how}); it is left on host {move.current_host_id}",
                 code="StopTimeout",
             )
         elif not move.force_sent and waited >= move.timings.get("force_stop_after", self.options["force_stop_after"]):
@@ -515,11 +519,11 @@ class Migration(object):
         start_timeout = move.timings.get("start_timeout", self.options["start_timeout"])
         if move.since("start_sent", self.now) >= start_timeout:
             if move.rollback:
-                self._start_failed(move, "StartTimeout", "it did not reach running within %ss" % start_timeout)
+                self._start_failed(move, "StartTimeout", f"it did not reach running within {start_timeout}s")
                 return
             self._finish(
                 move, "failed", code="StartTimeout", retryable=True,
-                error="instance did not reach running within %ss after StartInstances (state %s)" % (start_timeout, state),
+                error=f"instance did not reach running within {start_timeout}s after StartInstances (state {state})",
             )
 
     def _on_verify(self, move, description, state):
@@ -533,9 +537,9 @@ class Migration(object):
         elif state == "stopped" and expected == "running":
             self._start_failed(move, "StartFailed", "instance went back to stopped after running")
         elif move.current_host_id != move.target_host_id:
-            self._finish(move, "failed", error="instance is on host %s, not on its target host" % move.current_host_id, code="WrongHost")
+            self._finish(move, "failed", error=f"instance is on host {move.current_host_id}, not on its target host", code="WrongHost")
         elif move.since("admitted", self.now) >= self.options["start_timeout"] + self.options["stop_timeout"]:
-            self._finish(move, "failed", error="instance is %s, expected %s" % (state, expected), code="UnexpectedState")
+            self._finish(move, "failed", error=f"instance is {state}, expected {expected}", code="UnexpectedState")
 
     # ------------------------------------------------------------------ admission and first decision
 
@@ -553,8 +557,8 @@ class Migration(object):
     def _decide(self, move, description):
         state = _state_of(description)
         if description is None or state in GONE_STATES:
-            reason = "does not exist" if description is None else "is %s" % state
-            self._finish(move, "skipped", error="instance %s %s; nothing to move" % (move.instance_id, reason), changed=False)
+            reason = "does not exist" if description is None else f"is {state}"
+            self._finish(move, "skipped", error=f"instance {move.instance_id} {reason}; nothing to move", changed=False)
             return
         move.source_host_id = move.current_host_id = _host_of(description)
         move.instance_type = move.instance_type or description.get("InstanceType")
@@ -662,7 +666,7 @@ class Migration(object):
         self._set(move, hooks=dict((name, entry["message"]) for name, entry in move.hooks.items()))
         policy = "ignore" if outcome.succeeded else hook.on_failure
         if kind == "pre_stop":
-            where = "%s; the instance was not stopped and stays running on host %s" % (message, move.current_host_id)
+            where = f"{message}; the instance was not stopped and stays running on host {move.current_host_id}"
             if policy == "ignore":
                 move.step = "stop"
             elif policy == "skip":
@@ -674,7 +678,7 @@ class Migration(object):
         else:
             # Phase running, where it is: the host that received it counts as such when the failover is settled.
             self._finish(move, "failed", phase="running", code="PostStartHookFailed",
-                         error="%s; the instance runs on its new host %s" % (message, move.current_host_id))
+                         error=f"{message}; the instance runs on its new host {move.current_host_id}")
 
     def _ready(self, step):
         return [move for move in self.in_flight if not move.done and move.step == step]
@@ -727,14 +731,14 @@ class Migration(object):
 
     def _placement_failed(self, move, error):
         code = error_code(error)
-        message = "ModifyInstancePlacement to host %s failed: %s (%s)" % (move.target_host_id, _error_text(error), code)
+        message = f"ModifyInstancePlacement to host {move.target_host_id} failed: {_error_text(error)} ({code})"
         move.error, move.error_code, move.retryable = message, code, code in RETRYABLE_CODES
         if move.wants_running and self.options["rollback"] and not self.options["force_stop_immediately"]:
             move.rollback = True
-            move.error = "%s; restarted on its source host %s" % (message, move.current_host_id)
+            move.error = f"{message}; restarted on its source host {move.current_host_id}"
             move.step = "start"
             return
-        self._finish(move, "failed", error="%s; instance left stopped on host %s" % (message, move.current_host_id),
+        self._finish(move, "failed", error=f"{message}; instance left stopped on host {move.current_host_id}",
                      code=code, retryable=move.retryable)
 
     def _starts(self):
@@ -760,7 +764,7 @@ class Migration(object):
 
     def _start_failed(self, move, code, message):
         if move.rollback:
-            self._finish(move, "failed", error="%s; restarting it there failed too: %s (%s)" % (move.error, message, code),
+            self._finish(move, "failed", error=f"{move.error}; restarting it there failed too: {message} ({code})",
                          code=move.error_code, retryable=move.retryable)
             return
         if code == "InsufficientCapacityOnHost" and self._move_elsewhere(move, message):
@@ -768,13 +772,13 @@ class Migration(object):
         if code in CAPACITY_CODES and move.attempts_here < int(self.options["start_attempts"]):
             move.step = "start"
             move.not_before = self._monotonic() + self.start_backoff * (2 ** (move.attempts - 1))
-            self._set(move, retryCount=move.earlier_retries + move.attempts, errorMessage="start attempt %d: %s (%s)" % (move.attempts, message, code))
+            self._set(move, retryCount=move.earlier_retries + move.attempts, errorMessage=f"start attempt {move.attempts}: {message} ({code})")
             return
         self._finish(
             move,
             "failed",
-            error="StartInstances failed after %d attempt(s): %s (%s); instance left stopped on host %s%s"
-            % (move.attempts, message, code, move.current_host_id, self._full_note(move, code)),
+            error=f"StartInstances failed after {move.attempts} attempt(s): {message} ({code}); "
+                  f"instance left stopped on host {move.current_host_id}{self._full_note(move, code)}",
             code=code,
             retryable=code in RETRYABLE_CODES,
         )
@@ -782,8 +786,8 @@ class Migration(object):
     def _full_note(self, move, code):
         if code != "InsufficientCapacityOnHost":
             return ""
-        return " (its target, full; no other host of the plan had room%s)" % (
-            ", after moving from %s" % ", ".join(move.moved_from) if move.moved_from else "")
+        moved_from = f", after moving from {', '.join(move.moved_from)}" if move.moved_from else ""
+        return f" (its target, full; no other host of the plan had room{moved_from})"
 
     def _unstarted_on(self, host_id, other):
         """Instance types this migration will still start on ``host_id`` (not yet in DescribeHosts' Instances)."""
@@ -824,7 +828,7 @@ class Migration(object):
             move.attempts_here = 0
             move.step = "place"
             move.not_before = 0.0
-            note = "start on host %s failed: %s (InsufficientCapacityOnHost); moving it to host %s" % (full, message, host["HostId"])
+            note = f"start on host {full} failed: {message} (InsufficientCapacityOnHost); moving it to host {host['HostId']}"
             self._set(move, targetHostId=move.target_host_id, errorMessage=note)
             self._replan_record(move)
             return True
@@ -842,8 +846,8 @@ class Migration(object):
 
     def _call_failed(self, move, operation, error):
         code = error_code(error)
-        self._finish(move, "failed", error="%s failed: %s (%s); instance left %s on host %s"
-                     % (operation, _error_text(error), code, move.final_state, move.current_host_id),
+        self._finish(move, "failed", error=f"{operation} failed: {_error_text(error)} ({code}); "
+                                           f"instance left {move.final_state} on host {move.current_host_id}",
                      code=code, retryable=code in RETRYABLE_CODES)
 
     def _batched(self, action, method, moves, **params):
@@ -962,7 +966,7 @@ def _fenced(ec2_client, record: MigrationRecord):
     return record.fence_client(retrying(ec2_client))
 
 
-def lift_stop_protection(ec2_client, record: MigrationRecord, instance_ids: List[str]) -> Dict[str, str]:
+def lift_stop_protection(ec2_client: Any, record: MigrationRecord, instance_ids: List[str]) -> Dict[str, str]:
     """Turn stop protection off for ``instance_ids`` before their move; ``{instance id: error}`` of those it could not.
 
     The lift is recorded (schema.STOP_PROTECTION_LIFTED) before the call, so whichever run holds the lease later (this
@@ -979,7 +983,7 @@ def lift_stop_protection(ec2_client, record: MigrationRecord, instance_ids: List
     return errors
 
 
-def restore_stop_protection(ec2_client, record: MigrationRecord) -> Tuple[Optional[List[str]], Dict[str, str]]:
+def restore_stop_protection(ec2_client: Any, record: MigrationRecord) -> Tuple[Optional[List[str]], Dict[str, str]]:
     """Turn stop protection on again for every instance the record says was lifted (by this run or an earlier one).
 
     Returns ``(restored ids, {instance id: error})``; ``(None, {})`` when this run no longer holds the lease (expired,
@@ -1005,26 +1009,26 @@ def restore_stop_protection(ec2_client, record: MigrationRecord) -> Tuple[Option
 PROGRESS_FILE_ENV = "DEDICATED_HOSTS_FAILOVER_PROGRESS_FILE"
 
 
-def progress_writer(prefix):
+def progress_writer(prefix: str) -> Optional[Callable[[str], None]]:
     """A ``progress`` callable appending ``prefix: line`` to the run's progress file, or None without one."""
     path = os.environ.get(PROGRESS_FILE_ENV)
     if not path:
         return None
 
-    def write(line):
+    def write(line: str) -> None:
         try:
             with open(path, "a", encoding="utf-8") as handle:
-                handle.write("%s: %s\n" % (prefix, line))
+                handle.write(f"{prefix}: {line}\n")
         except OSError:
             pass  # nobody reads it any more (ansible-playbook exited on a cancel): the move goes on regardless
 
     return write
 
 
-def migrate(ec2_client, record: MigrationRecord, placements: List[Dict[str, Any]], options: Optional[Dict[str, Any]] = None,
+def migrate(ec2_client: Any, record: MigrationRecord, placements: List[Dict[str, Any]], options: Optional[Dict[str, Any]] = None,
             sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
             interrupted: Optional[Callable[[], Optional[str]]] = None, progress: Optional[Callable[[str], None]] = None,
-            ssm_client=None) -> List[Dict[str, Any]]:
+            ssm_client: Any = None) -> List[Dict[str, Any]]:
     """Move ``placements`` (dicts with instance_id, target_host_id, original_state) and return per-instance results.
 
     ``record`` is a MigrationRecord whose lease the caller holds; ``options`` keys are those of DEFAULTS.
@@ -1061,7 +1065,7 @@ MOVE_DEFAULTS = dict(
 )
 
 
-def host_is_unreachable(ec2_client, host_id: str) -> bool:
+def host_is_unreachable(ec2_client: Any, host_id: str) -> bool:
     """Whether the failed host is under-assessment, so that its instances are force-stopped at once."""
     try:
         host = describe_host(retrying(ec2_client), host_id)
@@ -1121,8 +1125,8 @@ def count_retry(record: MigrationRecord, placements: Iterable[Dict[str, Any]]) -
     })
 
 
-def move_instances(ec2_client, record: MigrationRecord, placements: Optional[List[Dict[str, Any]]] = None,
-                   options: Optional[Dict[str, Any]] = None, ssm_client=None, progress: Optional[Callable[[str], None]] = None,
+def move_instances(ec2_client: Any, record: MigrationRecord, placements: Optional[List[Dict[str, Any]]] = None,
+                   options: Optional[Dict[str, Any]] = None, ssm_client: Any = None, progress: Optional[Callable[[str], None]] = None,
                    check_mode: bool = False) -> Dict[str, Any]:
     """One instance_placement call: move the plan and return the module's result.
 

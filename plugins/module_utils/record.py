@@ -19,6 +19,11 @@ __metaclass__ = type
 
 import threading
 import time
+from typing import Any
+from typing import Dict
+from typing import Iterable
+from typing import Optional
+from typing import Tuple
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.aws import retrying
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import WRITE_ATTEMPTS
@@ -78,7 +83,7 @@ FENCED_EC2_ACTIONS = ("StopInstances", "StartInstances", "ModifyInstancePlacemen
                       "ModifyHosts", "CreateTags", "DeleteTags", "ModifyInstanceAttribute")
 
 
-def final_outcome(item, run_id, error_details=None):
+def final_outcome(item: Dict[str, Any], run_id: str, error_details: Optional[str] = None) -> Tuple[str, Optional[str]]:
     """``(State, ErrorDetails)`` that finalize writes for ``item`` as run ``run_id``.
 
     An error given by the caller means the run did not finish its work, even when it failed before any instance
@@ -92,7 +97,7 @@ def final_outcome(item, run_id, error_details=None):
     state = final_state(migrations)
     request = cancel_request_for(item, run_id)
     if request and any(entry.get("status") not in DONE_STATUSES for entry in migrations.values()):
-        return "cancelled", "%s; %s" % (cancel_text(request), failure_summary(migrations))
+        return "cancelled", f"{cancel_text(request)}; {failure_summary(migrations)}"
     return state, error_details if error_details is not None else (failure_summary(migrations) if state == "failed" else None)
 
 
@@ -106,7 +111,7 @@ class MigrationRecord(object):
     def __init__(self, dynamodb_client, table, host_id, run_id, owner=None, wall_clock=time.time, monotonic=lease_clock):
         self.host_id = validate_record_key(host_id)
         if not run_id or not isinstance(run_id, str):
-            raise InvalidInputError("run_id must be a non-empty string, got %r" % (run_id,), value=run_id)
+            raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}", value=run_id)
         self.table = table
         self.run_id = run_id
         self.owner = owner or default_owner()
@@ -133,14 +138,14 @@ class MigrationRecord(object):
         self.item = normalise_item(deserialize_item(response.get("Attributes")))
         return self.item
 
-    def now(self):
+    def now(self) -> float:
         """Wall-clock epoch seconds (the injected clock)."""
         return self._wall_clock()
 
-    def now_iso(self):
+    def now_iso(self) -> str:
         return iso_time(self.now())
 
-    def load(self):
+    def load(self) -> Optional[Dict[str, Any]]:
         """Read the record (strongly consistent); the normalised item, or None when there is none."""
         self.item = get_record(self._client, self.table, self.host_id)
         return self.item
@@ -148,16 +153,16 @@ class MigrationRecord(object):
     def _current(self):
         item = self.item if self.item is not None else self.load()
         if item is None:
-            raise NotFoundError("there is no migration record for host %s" % self.host_id, host_id=self.host_id)
+            raise NotFoundError(f"there is no migration record for host {self.host_id}", host_id=self.host_id)
         return item
 
     # ----------------------------------------------------------------- lease
 
     @property
-    def lease_seconds(self):
+    def lease_seconds(self) -> Optional[float]:
         return self._lease_seconds
 
-    def holds_lease(self):
+    def holds_lease(self) -> bool:
         """True if this object took or renewed the lease (fence() may still refuse when it is too old)."""
         return self._renewed_at is not None
 
@@ -171,7 +176,7 @@ class MigrationRecord(object):
         self._renewed_at = None
         self._renewed_at_wall = None
 
-    def check_acquire(self, item, now, break_lock=False):
+    def check_acquire(self, item: Optional[Dict[str, Any]], now: float, break_lock: bool = False) -> Dict[str, Any]:
         """What acquire() would do with ``item`` at wall time ``now``; raises LeaseHeldError when refused."""
         state = lease_state(item, self.run_id, now)
         outcome = {
@@ -189,10 +194,10 @@ class MigrationRecord(object):
         if state == "unleased" and not break_lock:
             updated = to_epoch(item.get("UpdatedAt")) or 0
             raise LeaseHeldError(
-                "host %s has a record in processing without a lease (another system's run, such as the reference "
-                "system's), last updated at %s; it is taken over once it has not changed for %d s (after %s), or run "
-                "with break_lock=true" % (self.host_id, iso_time(updated), QUIET_BEFORE_TAKEOVER_SECONDS,
-                                          iso_time(updated + QUIET_BEFORE_TAKEOVER_SECONDS)),
+                f"host {self.host_id} has a record in processing without a lease (another system's run, such as the reference "
+                f"system's), last updated at {iso_time(updated)}; it is taken over once it has not changed for "
+                f"{QUIET_BEFORE_TAKEOVER_SECONDS} s (after {iso_time(updated + QUIET_BEFORE_TAKEOVER_SECONDS)}), or run "
+                "with break_lock=true",
                 holder=STUCK_OWNER, holder_run_id=None, expires_at=None,
                 takeover_after=iso_time(updated + QUIET_BEFORE_TAKEOVER_SECONDS))
         if state in ("stuck", "unleased"):
@@ -205,12 +210,12 @@ class MigrationRecord(object):
             )
         return outcome
 
-    def preview_acquire(self, lease_seconds=DEFAULT_LEASE_SECONDS, break_lock=False):
+    def preview_acquire(self, lease_seconds: float = DEFAULT_LEASE_SECONDS, break_lock: bool = False) -> Dict[str, Any]:
         """acquire() without writing (check mode): reads the record and returns what acquire would do."""
         validate_lease_seconds(lease_seconds)
         return self.check_acquire(self.load(), self.now(), break_lock)
 
-    def acquire(self, lease_seconds=DEFAULT_LEASE_SECONDS, break_lock=False):
+    def acquire(self, lease_seconds: float = DEFAULT_LEASE_SECONDS, break_lock: bool = False) -> Dict[str, Any]:
         """Create or resume the record and take its lease.
 
         Returns ``{created, resumed, taken_over, broke_lock, lease_state, previous_owner, previous_run_id,
@@ -235,7 +240,7 @@ class MigrationRecord(object):
                 self.changed = True
                 return outcome
         raise ConflictError(
-            "could not take the lease on host %s: the record kept changing under %d attempts" % (self.host_id, WRITE_ATTEMPTS),
+            f"could not take the lease on host {self.host_id}: the record kept changing under {WRITE_ATTEMPTS} attempts",
             host_id=self.host_id,
         )
 
@@ -295,16 +300,16 @@ class MigrationRecord(object):
         update.increment("LeaseVersion")
         update.increment("RecordVersion")
         update.remove("ExpirationTime")  # a finished record being resumed must not expire under the run
-        update.require("attribute_exists(%s)" % update.name("HostId"))
+        update.require(f"attribute_exists({update.name('HostId')})")
         update.require_version("LeaseVersion", item["LeaseVersion"])
         update.require_version("RecordVersion", item["RecordVersion"])
         if item.get("LeaseRunId"):
             update.require_equal("LeaseRunId", item["LeaseRunId"])
         else:
-            update.require("attribute_not_exists(%s)" % update.name("LeaseRunId"))
+            update.require(f"attribute_not_exists({update.name('LeaseRunId')})")
         self._update(update)
 
-    def renew(self, lease_seconds=None):
+    def renew(self, lease_seconds: Optional[float] = None) -> Dict[str, Any]:
         """Extend the lease by ``lease_seconds`` (default: the length it was taken with).
 
         Raises LeaseLostError when the record's ``LeaseRunId`` is no longer this run's.
@@ -328,12 +333,12 @@ class MigrationRecord(object):
             self.changed = True
             return lease_info(self.item)
 
-    def heartbeat(self):
+    def heartbeat(self) -> bool:
         """Renew when more than a third of the lease has elapsed since the last take/renew; True if renewed."""
         with self._lock:
             if not self.holds_lease():
                 raise LeaseLostError(
-                    "run %s does not hold the lease on host %s in this process" % (self.run_id, self.host_id),
+                    f"run {self.run_id} does not hold the lease on host {self.host_id} in this process",
                     host_id=self.host_id,
                     run_id=self.run_id,
                 )
@@ -343,20 +348,20 @@ class MigrationRecord(object):
                 return True
             return False
 
-    def keep_lease(self):
+    def keep_lease(self) -> float:
         """heartbeat(), then fence(): before each of many EC2 changes in a row; the seconds left."""
         with self._lock:
             self.heartbeat()
             return self._check_fence()
 
-    def remaining(self):
+    def remaining(self) -> Optional[float]:
         """Seconds until fence() starts refusing (None without a lease): the lesser on the lease clock and the wall clock."""
         if not self.holds_lease():
             return None
         usable = self._lease_seconds - lease_margin(self._lease_seconds)
         return min(self._renewed_at + usable - self._monotonic(), self._renewed_at_wall + usable - self.now())
 
-    def fence(self):
+    def fence(self) -> float:
         """Raise LeaseLostError unless this run's lease comfortably has not expired; call before each EC2 change.
 
         Local only (no AWS call): the deadline is the time at the start of the last successful take/renew
@@ -369,20 +374,20 @@ class MigrationRecord(object):
         left = self.remaining()
         if left is None:
             raise LeaseLostError(
-                "run %s does not hold the lease on host %s in this process" % (self.run_id, self.host_id),
+                f"run {self.run_id} does not hold the lease on host {self.host_id} in this process",
                 host_id=self.host_id,
                 run_id=self.run_id,
             )
         if left < 0:
             raise LeaseLostError(
-                "the lease of run %s on host %s is within %.1f s of expiring on this run's clock; it stops changing anything"
-                % (self.run_id, self.host_id, lease_margin(self._lease_seconds)),
+                f"the lease of run {self.run_id} on host {self.host_id} is within {lease_margin(self._lease_seconds):.1f} s "
+                "of expiring on this run's clock; it stops changing anything",
                 host_id=self.host_id,
                 run_id=self.run_id,
             )
         return left
 
-    def fence_client(self, client, actions=FENCED_EC2_ACTIONS):
+    def fence_client(self, client: Any, actions: Iterable[str] = FENCED_EC2_ACTIONS) -> Any:
         """Fence every HTTP request ``client`` sends for ``actions``, right before it is sent; returns ``client``.
 
         The explicit fence() before each EC2 change leaves gaps: a client-side rate limiter may wait after
@@ -404,8 +409,8 @@ class MigrationRecord(object):
             self._check_fence()
 
         for action in actions:
-            events.register("before-send.%s.%s" % (service, action), _fence_request,
-                            unique_id="dedicated-hosts-fence-%s-%s-%d" % (service, action, id(self)))
+            events.register(f"before-send.{service}.{action}", _fence_request,
+                            unique_id=f"dedicated-hosts-fence-{service}-{action}-{id(self)}")
         return client
 
     # ----------------------------------------------------------------- cancel request (see lease.request_cancel)
@@ -413,7 +418,7 @@ class MigrationRecord(object):
     _cancel = None  # the request addressed to this run, once seen
     _cancel_read_at = None  # monotonic time of the last read of the request
 
-    def cancel_request(self):
+    def cancel_request(self) -> Optional[Dict[str, Any]]:
         """The cancel request addressed to this run, or None; read from the table at most every CANCEL_POLL_SECONDS."""
         if self._cancel is None:
             self._cancel = cancel_request_for(self.item, self.run_id)
@@ -425,7 +430,8 @@ class MigrationRecord(object):
             self._cancel = cancel_request_for(deserialize_item(response.get("Item")), self.run_id)
         return self._cancel
 
-    def request_cancel(self, requested_by=None, reason=None, check_mode=False):
+    def request_cancel(self, requested_by: Optional[str] = None, reason: Optional[str] = None,
+                       check_mode: bool = False) -> Tuple[bool, Dict[str, Any]]:
         """Ask the run that holds the lease to stop (see lease.request_cancel()); returns ``(changed, request)``."""
         changed, request = request_cancel(self._client, self.table, self.host_id, requested_by, reason, now=self.now(),
                                           check_mode=check_mode)
@@ -434,13 +440,13 @@ class MigrationRecord(object):
             self.load()
         return changed, request
 
-    def cancel_own_run(self, requested_by, reason=None):
+    def cancel_own_run(self, requested_by: str, reason: Optional[str] = None) -> Dict[str, Any]:
         """Write a cancel request addressed to this run itself (a signal asked it to stop); returns the request."""
         self._cancel = request_cancel(self._client, self.table, self.host_id, requested_by, reason, now=self.now(),
                                       run_id=self.run_id)[1]
         return self._cancel
 
-    def release(self):
+    def release(self) -> bool:
         """Clear the lease if this run holds it; True if it did. Releasing a released lease is a no-op."""
         with self._lock:
             update = Update()
@@ -461,7 +467,7 @@ class MigrationRecord(object):
 
     # ----------------------------------------------------------------- data writes
 
-    def check_owner(self, item):
+    def check_owner(self, item: Optional[Dict[str, Any]]) -> None:
         """Raise LeaseLostError unless ``item``'s lease is this run's (what every write is conditional on)."""
         if item is None or item.get("LeaseRunId") != self.run_id:
             raise lost_error(self.host_id, self.run_id, item)
@@ -496,7 +502,7 @@ class MigrationRecord(object):
                     return result
             self.changed = False
             raise ConflictError(
-                "could not update the record of host %s: it kept changing under %d attempts" % (self.host_id, WRITE_ATTEMPTS),
+                f"could not update the record of host {self.host_id}: it kept changing under {WRITE_ATTEMPTS} attempts",
                 host_id=self.host_id,
             )
 
@@ -506,14 +512,14 @@ class MigrationRecord(object):
         for name, value in count_instances(migrations).items():
             update.set(name, value)
 
-    def initialise_instances(self, instances):
+    def initialise_instances(self, instances: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
         """Add the instances of the host to the record, keeping entries that already progressed (resume).
 
         ``instances`` maps instance id -> ``{targetHostId, originalState, instanceType, status
         (pending|skipped), errorMessage (the reason when skipped)}``. Returns the new item.
         """
 
-        def build(item):
+        def build(item: Dict[str, Any]) -> Optional[Update]:
             merged = merge_initial(item["InstanceMigrations"], instances, self.now_iso())
             if merged == item["InstanceMigrations"] and not self._counters_stale(item):
                 return None
@@ -528,7 +534,7 @@ class MigrationRecord(object):
         """True when the stored counters are not those of the map (a reference record, say)."""
         return any(item.get(name) != value for name, value in count_instances(item["InstanceMigrations"]).items())
 
-    def update_instances(self, changes):
+    def update_instances(self, changes: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
         """Apply ``changes`` ({instance id: {status, phase, errorMessage, forceStopUsed, retryCount,
         targetHostId, ...}}) in ONE UpdateItem, with the counters recomputed; returns the new item.
         A change that is already in the record writes nothing.
@@ -537,7 +543,7 @@ class MigrationRecord(object):
             self.changed = False
             return self._current()
 
-        def build(item):
+        def build(item: Dict[str, Any]) -> Optional[Update]:
             merged = apply_instance_changes(item["InstanceMigrations"], changes, self.now_iso())
             if merged == item["InstanceMigrations"]:
                 return None
@@ -547,19 +553,19 @@ class MigrationRecord(object):
 
         return self._write(build)
 
-    def set_fields(self, **attributes):
+    def set_fields(self, **attributes: Any) -> Dict[str, Any]:
         """SET top-level attributes (ReservedHostId, ReplacementHostIds, Plan, PlanVersion,
         AllocationClientToken, AllocatedHosts, ErrorDetails, ...) in one conditional write; None removes one.
         Setting ReplacementHostIds also sets ReservedHostId to its first host unless that is given too.
         """
         protected = sorted(name for name in attributes if name in PROTECTED_FIELDS)
         if protected:
-            raise InvalidInputError("set_fields cannot change %s" % ", ".join(protected), value=protected)
+            raise InvalidInputError(f"set_fields cannot change {', '.join(protected)}", value=protected)
         attributes = dict(attributes)
         if attributes.get("ReplacementHostIds") and "ReservedHostId" not in attributes:
             attributes["ReservedHostId"] = list(attributes["ReplacementHostIds"])[0]
 
-        def build(item):
+        def build(item: Dict[str, Any]) -> Optional[Update]:
             wanted = dict((name, plain(storable(value))) for name, value in attributes.items())
             if all(item.get(name) == value for name, value in wanted.items()):
                 return None
@@ -573,16 +579,16 @@ class MigrationRecord(object):
 
         return self._write(build)
 
-    def preview_finalize(self, item=None, error_details=None):
+    def preview_finalize(self, item: Optional[Dict[str, Any]] = None, error_details: Optional[str] = None) -> str:
         """The State that finalize() would write for ``item`` (default: the current record)."""
         item = item or self._current()
         return final_outcome(item, self.run_id, error_details)[0]
 
-    def is_finalized_by_run(self, item):
+    def is_finalized_by_run(self, item: Dict[str, Any]) -> bool:
         """True when ``item`` was finalized by this run (finalize again is then a no-op)."""
         return not item.get("LeaseRunId") and item.get("RunId") == self.run_id and item["State"] in FINISHED_STATES
 
-    def finalize(self, error_details=None, ttl_seconds=DEFAULT_TTL_SECONDS):
+    def finalize(self, error_details: Optional[str] = None, ttl_seconds: float = DEFAULT_TTL_SECONDS) -> Dict[str, Any]:
         """Finish the record: State complete or failed (from the instance map; always failed when
         ``error_details`` is given), ExpirationTime in ``ttl_seconds``, ErrorDetails (given, or a summary
         of the failures), lease released.
@@ -590,14 +596,14 @@ class MigrationRecord(object):
         """
         ttl = float(ttl_seconds)
         if ttl <= 0:
-            raise InvalidInputError("ttl_seconds must be positive, got %r" % (ttl_seconds,), value=ttl_seconds)
+            raise InvalidInputError(f"ttl_seconds must be positive, got {ttl_seconds!r}", value=ttl_seconds)
         with self._lock:
             item = self.load()
             if item is not None and self.is_finalized_by_run(item):
                 self.changed = False
                 return item
 
-            def build(current):
+            def build(current: Dict[str, Any]) -> Update:
                 migrations = current["InstanceMigrations"]
                 state, details = final_outcome(current, self.run_id, error_details)
                 update = Update()

@@ -14,6 +14,8 @@ __metaclass__ = type
 
 import copy
 import math
+from typing import Any
+from typing import Dict
 
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.lease import cancel_request_for
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.schema import COUNTER_FIELDS
@@ -27,7 +29,7 @@ def _percentage(done, total):
     return int(math.floor(done * 100.0 / total + 0.5))
 
 
-def migration_summary(item):
+def migration_summary(item: Dict[str, Any]) -> Dict[str, Any]:
     """The reference's ``migrationSummary``, with skipped instances counted as done."""
     counts = count_instances(item["InstanceMigrations"]) if item["InstanceMigrations"] else dict(
         (name, item[name]) for name in COUNTER_FIELDS
@@ -47,7 +49,7 @@ def migration_summary(item):
     }
 
 
-def status_document(item):
+def status_document(item: Dict[str, Any]) -> Dict[str, Any]:
     """The camelCase status document of a record (the reference's GetMigrationStatus shape, extended)."""
     item = normalise_item(item)
     lease = None

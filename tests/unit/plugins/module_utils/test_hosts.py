@@ -14,6 +14,7 @@ import pytest
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import claims
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import cleanup
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils import hosts
+from ansible_collections.dedicated_hosts.failover.plugins.module_utils import preflight
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.cleanup import release_unused_hosts
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.dynamodb import get_record
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exceptions import CapacityError
@@ -24,7 +25,6 @@ from ansible_collections.dedicated_hosts.failover.plugins.module_utils.exception
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import recorded_plan
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.placement import recorded_plan_hosts
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.planner import plan_replacement
-from ansible_collections.dedicated_hosts.failover.plugins.module_utils.preflight import classify_instance
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.record import MigrationRecord
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.settlement import settle_failover
 from ansible_collections.dedicated_hosts.failover.plugins.module_utils.settlement import spare_client_token
@@ -462,8 +462,8 @@ def test_client_token_and_tag_helpers():
     assert hosts.cost_allocation_tags(host, {"Role": "Reserved"}) == [{"Key": "Owner", "Value": "ops"}]
     assert hosts.matches_tags(host, {"Role": "Reserved", "Owner": "ops"})
     assert not hosts.matches_tags(host, {"Role": "Spare"})
-    assert classify_instance({"RootDeviceType": "instance-store"})
-    assert classify_instance({"RootDeviceType": "ebs"}) is None
+    assert preflight.classify({"RootDeviceType": "instance-store"})["reason"]
+    assert preflight.classify({"RootDeviceType": "ebs"})["reason"] is None
 
 
 # ---------------------------------------------------------------------------------------------------- named targets
