@@ -209,11 +209,15 @@ def _write_pid_file(path: str) -> None:
 
 
 def _is_keeper(pid: int, proc: str = PROC) -> bool:
-    """Whether ``pid`` is a lease keeper (where /proc names processes; elsewhere, whether it exists at all)."""
+    """Whether ``pid`` is a lease keeper that still runs (where /proc names processes; elsewhere, whether it exists at
+    all). A keeper that has ended but is not reaped yet (a zombie: its parent is init, or a container's first
+    process, which may reap late) no longer runs."""
     try:
         if os.path.isdir(proc):
             with open(os.path.join(proc, str(pid), "comm"), "rb") as comm:
-                return comm.read().strip() == KEEPER_NAME
+                named = comm.read().strip() == KEEPER_NAME
+            stat = _stat(pid, proc)
+            return named and stat is not None and stat[0] not in ("Z", "X", "x")
         os.kill(pid, 0)
         return True
     except (OSError, ValueError):
