@@ -56,6 +56,8 @@ PLAYBOOK_COMMAND = "ansible-playbook"
 KEEPER_NAME = b"lease-keeper"
 _PR_SET_NAME = 15
 PROC = "/proc"
+# /proc states of a process that has ended: a zombie (not reaped yet) or dead.
+ENDED_STATES = ("Z", "X", "x")
 
 
 def _stat(pid, proc=PROC):
@@ -101,7 +103,7 @@ class RunProcess(object):
                 pass
             return RUN_ALIVE
         stat = _stat(self.pid, self.proc)
-        if stat is None or stat[2] != self.start_time or stat[0] in ("Z", "X", "x"):
+        if stat is None or stat[2] != self.start_time or stat[0] in ENDED_STATES:
             return RUN_GONE
         return RUN_STOPPED if stat[0] in ("T", "t") else RUN_ALIVE
 
@@ -217,7 +219,7 @@ def _is_keeper(pid: int, proc: str = PROC) -> bool:
             with open(os.path.join(proc, str(pid), "comm"), "rb") as comm:
                 named = comm.read().strip() == KEEPER_NAME
             stat = _stat(pid, proc)
-            return named and stat is not None and stat[0] not in ("Z", "X", "x")
+            return named and stat is not None and stat[0] not in ENDED_STATES
         os.kill(pid, 0)
         return True
     except (OSError, ValueError):
